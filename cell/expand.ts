@@ -1,0 +1,125 @@
+/**
+ * Matrix expansion: scenario → cells. The order is deterministic (targets, then
+ * IOMMU configurations in the order written, then workloads and their list
+ * values in the order written, then disks), so ids and plans are identical
+ * across runs and machines.
+ */
+import { InvalidInputError } from '../core/errors.js';
+import { asList, type LoadedScenario } from '../scenario/load.js';
+import type { IommuDevice, IommuMode, WorkloadSpec } from '../scenario/types.js';
+import type { Cell, CellTarget, FioJob, GuestSpec, IommuConfig, Plan } from './types.js';
+
+/** A matrix bigger than this is almost certainly a typo in a list. */
+export const MAX_CELLS = 20000;
+
+/** Workload fields a list may expand, with the short tag used in cell ids. */
+const AXES = [
+  ['rw', ''],
+  ['bs', 'bs'],
+  ['iodepth', 'qd'],
+  ['numjobs', 'j'],
+  ['ioengine', ''],
+] as const;
+
+function idPart(v: string | number): string {
+  return String(v).toLowerCase().replace(/[^a-z0-9]+/g, '');
+}
+
+export function guestName(profile: string, iommu: { device: string; mode: string }): string {
+  return `${profile}-${iommu.device}-${iommu.mode}`;
+}
+
+export function cellId(job: FioJob, axes: Record<string, string | number>, iommu: IommuConfig, target: CellTarget, disk: string): string {
+  const suffix = AXES.filter(([k]) => k in axes)
+    .map(([k, tag]) => `.${tag}${idPart(axes[k]!)}`)
+    .join('');
+  return `${job.workload}${suffix}__${iommu.device}-${iommu.mode}__${target.kind === 'vm' ? target.profile : target.host}__${disk}`;
+}
+
+/** Every combination of the workload's list values, in written order. */
+export function expandWorkload(w: WorkloadSpec): { job: FioJob; axes: Record<string, string | number> }[] {
+  let variants: { job: Record<string, unknown>; axes: Record<string, string | number> }[] = [
+    {
+      job: {
+        workload: w.name,
+        size: w.size,
+        runtime: w.runtime,
+        ramp_time: w.ramp_time,
+        direct: w.direct,
+        options: w.options ?? {},
+      },
+      axes: {},
+    },
+  ];
+  for (const [key] of AXES) {
+    const raw = w[key] as string | number | readonly (string | number)[];
+    const values = asList(raw);
+    const isAxis = Array.isArray(raw);
+    variants = variants.flatMap((v) =>
+      values.map((value) => ({
+        job: { ...v.job, [key]: value },
+        axes: isAxis ? { ...v.axes, [key]: value } : v.axes,
+      })),
+    );
+  }
+  return variants.map((v) => ({ job: v.job as unknown as FioJob, axes: v.axes }));
+}
+
+export function iommuConfigs(loaded: LoadedScenario): { device: IommuDevice; mode: IommuMode }[] {
+  return loaded.scenario.iommu.flatMap((e) => asList(e.device).flatMap((device) => asList(e.mode).map((mode) => ({ device, mode }))));
+}
+
+export function expand(loaded: LoadedScenario): Plan {
+  const s = loaded.scenario;
+  const cells: Cell[] = [];
+  const guests: GuestSpec[] = [];
+  const push = (target: CellTarget, iommu: IommuConfig, disks: readonly string[]) => {
+    for (const w of s.workloads) {
+      const wanted = disks.filter((d) => !w.disks || w.disks.includes(d));
+      for (const { job, axes } of expandWorkload(w)) {
+        for (const disk of wanted) {
+          cells.push({ id: cellId(job, axes, iommu, target, disk), index: cells.length, job, iommu, target, disk, axes });
+        }
+      }
+    }
+  };
+
+  for (const vm of s.targets.vms) {
+    for (const iommu of iommuConfigs(loaded)) {
+      const name = guestName(vm.name, iommu);
+      guests.push({ name, profile: vm.name, iommu });
+      push({ kind: 'vm', profile: vm.name, name }, iommu, vm.disks.map((d) => d.name));
+    }
+  }
+  const hosts = new Map((loaded.hosts?.hosts.hosts ?? []).map((h) => [h.name, h]));
+  for (const hostName of s.targets.hosts) {
+    const h = hosts.get(hostName);
+    if (!h) continue; // reported by the loader
+    push({ kind: 'static', host: h.name, name: h.name }, h.iommu, h.disks.map((d) => d.name));
+  }
+
+  if (cells.length > MAX_CELLS) {
+    throw new InvalidInputError([
+      {
+        file: loaded.file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `expands into ${cells.length} cells; at most ${MAX_CELLS} are allowed`,
+        fix: 'shorten the list values, or split the scenario',
+      },
+    ]);
+  }
+  const seen = new Map<string, number>();
+  for (const c of cells) {
+    const first = seen.get(c.id);
+    if (first !== undefined) {
+      throw new InvalidInputError([
+        { file: loaded.file, line: 1, column: 1, path: '', message: `two cells get the id ${c.id} (cells ${first} and ${c.index})`, fix: 'list values that differ only in case or punctuation, e.g. "4k" and "4K", are the same; remove one' },
+      ]);
+    }
+    seen.set(c.id, c.index);
+  }
+  const traced = s.tracing.scripts.length > 0 && !s.tracing.in_timing_repetitions ? s.tracing.repetitions : 0;
+  return { scenario: s.name, cells, guests, repetitions: { timing: s.repetitions, traced } };
+}

@@ -1,0 +1,6 @@
+/** The command table. Order here is the order of `--help` and docs/cli.md. */
+import type { CommandSpec } from '../table.js';
+import { planCommand } from './plan.js';
+import { validateCommand } from './validate.js';
+
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand];

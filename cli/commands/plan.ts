@@ -1,0 +1,52 @@
+import { EXIT } from '../../core/errors.js';
+import { expand } from '../../cell/expand.js';
+import { loadScenarioFile } from '../../scenario/load.js';
+import { table } from '../render.js';
+import type { CommandSpec } from '../table.js';
+
+export const planCommand: CommandSpec = {
+  name: 'plan',
+  summary: 'Expand a scenario into its matrix of cells and print it (nothing is run).',
+  args: ['<scenario>'],
+  options: [
+    { flags: '--hosts <file>', description: 'hosts file for scenarios that name static hosts' },
+    { flags: '--json', description: 'print the plan as JSON' },
+  ],
+  example: 'iommu-lab plan scenarios/nightly.yaml --json | jq ".cells | length"',
+  async run(args, options, io) {
+    const loaded = await loadScenarioFile(args[0] as string, { hostsFile: options['hosts'] as string | undefined });
+    const plan = expand(loaded);
+    const s = loaded.scenario;
+    if (options['json']) {
+      io.out(JSON.stringify({ sha256: loaded.sha256, cellCount: plan.cells.length, ...plan }, null, 2));
+      return EXIT.ok;
+    }
+    const rows = plan.cells.map((c) => [
+      String(c.index + 1),
+      c.id,
+      c.target.name,
+      `${c.iommu.device}/${c.iommu.mode}`,
+      `${c.job.rw} ${c.job.bs} qd${c.job.iodepth} j${c.job.numjobs} ${c.job.ioengine}`,
+      c.disk,
+    ]);
+    io.out(table(['#', 'cell', 'target', 'iommu', 'fio', 'disk'], rows));
+    const reps = plan.repetitions;
+    const perCell = reps.timing + reps.traced;
+    const fioSeconds = plan.cells.reduce((sum, c) => sum + (c.job.runtime + c.job.ramp_time) * perCell, 0);
+    io.out('');
+    io.out(
+      `${plan.cells.length} cells on ${plan.guests.length} guest(s)` +
+        `${s.targets.hosts.length ? ` and ${s.targets.hosts.length} static host(s)` : ''}; ` +
+        `${reps.timing} timing + ${reps.traced} traced repetitions per cell; ` +
+        `fio time ${formatDuration(fioSeconds)} before boots and preflight`,
+    );
+    return EXIT.ok;
+  },
+};
+
+export function formatDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = Math.round(seconds % 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
+}

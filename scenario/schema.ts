@@ -1,0 +1,272 @@
+/**
+ * JSON Schemas (draft-07, so editors' YAML language servers understand them)
+ * for scenario and hosts files. `x-hint` on a node is the fix printed when a
+ * value there is rejected. The `.json` copies in `schemas/` are generated from
+ * this file (`npm run generate`); a test keeps them in sync.
+ */
+import { DEFAULT_METRICS, METRICS } from '../core/metrics.js';
+import { NAME_HINT, NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
+import { FIO_OPTIONS } from './fio-options.js';
+import {
+  DISK_BUSES,
+  GUEST_KERNELS,
+  HOST_IOMMU_DEVICES,
+  IO_ENGINES,
+  IOMMU_DEVICES,
+  IOMMU_MODES,
+  RW_PATTERNS,
+  VM_CLOCKS,
+} from './types.js';
+
+type Schema = Record<string, unknown>;
+
+const SCHEMA_BASE = 'https://iommu-lab.dev/schemas';
+
+const name = (description: string): Schema => ({
+  type: 'string',
+  pattern: NAME_PATTERN,
+  maxLength: NAME_MAX_LENGTH,
+  description,
+  'x-hint': NAME_HINT,
+});
+
+const oneOrMany = (item: Schema, description: string, defaultValue?: unknown): Schema => ({
+  description: `${description} A list expands into one cell per value.`,
+  anyOf: [item, { type: 'array', items: item, minItems: 1, uniqueItems: true }],
+  ...(defaultValue === undefined ? {} : { default: defaultValue }),
+});
+
+const fioSize: Schema = {
+  type: 'string',
+  pattern: '^[1-9][0-9]*[kKmMgGtT]?$',
+  'x-hint': 'write a size as fio does: a number with an optional k, m, g or t suffix, e.g. "4k" or "1g"',
+};
+
+const metricsEnum = METRICS.map((m) => m.name);
+
+const workload: Schema = {
+  type: 'object',
+  description: 'One fio job. Every list value multiplies the cells.',
+  additionalProperties: false,
+  required: ['name', 'rw', 'bs'],
+  properties: {
+    name: name('Workload name; part of the cell id.'),
+    description: { type: 'string', maxLength: 500 },
+    rw: oneOrMany({ enum: [...RW_PATTERNS] }, 'fio rw pattern.'),
+    bs: oneOrMany({ ...fioSize, description: 'Block size, e.g. 4k.' }, 'Block size.'),
+    iodepth: oneOrMany({ type: 'integer', minimum: 1, maximum: 4096 }, 'Queue depth per job.', 1),
+    numjobs: oneOrMany({ type: 'integer', minimum: 1, maximum: 256 }, 'Parallel fio jobs.', 1),
+    ioengine: oneOrMany({ enum: [...IO_ENGINES] }, 'fio I/O engine.', 'libaio'),
+    size: { ...fioSize, description: 'Region of the disk or file the job covers.', default: '256m' },
+    runtime: { type: 'integer', minimum: 1, maximum: 86400, description: 'Seconds of measured I/O.', default: 15 },
+    ramp_time: { type: 'integer', minimum: 0, maximum: 3600, description: 'Seconds of I/O before measuring starts.', default: 2 },
+    direct: { type: 'boolean', description: 'O_DIRECT: bypass the page cache so every I/O reaches the device (and the IOMMU).', default: true },
+    disks: {
+      type: 'array',
+      items: name('Name of a test disk of the target.'),
+      minItems: 1,
+      uniqueItems: true,
+      description: "Test disks to run on; all of the target's disks when absent.",
+    },
+    options: {
+      type: 'object',
+      description: 'Further fio options, from an allow-list (see docs/scenarios.md).',
+      additionalProperties: false,
+      properties: Object.fromEntries(
+        Object.entries(FIO_OPTIONS).map(([k, v]) => [k, { ...v.schema, description: v.description }]),
+      ),
+      'x-hint': 'only the fio options listed in docs/scenarios.md are allowed; the lab writes filename, output and reporting options itself',
+    },
+  },
+};
+
+const iommuEntry: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['device', 'mode'],
+  description: 'IOMMU configurations: every device × every mode listed here.',
+  properties: {
+    device: oneOrMany({ enum: [...IOMMU_DEVICES] }, 'Emulated IOMMU device (none: no IOMMU at all).'),
+    mode: oneOrMany({ enum: [...IOMMU_MODES] }, 'Kernel DMA mode: off, passthrough (identity), lazy (flush queue), strict.'),
+  },
+};
+
+const vmProfile: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'disks'],
+  properties: {
+    name: name('VM profile name; part of the cell id and guest name.'),
+    vcpus: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
+    memory_mib: { type: 'integer', minimum: 512, maximum: 262144, default: 2048 },
+    kernel: { enum: [...GUEST_KERNELS], default: '6.12', description: "Guest kernel: Debian 12's 6.1 or 6.12 from bookworm-backports (virtio-iommu needs 6.12)." },
+    clock: { enum: [...VM_CLOCKS], default: 'tcg', description: 'tcg: wall-clock guest time; icount: guest time follows executed instructions (less noise, see docs/timing.md).' },
+    disks: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 8,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'bus'],
+        properties: {
+          name: name('Test disk name.'),
+          bus: { enum: [...DISK_BUSES], description: 'nvme: emulated NVMe controller; virtio-blk with iommu=on. Both sit behind the IOMMU.' },
+          size_mib: { type: 'integer', minimum: 16, maximum: 65536, default: 1024 },
+        },
+      },
+    },
+  },
+};
+
+export const scenarioSchema: Schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: `${SCHEMA_BASE}/scenario.schema.json`,
+  title: 'iommu-lab scenario',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'workloads', 'iommu', 'targets'],
+  properties: {
+    name: name('Scenario name; part of run ids.'),
+    description: { type: 'string', maxLength: 2000 },
+    seed: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1, default: 1, description: 'Seed for the interleaved order of repetitions.' },
+    repetitions: { type: 'integer', minimum: 1, maximum: 1000, default: 5, description: 'Untraced timing repetitions per cell.' },
+    workloads: { type: 'array', minItems: 1, maxItems: 100, items: workload },
+    iommu: { type: 'array', minItems: 1, maxItems: 20, items: iommuEntry },
+    targets: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: {
+        vms: { type: 'array', items: vmProfile, maxItems: 20, default: [] },
+        hosts: {
+          type: 'array',
+          items: name('Name of a static host in the hosts file.'),
+          uniqueItems: true,
+          default: [],
+        },
+      },
+    },
+    hosts_file: { type: 'string', minLength: 1, maxLength: 4096, description: 'Hosts file, relative to this file.' },
+    tracing: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        scripts: { type: 'array', items: name('A bpftrace script in bpf/ (without .bt).'), uniqueItems: true, default: [] },
+        repetitions: { type: 'integer', minimum: 0, maximum: 100, default: 1, description: 'Traced repetitions per cell, apart from the timing ones.' },
+        in_timing_repetitions: { type: 'boolean', default: false, description: 'Also trace the timing repetitions. Tracing slowed fio to 0.43–0.85 of untraced under TCG.' },
+      },
+    },
+    metrics: {
+      type: 'array',
+      items: { enum: metricsEnum, 'x-hint': `metrics are described in core/metrics.ts: ${metricsEnum.join(', ')}` },
+      uniqueItems: true,
+      minItems: 1,
+      default: [...DEFAULT_METRICS],
+    },
+    thresholds: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5, default: 0.05, description: 'False discovery rate over the matrix (Benjamini–Hochberg).' },
+        min_effect_pct: { type: 'number', minimum: 0, maximum: 1000, default: 5, description: 'Smallest change worth calling a regression.' },
+        max_cv_pct: { type: 'number', exclusiveMinimum: 0, maximum: 1000, default: 10, description: 'A cell noisier than this is flagged, not trusted.' },
+        metrics: {
+          type: 'object',
+          propertyNames: { enum: metricsEnum },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              min_effect_pct: { type: 'number', minimum: 0, maximum: 1000 },
+              max_cv_pct: { type: 'number', exclusiveMinimum: 0, maximum: 1000 },
+            },
+          },
+        },
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        cell_s: { type: 'integer', minimum: 10, maximum: 86400, default: 900, description: 'A repetition taking longer fails with kind timeout.' },
+        boot_s: { type: 'integer', minimum: 10, maximum: 3600, default: 240, description: 'Time for a guest to reach SSH.' },
+      },
+    },
+  },
+};
+
+export const hostsSchema: Schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: `${SCHEMA_BASE}/hosts.schema.json`,
+  title: 'iommu-lab static hosts',
+  type: 'object',
+  additionalProperties: false,
+  required: ['hosts'],
+  properties: {
+    hosts: {
+      type: 'array',
+      maxItems: 200,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'ssh', 'iommu', 'disks'],
+        properties: {
+          name: name('Host name as scenarios refer to it.'),
+          ssh: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['host', 'user', 'key', 'host_key_sha256'],
+            properties: {
+              host: { type: 'string', pattern: '^[A-Za-z0-9.:-]+$', maxLength: 253, 'x-hint': 'a host name or IP address' },
+              port: { type: 'integer', minimum: 1, maximum: 65535, default: 22 },
+              user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', maxLength: 32 },
+              key: { type: 'string', minLength: 1, maxLength: 4096, description: 'Private key file; relative paths are relative to the hosts file; ~ is your home.' },
+              host_key_sha256: {
+                type: 'string',
+                pattern: '^SHA256:[A-Za-z0-9+/]{43}$',
+                'x-hint': 'pin the host key: run `ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -` and copy the SHA256:… field',
+              },
+            },
+          },
+          iommu: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['device', 'mode'],
+            properties: {
+              device: { enum: [...HOST_IOMMU_DEVICES] },
+              mode: { enum: [...IOMMU_MODES] },
+            },
+          },
+          disks: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'path', 'behind_iommu'],
+              properties: {
+                name: name('Test disk name.'),
+                path: {
+                  type: 'string',
+                  pattern: '^/[A-Za-z0-9._/-]+$',
+                  maxLength: 4096,
+                  'x-hint': 'an absolute path of letters, digits and . _ - / (a block device such as /dev/nvme0n1, or a file)',
+                },
+                behind_iommu: { type: 'boolean' },
+                allow_destructive_writes: {
+                  type: 'boolean',
+                  default: false,
+                  description: 'Allow workloads that write to this raw block device, destroying its contents.',
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,135 @@
+/** A scenario as written, after validation. List values (`OneOrMany`) expand into the matrix. */
+
+export type OneOrMany<T> = T | readonly T[];
+
+export const RW_PATTERNS = ['read', 'write', 'randread', 'randwrite', 'rw', 'randrw'] as const;
+export type RwPattern = (typeof RW_PATTERNS)[number];
+
+export const IO_ENGINES = ['libaio', 'io_uring', 'psync', 'pvsync2', 'sync', 'posixaio'] as const;
+export type IoEngine = (typeof IO_ENGINES)[number];
+
+/** Emulated IOMMU devices a VM can have. `none` means no IOMMU device at all. */
+export const IOMMU_DEVICES = ['intel', 'virtio', 'none'] as const;
+export type IommuDevice = (typeof IOMMU_DEVICES)[number];
+
+/** Real IOMMUs a static host can declare. */
+export const HOST_IOMMU_DEVICES = ['intel', 'amd', 'arm-smmu-v3', 'none'] as const;
+export type HostIommuDevice = (typeof HOST_IOMMU_DEVICES)[number];
+
+export const IOMMU_MODES = ['off', 'passthrough', 'lazy', 'strict'] as const;
+export type IommuMode = (typeof IOMMU_MODES)[number];
+
+export const GUEST_KERNELS = ['6.1', '6.12'] as const;
+export type GuestKernel = (typeof GUEST_KERNELS)[number];
+
+export const DISK_BUSES = ['nvme', 'virtio-blk'] as const;
+export type DiskBus = (typeof DISK_BUSES)[number];
+
+/** How guest time is kept under TCG; see docs/timing.md for the measured CVs. */
+export const VM_CLOCKS = ['tcg', 'icount'] as const;
+export type VmClock = (typeof VM_CLOCKS)[number];
+
+export type FioOptionValue = string | number | boolean;
+
+export interface WorkloadSpec {
+  readonly name: string;
+  readonly description?: string;
+  readonly rw: OneOrMany<RwPattern>;
+  readonly bs: OneOrMany<string>;
+  readonly iodepth: OneOrMany<number>;
+  readonly numjobs: OneOrMany<number>;
+  readonly ioengine: OneOrMany<IoEngine>;
+  readonly size: string;
+  readonly runtime: number;
+  readonly ramp_time: number;
+  readonly direct: boolean;
+  /** Test disks (by name) this workload runs on; all of the target's disks when absent. */
+  readonly disks?: readonly string[];
+  readonly options?: Readonly<Record<string, FioOptionValue>>;
+}
+
+export interface IommuSpec {
+  readonly device: OneOrMany<IommuDevice>;
+  readonly mode: OneOrMany<IommuMode>;
+}
+
+export interface VmDiskSpec {
+  readonly name: string;
+  readonly bus: DiskBus;
+  readonly size_mib: number;
+}
+
+export interface VmProfile {
+  readonly name: string;
+  readonly vcpus: number;
+  readonly memory_mib: number;
+  readonly kernel: GuestKernel;
+  readonly clock: VmClock;
+  readonly disks: readonly VmDiskSpec[];
+}
+
+export interface TracingSpec {
+  readonly scripts: readonly string[];
+  /** Traced repetitions per cell, run apart from the timing repetitions. */
+  readonly repetitions: number;
+  /** Trace inside the timing repetitions too. Off by default: tracing slows I/O by up to half. */
+  readonly in_timing_repetitions: boolean;
+}
+
+export interface MetricThreshold {
+  readonly min_effect_pct?: number;
+  readonly max_cv_pct?: number;
+}
+
+export interface Thresholds {
+  readonly alpha: number;
+  readonly min_effect_pct: number;
+  readonly max_cv_pct: number;
+  readonly metrics?: Readonly<Record<string, MetricThreshold>>;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description?: string;
+  readonly seed: number;
+  readonly repetitions: number;
+  readonly workloads: readonly WorkloadSpec[];
+  readonly iommu: readonly IommuSpec[];
+  readonly targets: {
+    readonly vms: readonly VmProfile[];
+    /** Names of static hosts, declared in the hosts file. */
+    readonly hosts: readonly string[];
+  };
+  /** The hosts file, relative to the scenario file; `--hosts` overrides it. */
+  readonly hosts_file?: string;
+  readonly tracing: TracingSpec;
+  readonly metrics: readonly string[];
+  readonly thresholds: Thresholds;
+  readonly timeouts: { readonly cell_s: number; readonly boot_s: number };
+}
+
+export interface HostDisk {
+  readonly name: string;
+  /** A block device (`/dev/nvme0n1`) or a file on a mounted file system. */
+  readonly path: string;
+  readonly behind_iommu: boolean;
+  /** Writing to a raw block device destroys its data: refused unless this is true. */
+  readonly allow_destructive_writes: boolean;
+}
+
+export interface StaticHost {
+  readonly name: string;
+  readonly ssh: {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    readonly key: string;
+    readonly host_key_sha256: string;
+  };
+  readonly iommu: { readonly device: HostIommuDevice; readonly mode: IommuMode };
+  readonly disks: readonly HostDisk[];
+}
+
+export interface HostsFile {
+  readonly hosts: readonly StaticHost[];
+}
