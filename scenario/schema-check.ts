@@ -6,11 +6,15 @@
  * matches the shape the user wrote is kept.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
 import type { Problem } from '../core/errors.js';
 import { problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
 ajv.addVocabulary(['x-hint']);
+// ajv-formats is CommonJS; its default export arrives under `.default` from ESM.
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => void;
+addFormats(ajv);
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -138,7 +142,7 @@ function toProblem(src: YamlSource, err: ErrorObject): Problem {
       const key = String((err.params as { additionalProperty: string }).additionalProperty);
       const allowed = Object.keys(((err.parentSchema as { properties?: object })?.properties ?? {}) as object);
       const guess = didYouMean(key, allowed);
-      const fix = [guess ? `did you mean "${guess}"?` : undefined, hint ?? (allowed.length ? `allowed keys: ${allowed.join(', ')}` : undefined)]
+      const fix = [guess ? `did you mean "${guess}"?` : undefined, hint, allowed.length ? `allowed keys: ${allowed.join(', ')}` : undefined]
         .filter(Boolean)
         .join(' ');
       return problemAt(src, path, `unknown key "${key}"`, fix || undefined, key);

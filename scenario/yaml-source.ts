@@ -27,15 +27,15 @@ export async function readYamlFile(file: string): Promise<YamlSource> {
   let size: number;
   try {
     const st = await stat(file);
-    if (!st.isFile()) throw new InvalidInputError([atStart(file, 'is not a regular file', 'name a YAML file')]);
+    if (!st.isFile()) throw new InvalidInputError([atStart(file, 'not a regular file', 'name a YAML file')]);
     size = st.size;
   } catch (e) {
     if (e instanceof InvalidInputError) throw e;
-    throw new InvalidInputError([atStart(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'check the path')]);
+    throw new InvalidInputError([atStart(file, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'check the path')]);
   }
   if (size > MAX_INPUT_BYTES) {
     throw new InvalidInputError([
-      atStart(file, `is ${size} bytes; input files may be at most ${MAX_INPUT_BYTES} bytes`, 'split it, or use list values instead of repeating entries'),
+      atStart(file, `the file is ${size} bytes; input files may be at most ${MAX_INPUT_BYTES} bytes`, 'split it, or use list values instead of repeating entries'),
     ]);
   }
   return parseYaml(file, await readFile(file, 'utf8'));
@@ -43,7 +43,7 @@ export async function readYamlFile(file: string): Promise<YamlSource> {
 
 export function parseYaml(file: string, text: string): YamlSource {
   if (Buffer.byteLength(text) > MAX_INPUT_BYTES) {
-    throw new InvalidInputError([atStart(file, `is larger than ${MAX_INPUT_BYTES} bytes`, 'split it')]);
+    throw new InvalidInputError([atStart(file, `the text is larger than ${MAX_INPUT_BYTES} bytes`, 'split it')]);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, strict: true });
@@ -72,7 +72,7 @@ export function parseYaml(file: string, text: string): YamlSource {
     );
   }
   if (data === null || data === undefined) {
-    throw new InvalidInputError([atStart(file, 'is empty', 'see scenarios/quick.yaml for a complete example')], 'E_YAML');
+    throw new InvalidInputError([atStart(file, 'the file is empty', 'see scenarios/quick.yaml for a complete example')], 'E_YAML');
   }
   return { file, text, data, doc, lines };
 }
@@ -93,7 +93,7 @@ function yamlFix(code: string): string | undefined {
 }
 
 function atStart(file: string, message: string, fix?: string): Problem {
-  return { file, line: 1, column: 1, path: '', message: `${file} ${message}`, ...(fix ? { fix } : {}) };
+  return { file, line: 1, column: 1, path: '', message, ...(fix ? { fix } : {}) };
 }
 
 /** The node at `path`, or the deepest existing ancestor (a missing key is reported at its parent). */

@@ -1,0 +1,82 @@
+import { NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
+import { DISK_BUSES, HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, VM_CLOCKS } from '../scenario/types.js';
+
+const name = { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH + 30 };
+
+export const inventorySchema: Record<string, unknown> = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://iommu-lab.dev/schemas/inventory.schema.json',
+  title: 'iommu-lab inventory',
+  description: 'Targets reachable over SSH, with the IOMMU configuration each is expected to run in.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'created', 'source', 'targets'],
+  properties: {
+    version: { const: 1 },
+    created: { type: 'string', format: 'date-time' },
+    source: { enum: ['iommu-lab up', 'pulumi', 'hosts-file'] },
+    targets: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'kind', 'ssh', 'iommu', 'disks'],
+        properties: {
+          name,
+          kind: { enum: ['vm', 'static'] },
+          ssh: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['host', 'port', 'user', 'key_path', 'host_key_sha256'],
+            properties: {
+              host: { type: 'string', pattern: '^[A-Za-z0-9.:-]+$' },
+              port: { type: 'integer', minimum: 1, maximum: 65535 },
+              user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
+              key_path: { type: 'string', minLength: 1 },
+              host_key_sha256: { type: 'string', pattern: '^SHA256:[A-Za-z0-9+/]{43}$' },
+            },
+          },
+          iommu: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['device', 'mode'],
+            properties: {
+              device: { enum: [...new Set([...IOMMU_DEVICES, ...HOST_IOMMU_DEVICES])] },
+              mode: { enum: [...IOMMU_MODES] },
+            },
+          },
+          disks: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'path', 'behind_iommu', 'allow_destructive_writes'],
+              properties: {
+                name,
+                path: { type: 'string', pattern: '^/[A-Za-z0-9._/-]+$' },
+                bus: { enum: [...DISK_BUSES] },
+                behind_iommu: { type: 'boolean' },
+                allow_destructive_writes: { type: 'boolean' },
+                pci_address: { type: 'string', pattern: '^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$' },
+              },
+            },
+          },
+          vm: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['profile', 'hypervisor_uri', 'domain', 'image_digest', 'kernel', 'cmdline', 'clock'],
+            properties: {
+              profile: name,
+              hypervisor_uri: { type: 'string', minLength: 1 },
+              domain: { type: 'string', minLength: 1 },
+              image_digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
+              kernel: { type: 'string' },
+              cmdline: { type: 'string' },
+              clock: { enum: [...VM_CLOCKS] },
+            },
+          },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,54 @@
+/**
+ * The inventory: what provisioning (`iommu-lab up`, `pulumi up`, or a hosts
+ * file) produces and the runner consumes. One entry per target that can be
+ * reached over SSH. Documented in docs/inventory.md; schema in schemas/.
+ */
+import type { DiskBus, HostIommuDevice, IommuDevice, IommuMode, VmClock } from '../scenario/types.js';
+
+export interface InventoryDisk {
+  readonly name: string;
+  /** Path inside the target: `/dev/nvme0n1`, `/dev/vdb`, or a file. */
+  readonly path: string;
+  readonly bus?: DiskBus;
+  /** Whether DMA for this disk is translated by the IOMMU (virtio needs iommu='on' for that). */
+  readonly behind_iommu: boolean;
+  readonly allow_destructive_writes: boolean;
+  /** PCI address in the target, where known, so preflight finds the disk's IOMMU group directly. */
+  readonly pci_address?: string;
+}
+
+export interface InventorySsh {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly key_path: string;
+  /** `SHA256:…` as `ssh-keygen -l` prints it; the runner refuses any other host key. */
+  readonly host_key_sha256: string;
+}
+
+export interface InventoryVm {
+  readonly profile: string;
+  readonly hypervisor_uri: string;
+  readonly domain: string;
+  readonly image_digest: string;
+  readonly kernel: string;
+  readonly cmdline: string;
+  readonly clock: VmClock;
+}
+
+export interface InventoryTarget {
+  readonly name: string;
+  readonly kind: 'vm' | 'static';
+  readonly ssh: InventorySsh;
+  /** The configuration the target is expected to run in; preflight proves it. */
+  readonly iommu: { readonly device: IommuDevice | HostIommuDevice; readonly mode: IommuMode };
+  readonly disks: readonly InventoryDisk[];
+  readonly vm?: InventoryVm;
+}
+
+export interface Inventory {
+  readonly version: 1;
+  readonly created: string;
+  readonly source: 'iommu-lab up' | 'pulumi' | 'hosts-file';
+  readonly targets: readonly InventoryTarget[];
+}
