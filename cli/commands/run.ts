@@ -1,0 +1,70 @@
+import { EXIT, UsageError } from '../../core/errors.js';
+import { expand } from '../../cell/expand.js';
+import { inventoryFromHosts, loadInventoryFile } from '../../inventory/load.js';
+import type { Inventory } from '../../inventory/types.js';
+import { runPlan } from '../../runner/run.js';
+import { loadScenarioFile } from '../../scenario/load.js';
+import { progressPrinter } from '../progress.js';
+import type { CommandSpec } from '../table.js';
+
+export const runCommand: CommandSpec = {
+  name: 'run',
+  summary: 'Run a scenario on the targets of an inventory (or of a hosts file) and store the results.',
+  args: ['<scenario>'],
+  options: [
+    { flags: '--inventory <file>', description: 'inventory written by `iommu-lab up` or `pulumi up`' },
+    { flags: '--hosts <file>', description: "hosts file: run on the scenario's static hosts without provisioning" },
+    { flags: '--results <dir>', description: 'results root', default: 'results' },
+    { flags: '--resume <run-dir>', description: 'complete an interrupted run: only repetitions without a passed result run' },
+    { flags: '--json', description: 'print the summary as JSON on stdout' },
+  ],
+  example: 'iommu-lab run scenarios/quick.yaml --inventory results/inventory.json',
+  async run(args, options, io) {
+    const hostsFile = options['hosts'] as string | undefined;
+    const loaded = await loadScenarioFile(args[0] as string, { hostsFile });
+    const plan = expand(loaded);
+    let inventory: Inventory;
+    if (options['inventory']) {
+      inventory = await loadInventoryFile(options['inventory'] as string);
+    } else if (loaded.hosts && plan.guests.length === 0) {
+      inventory = inventoryFromHosts(loaded.hosts, loaded.scenario.targets.hosts);
+    } else {
+      throw new UsageError('no inventory', plan.guests.length ? `bring the guests up with \`iommu-lab up ${args[0] as string}\` and pass --inventory FILE` : 'pass --hosts FILE or --inventory FILE');
+    }
+    if (loaded.hosts && options['inventory']) {
+      // Static hosts of the scenario join the provisioned guests.
+      const names = new Set(inventory.targets.map((t) => t.name));
+      const extra = inventoryFromHosts(loaded.hosts, loaded.scenario.targets.hosts).targets.filter((t) => !names.has(t.name));
+      inventory = { ...inventory, targets: [...inventory.targets, ...extra] };
+    }
+
+    const controller = new AbortController();
+    const onSigint = () => {
+      io.err('\ninterrupted: finishing the write in progress; resume with --resume');
+      controller.abort();
+    };
+    process.once('SIGINT', onSigint);
+    process.once('SIGTERM', onSigint);
+    const progress = progressPrinter(io, [...new Set(plan.cells.map((c) => c.target.name))]);
+    try {
+      const summary = await runPlan({
+        loaded, plan, inventory, resultsRoot: options['results'] as string,
+        ...(options['resume'] ? { resume: options['resume'] as string } : {}),
+        signal: controller.signal, onEvent: progress.onEvent,
+      });
+      progress.stop();
+      if (options['json']) io.out(JSON.stringify(summary, null, 2));
+      else {
+        io.out(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped of ${summary.total} repetitions${summary.interrupted ? ' (interrupted)' : ''}`);
+        for (const f of summary.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
+        if (summary.failures.length > 20) io.out(`  … and ${summary.failures.length - 20} more (see result.json files)`);
+        io.out(`results: ${summary.dir}`);
+        if (summary.interrupted) io.out(`resume:  iommu-lab run ${args[0] as string} --resume ${summary.dir}${options['inventory'] ? ` --inventory ${options['inventory'] as string}` : hostsFile ? ` --hosts ${hostsFile}` : ''}`);
+      }
+      return summary.failed > 0 || summary.interrupted ? EXIT.failed : EXIT.ok;
+    } finally {
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+    }
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * The order repetitions run in on one target. Blocked order (all repetitions
+ * of cell A, then all of B) turns slow machine drift into a false difference
+ * between A and B. Instead, round r runs repetition r of every cell, in an
+ * order shuffled with a seeded generator: the same seed gives the same order
+ * on every machine, and drift spreads evenly over the cells.
+ */
+import { createHash } from 'node:crypto';
+import type { Cell } from '../cell/types.js';
+import type { RepRef } from '../results/types.js';
+
+export interface Task {
+  readonly cell: Cell;
+  readonly rep: RepRef;
+  /** Position in the target's full order (also for tasks skipped on resume). */
+  readonly order: number;
+}
+
+/** mulberry32: small, fast, and good enough to shuffle a run order. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function seedFor(seed: number, target: string): number {
+  return createHash('sha256').update(`${seed}:${target}`).digest().readUInt32LE(0);
+}
+
+export function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Tasks per target, interleaved by rounds; traced repetitions are interleaved with the timing ones. */
+export function interleave(cells: readonly Cell[], reps: { timing: number; traced: number }, seed: number): Map<string, Task[]> {
+  const byTarget = new Map<string, Cell[]>();
+  for (const c of cells) byTarget.set(c.target.name, [...(byTarget.get(c.target.name) ?? []), c]);
+  const out = new Map<string, Task[]>();
+  for (const [target, list] of byTarget) {
+    const random = prng(seedFor(seed, target));
+    const tasks: Task[] = [];
+    for (let round = 1; round <= Math.max(reps.timing, reps.traced); round++) {
+      const roundTasks: Omit<Task, 'order'>[] = [];
+      for (const cell of list) {
+        if (round <= reps.timing) roundTasks.push({ cell, rep: { kind: 'timing', index: round } });
+        if (round <= reps.traced) roundTasks.push({ cell, rep: { kind: 'traced', index: round } });
+      }
+      for (const t of shuffle(roundTasks, random)) tasks.push({ ...t, order: tasks.length });
+    }
+    out.set(target, tasks);
+  }
+  return out;
+}

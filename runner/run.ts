@@ -1,0 +1,308 @@
+/**
+ * Runs a plan against an inventory and fills a results store.
+ *
+ * Targets run in parallel; the cells of one target run one at a time, in the
+ * interleaved order of runner/order.ts. Every repetition ends as one atomic
+ * write of a passed or failed result; an interrupted repetition leaves nothing,
+ * and `resume` runs exactly the repetitions that have no passed result.
+ */
+import { readFileSync } from 'node:fs';
+import type { Cell, Plan } from '../cell/types.js';
+import { LabError, UsageError } from '../core/errors.js';
+import { labPath } from '../core/paths.js';
+import type { Inventory, InventoryDisk, InventoryTarget } from '../inventory/types.js';
+import { newRunId, RunStore, thisHost } from '../results/store.js';
+import { repId, type Failure, type FailureKind, type RepOutcome, type RepResult, type RunManifest } from '../results/types.js';
+import type { LoadedScenario } from '../scenario/load.js';
+import { buildJobFile, writesData } from './fio-job.js';
+import { FioParseError, parseFio } from './fio-parse.js';
+import { interleave, type Task } from './order.js';
+import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
+import { shellQuote, SshError, SshSession } from './ssh.js';
+
+export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
+
+export type RunEvent =
+  | { readonly type: 'run-start'; readonly run: string; readonly dir: string; readonly todo: number; readonly done: number }
+  | { readonly type: 'target-state'; readonly target: string; readonly state: string }
+  | { readonly type: 'rep-done'; readonly target: string; readonly cell: string; readonly rep: string; readonly outcome: RepOutcome; readonly left: number };
+
+export interface RunOptions {
+  readonly loaded: LoadedScenario;
+  readonly plan: Plan;
+  readonly inventory: Inventory;
+  readonly resultsRoot: string;
+  /** A run directory to complete instead of starting a new run. */
+  readonly resume?: string;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: RunEvent) => void;
+  /** Where preflight reads sysfs on the target; tests point it at a fake tree. */
+  readonly sysfsRoot?: string;
+  readonly connectTimeoutMs?: number;
+  readonly retries?: number;
+  readonly retryBaseMs?: number;
+}
+
+export interface RunSummary {
+  readonly run: string;
+  readonly dir: string;
+  readonly total: number;
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly interrupted: boolean;
+  readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: FailureKind; readonly message: string }[];
+}
+
+class RepFailure extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+function failureOf(e: unknown): Failure {
+  if (e instanceof RepFailure) return e.failure;
+  if (e instanceof SshError) return { kind: e.kind, message: e.message, ...(e.stderr ? { stderr_tail: e.stderr } : {}) };
+  if (e instanceof FioParseError) return { kind: 'parse', message: e.message };
+  return { kind: 'internal', message: (e as Error)?.stack ?? String(e) };
+}
+
+/** Checks that every cell has its target and disk in the inventory, before anything connects. */
+export function bindTargets(plan: Plan, inventory: Inventory): Map<string, InventoryTarget> {
+  const byName = new Map(inventory.targets.map((t) => [t.name, t]));
+  const missing = new Set<string>();
+  for (const c of plan.cells) {
+    const t = byName.get(c.target.name);
+    if (!t) missing.add(`target ${c.target.name}`);
+    else if (!t.disks.some((d) => d.name === c.disk)) missing.add(`disk ${c.disk} of target ${c.target.name}`);
+  }
+  if (missing.size > 0) {
+    throw new UsageError(
+      `the inventory lacks ${[...missing].join(', ')}`,
+      'bring the guests up first (`iommu-lab up SCENARIO`), or pass the inventory they wrote (--inventory), or the hosts file (--hosts)',
+    );
+  }
+  return byName;
+}
+
+export function diskOf(target: InventoryTarget, cell: Cell): InventoryDisk {
+  return target.disks.find((d) => d.name === cell.disk)!;
+}
+
+/** Writing to a raw device destroys its data; only an explicit opt-in allows it. */
+export function destructiveWriteRefusal(target: InventoryTarget, cell: Cell): Failure | undefined {
+  const disk = diskOf(target, cell);
+  if (!writesData(cell.job.rw) || !disk.path.startsWith('/dev/') || disk.allow_destructive_writes) return undefined;
+  return {
+    kind: 'destructive-write-refused',
+    message: `${cell.job.rw} would write to the raw device ${disk.path} on ${target.name} and destroy its data; refused before connecting`,
+  };
+}
+
+export async function runPlan(options: RunOptions): Promise<RunSummary> {
+  const { loaded, plan, inventory, signal } = options;
+  const emit = options.onEvent ?? (() => {});
+  const targets = bindTargets(plan, inventory);
+  const s = loaded.scenario;
+
+  let store: RunStore;
+  if (options.resume) {
+    store = await RunStore.open(options.resume);
+    const m = await store.manifest();
+    if (m.scenario.sha256 !== loaded.sha256) {
+      throw new LabError('E_RESUME_SCENARIO_CHANGED', `run ${m.id} was made from a different version of ${loaded.file} (sha256 ${m.scenario.sha256.slice(0, 12)}…, now ${loaded.sha256.slice(0, 12)}…)`, {
+        fix: `resume with the scenario the run used (${store.dir}/scenario.yaml), or start a new run`,
+        exitCode: 2,
+      });
+    }
+    await store.sweepTemporaries();
+  } else {
+    const id = newRunId(s.name);
+    const manifest: RunManifest = {
+      version: 1, id, created: new Date().toISOString(), lab_version: LAB_VERSION,
+      scenario: { name: s.name, file: loaded.file, sha256: loaded.sha256 },
+      seed: s.seed, repetitions: plan.repetitions, cells: plan.cells, inventory_source: inventory.source, host: thisHost(),
+    };
+    store = await RunStore.create(options.resultsRoot, manifest, loaded.text, inventory);
+  }
+  const run = store.id;
+
+  // What is already done (on resume): passed repetitions are never run again.
+  const order = interleave(plan.cells, plan.repetitions, s.seed);
+  const todo = new Map<string, Task[]>();
+  let doneCount = 0;
+  for (const [target, tasks] of order) {
+    const left: Task[] = [];
+    for (const t of tasks) {
+      const prior = await store.readRep(t.cell.id, t.rep);
+      if (prior?.outcome.state === 'passed') doneCount++;
+      else left.push(t);
+    }
+    if (left.length) todo.set(target, left);
+  }
+  let remaining = [...todo.values()].reduce((n, l) => n + l.length, 0);
+  emit({ type: 'run-start', run, dir: store.dir, todo: remaining, done: doneCount });
+
+  const summary = { passed: 0, failed: 0, skipped: 0 };
+  const failures: { cell: string; rep: string; kind: FailureKind; message: string }[] = [];
+  const recorded = new Set<string>();
+  const key = (t: Task) => `${t.cell.id}/${repId(t.rep)}`;
+
+  const record = async (target: InventoryTarget, task: Task, outcome: RepOutcome, started: Date, extra: { facts?: PreflightFacts; verdict?: IommuVerdict; job?: string; files?: Record<string, string> } = {}) => {
+    const files = extra.files ?? {};
+    const result: RepResult = {
+      version: 1, run, cell: task.cell.id, rep: task.rep,
+      started: started.toISOString(), finished: new Date().toISOString(), outcome,
+      provenance: {
+        target: target.name, target_kind: target.kind,
+        ...(extra.facts ? { kernel: extra.facts.kernel, cmdline: extra.facts.cmdline, tools: { fio: extra.facts.tools.fio, bpftrace: extra.facts.tools.bpftrace } } : {}),
+        ...(extra.verdict ? { iommu_groups: extra.verdict.observed } : {}),
+        ...(target.vm ? { image_digest: target.vm.image_digest } : {}),
+        scenario_sha256: loaded.sha256,
+        ...(extra.job ? { fio_job: extra.job } : {}),
+        seed: s.seed, order: task.order, lab_version: LAB_VERSION, host: thisHost(),
+      },
+      files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\..*$/, ''), f])),
+    };
+    await store.writeRep(result, files);
+    recorded.add(key(task));
+    remaining--;
+    if (outcome.state === 'passed') summary.passed++;
+    else if (outcome.state === 'failed') {
+      summary.failed++;
+      failures.push({ cell: task.cell.id, rep: repId(task.rep), kind: outcome.failure.kind, message: outcome.failure.message });
+    } else summary.skipped++;
+    emit({ type: 'rep-done', target: target.name, cell: task.cell.id, rep: repId(task.rep), outcome, left: remaining });
+  };
+
+  const failAll = async (target: InventoryTarget, tasks: readonly Task[], failure: Failure, extra: { facts?: PreflightFacts; verdict?: IommuVerdict } = {}) => {
+    for (const t of tasks) {
+      if (signal?.aborted) return;
+      await record(target, t, { state: 'failed', failure }, new Date(), extra);
+    }
+  };
+
+  const retries = options.retries ?? 3;
+  const baseMs = options.retryBaseMs ?? 1000;
+  const connect = async (target: InventoryTarget): Promise<SshSession> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await SshSession.connect(target.name, target.ssh, { connectTimeoutMs: options.connectTimeoutMs ?? 20_000 });
+      } catch (e) {
+        if (!(e instanceof SshError) || !e.transient || attempt >= retries || signal?.aborted) throw e;
+        emit({ type: 'target-state', target: target.name, state: `connect failed, retry ${attempt + 1}/${retries}` });
+        await sleep(baseMs * 2 ** attempt, signal);
+      }
+    }
+  };
+
+  const runTarget = async (name: string, tasks: Task[]) => {
+    const target = targets.get(name)!;
+    // Refusals need no connection and happen first.
+    const allowed: Task[] = [];
+    for (const t of tasks) {
+      const refusal = destructiveWriteRefusal(target, t.cell);
+      if (refusal) await record(target, t, { state: 'failed', failure: refusal }, new Date());
+      else allowed.push(t);
+    }
+    if (allowed.length === 0 || signal?.aborted) return;
+
+    emit({ type: 'target-state', target: name, state: 'connecting' });
+    let session: SshSession;
+    try {
+      session = await connect(target);
+    } catch (e) {
+      await failAll(target, allowed, failureOf(e));
+      return;
+    }
+    try {
+      emit({ type: 'target-state', target: name, state: 'preflight' });
+      let facts: PreflightFacts;
+      try {
+        const pre = await runPreflight(session, target, options.sysfsRoot);
+        facts = pre.facts;
+        const verdict = judgeIommu(target, facts);
+        await store.writePreflight(name, { target: name, expected: target.iommu, verdict, facts, raw: pre.raw, at: new Date().toISOString() });
+        if (!verdict.ok) {
+          emit({ type: 'target-state', target: name, state: 'IOMMU mode mismatch' });
+          await failAll(target, allowed, { kind: 'iommu-mode-mismatch', message: `${name}: ${verdict.reasons.join('; ')}` }, { facts, verdict });
+          return;
+        }
+        if (facts.tools.fio === 'missing') {
+          await failAll(target, allowed, { kind: 'preflight', message: `${name}: fio is not installed on the target (apt-get install fio)` }, { facts, verdict });
+          return;
+        }
+        const remoteDir = `/tmp/iommu-lab-${run}`;
+        await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });
+        for (const task of allowed) {
+          if (signal?.aborted) return;
+          emit({ type: 'target-state', target: name, state: `${task.cell.id} ${repId(task.rep)}` });
+          const started = new Date();
+          const disk = diskOf(target, task.cell);
+          const job = buildJobFile(task.cell, { run, rep: repId(task.rep), path: disk.path });
+          const jobPath = `${remoteDir}/${task.cell.id}-${repId(task.rep)}.fio`;
+          // Budget: the job's own length plus the scenario's per-cell allowance.
+          const timeoutMs = (task.cell.job.runtime + task.cell.job.ramp_time + s.timeouts.cell_s) * 1000;
+          let attempt = 0;
+          for (;;) {
+            try {
+              await session.upload(jobPath, job);
+              const res = await session.exec(`fio --output-format=json+ ${shellQuote(jobPath)}`, { timeoutMs, signal, allowFailure: true });
+              if (signal?.aborted) return;
+              const files: Record<string, string> = { 'fio.job': job, 'fio.json': res.stdout };
+              if (res.stderr) files['stderr.txt'] = res.stderr;
+              if (res.code !== 0) {
+                const tailText = res.stderr.split('\n').slice(-20).join('\n').trim();
+                await record(target, task, { state: 'failed', failure: { kind: 'fio', message: `fio exited with ${res.code}`, ...(tailText ? { stderr_tail: tailText } : {}) } }, started, { facts, verdict, job, files });
+              } else {
+                try {
+                  const { metrics } = parseFio(res.stdout);
+                  await record(target, task, { state: 'passed', metrics }, started, { facts, verdict, job, files });
+                } catch (e) {
+                  await record(target, task, { state: 'failed', failure: failureOf(e) }, started, { facts, verdict, job, files });
+                }
+              }
+              break;
+            } catch (e) {
+              if (signal?.aborted) return;
+              if (e instanceof SshError && e.transient && attempt < retries) {
+                attempt++;
+                emit({ type: 'target-state', target: name, state: `connection lost, reconnecting (${attempt}/${retries})` });
+                session.close();
+                await sleep(baseMs * 2 ** (attempt - 1), signal);
+                session = await connect(target);
+                continue;
+              }
+              await record(target, task, { state: 'failed', failure: failureOf(e) }, started, { facts, verdict, job });
+              if (e instanceof SshError && (e.kind === 'connect' || e.kind === 'timeout')) {
+                // The target may be wedged; a fresh connection for the next cell.
+                session.close();
+                session = await connect(target);
+              }
+              break;
+            }
+          }
+        }
+        await session.exec(`rm -rf ${shellQuote(remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
+      } catch (e) {
+        if (signal?.aborted) return;
+        // Preflight or the connection failed: the cells not yet recorded fail with the reason.
+        const left = allowed.filter((t) => !recorded.has(key(t)));
+        const f = failureOf(e);
+        await failAll(target, left, e instanceof SshError && e.kind === 'command' ? { ...f, kind: 'preflight' } : f);
+      }
+    } finally {
+      session.close();
+      emit({ type: 'target-state', target: name, state: 'done' });
+    }
+  };
+
+  await Promise.all([...todo].map(([name, tasks]) => runTarget(name, tasks)));
+  return { run, dir: store.dir, total: plan.cells.length * (plan.repetitions.timing + plan.repetitions.traced), ...summary, interrupted: Boolean(signal?.aborted), failures };
+}

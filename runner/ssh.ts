@@ -1,0 +1,203 @@
+/**
+ * The runner's transport: ssh2 with key authentication and a pinned host key.
+ * There is no "accept any host key" path: a key whose SHA256 fingerprint is not
+ * the one in the inventory ends the connection with both fingerprints in the
+ * error. Every failure becomes an SshError with a kind the runner maps onto a
+ * cell failure kind.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Client, type ClientChannel } from 'ssh2';
+import { LabError } from '../core/errors.js';
+import type { InventorySsh } from '../inventory/types.js';
+
+export type SshErrorKind = 'connect' | 'auth' | 'host-key-mismatch' | 'timeout' | 'command';
+
+export class SshError extends LabError {
+  readonly kind: SshErrorKind;
+  readonly stderr: string;
+  readonly exitCode_: number | null;
+
+  constructor(kind: SshErrorKind, message: string, fix: string | undefined, extra: { stderr?: string; exit?: number | null; cause?: unknown } = {}) {
+    super(`E_SSH_${kind.toUpperCase().replace(/-/g, '_')}`, message, { fix, cause: extra.cause });
+    this.name = 'SshError';
+    this.kind = kind;
+    this.stderr = extra.stderr ?? '';
+    this.exitCode_ = extra.exit ?? null;
+  }
+
+  /** Connection-level failures are worth a retry; a wrong key, host key or command never is. */
+  get transient(): boolean {
+    return this.kind === 'connect';
+  }
+}
+
+/** `SHA256:…` as OpenSSH prints it: base64 of the SHA-256 of the key blob, without padding. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface ExecOptions {
+  readonly timeoutMs?: number;
+  readonly stdin?: string | Buffer;
+  readonly onStdout?: (chunk: string) => void;
+  readonly onStderr?: (chunk: string) => void;
+  readonly signal?: AbortSignal;
+  /** Resolve with a non-zero code instead of throwing (for probes that may fail). */
+  readonly allowFailure?: boolean;
+}
+
+export interface ConnectOptions {
+  readonly connectTimeoutMs?: number;
+  readonly keepaliveIntervalMs?: number;
+}
+
+const tail = (s: string, lines = 20) => s.split('\n').slice(-lines).join('\n').trim();
+
+export class SshSession {
+  private constructor(
+    private readonly client: Client,
+    readonly target: string,
+    readonly endpoint: string,
+  ) {}
+
+  static async connect(target: string, ssh: InventorySsh, options: ConnectOptions = {}): Promise<SshSession> {
+    let privateKey: Buffer;
+    try {
+      privateKey = await readFile(ssh.key_path);
+    } catch (e) {
+      throw new SshError('auth', `${target}: cannot read the SSH key ${ssh.key_path} (${(e as NodeJS.ErrnoException).code})`, 'check key_path in the inventory (or key in the hosts file)');
+    }
+    const endpoint = `${ssh.user}@${ssh.host}:${ssh.port}`;
+    const client = new Client();
+    let seenFingerprint: string | undefined;
+    return new Promise<SshSession>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: SshError) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(err);
+      };
+      client.on('ready', () => {
+        settled = true;
+        resolve(new SshSession(client, target, endpoint));
+      });
+      client.on('error', (err: Error & { level?: string; code?: string }) => {
+        if (seenFingerprint !== undefined && seenFingerprint !== ssh.host_key_sha256) {
+          fail(
+            new SshError(
+              'host-key-mismatch',
+              `${target}: host key of ${endpoint} is ${seenFingerprint}, but the inventory pins ${ssh.host_key_sha256}; refusing to connect`,
+              'if the host was legitimately reinstalled, pin the new key (ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -); otherwise find out who answers on that address',
+            ),
+          );
+        } else if (err.level === 'client-authentication') {
+          fail(new SshError('auth', `${target}: ${endpoint} refused the key ${ssh.key_path}`, `make sure the public key is in ~${ssh.user}/.ssh/authorized_keys on the target`, { cause: err }));
+        } else if (/Timed out while waiting for handshake/.test(err.message)) {
+          fail(new SshError('connect', `${target}: no SSH handshake from ${endpoint} within ${options.connectTimeoutMs ?? 20000} ms`, 'is the target up and sshd listening on that port?', { cause: err }));
+        } else {
+          fail(new SshError('connect', `${target}: cannot connect to ${endpoint}: ${err.message}`, 'is the target up and sshd listening on that port?', { cause: err }));
+        }
+      });
+      client.connect({
+        host: ssh.host,
+        port: ssh.port,
+        username: ssh.user,
+        privateKey,
+        readyTimeout: options.connectTimeoutMs ?? 20_000,
+        keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
+        keepaliveCountMax: 6,
+        hostVerifier: (key: Buffer) => {
+          seenFingerprint = fingerprintOf(key);
+          return seenFingerprint === ssh.host_key_sha256;
+        },
+      });
+    });
+  }
+
+  /**
+   * Runs one command. The command string is the lab's own (built from fixed
+   * text and shellQuote()d, validated values), never a user string.
+   */
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      this.client.exec(command, (err, channel: ClientChannel) => {
+        if (err) {
+          reject(new SshError('connect', `${this.target}: cannot start a command: ${err.message}`, 'the SSH connection dropped; the runner retries', { cause: err }));
+          return;
+        }
+        let stdout = '';
+        let stderr = '';
+        let done = false;
+        const timer = options.timeoutMs
+          ? setTimeout(() => finish(new SshError('timeout', `${this.target}: command did not finish within ${Math.round(options.timeoutMs! / 1000)} s: ${firstLine(command)}`, 'raise timeouts.cell_s in the scenario, or look at the target', { stderr: tail(stderr) })), options.timeoutMs)
+          : undefined;
+        const onAbort = () => finish(new SshError('command', `${this.target}: interrupted`, undefined, { stderr: tail(stderr) }));
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const finish = (result: ExecResult | SshError) => {
+          if (done) return;
+          done = true;
+          if (timer) clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
+          if (result instanceof SshError) {
+            // Closing the channel hangs up the remote process group (sshd sends SIGHUP).
+            channel.signal?.('KILL');
+            channel.close();
+            reject(result);
+          } else if (result.code !== 0 && !options.allowFailure) {
+            reject(new SshError('command', `${this.target}: \`${firstLine(command)}\` exited with ${result.code}`, undefined, { stderr: tail(result.stderr), exit: result.code }));
+          } else {
+            resolve(result);
+          }
+        };
+        channel.on('data', (d: Buffer) => {
+          const s = d.toString('utf8');
+          stdout += s;
+          options.onStdout?.(s);
+        });
+        channel.stderr.on('data', (d: Buffer) => {
+          const s = d.toString('utf8');
+          stderr += s;
+          options.onStderr?.(s);
+        });
+        channel.on('exit', (code: number | null, signal?: string) => {
+          // 'exit' may come before the last data; 'close' settles.
+          (channel as unknown as { exitInfo: unknown }).exitInfo = { code, signal };
+        });
+        channel.on('close', () => {
+          const info = (channel as unknown as { exitInfo?: { code: number | null; signal?: string } }).exitInfo;
+          const code = info?.code ?? (info?.signal ? 128 : 255);
+          finish({ code, stdout, stderr });
+        });
+        if (options.stdin !== undefined) channel.end(options.stdin);
+        else channel.end();
+      });
+    });
+  }
+
+  /** Writes a file on the target through the command's stdin (no SFTP subsystem needed). */
+  async upload(remotePath: string, content: string | Buffer, mode = '0644'): Promise<void> {
+    await this.exec(`umask 077 && cat > ${shellQuote(remotePath)} && chmod ${mode} ${shellQuote(remotePath)}`, { stdin: content, timeoutMs: 60_000 });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+function firstLine(cmd: string): string {
+  const l = cmd.split('\n')[0] ?? cmd;
+  return l.length > 120 ? `${l.slice(0, 117)}...` : l;
+}
+
+/** Single-quotes a value for a POSIX shell. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
