@@ -9,6 +9,9 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // Files run one after another: integration and VM tests start real
+    // services and guests, and this lab's CI machine has two cores.
+    fileParallelism: false,
     projects: [
       {
         test: {
@@ -23,7 +26,6 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          fileParallelism: false,
         },
       },
       {
@@ -32,7 +34,6 @@ export default defineConfig({
           include: ['test/vm/**/*.test.ts'],
           testTimeout: 1_800_000,
           hookTimeout: 900_000,
-          fileParallelism: false,
         },
       },
     ],
