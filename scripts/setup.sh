@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   qemu-system-x86 qemu-utils                      # guests (TCG here, KVM where /dev/kvm exists)
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu  # libvirtd, virsh, virt-xml-validate
-  mmdebstrap e2fsprogs                            # guest image build
+  mmdebstrap e2fsprogs cpio xz-utils zstd         # guest image build
   fio bpftrace                                    # workloads and tracing (also on static hosts)
   openssh-server openssh-client                   # the runner's transport; tests start a real sshd
   libxml2-utils                                   # xmllint, used by virt-xml-validate

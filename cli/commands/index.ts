@@ -1,7 +1,8 @@
 /** The command table. Order here is the order of `--help` and docs/cli.md. */
 import type { CommandSpec } from '../table.js';
+import { imageCommand } from './image.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, runCommand];
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, runCommand];

@@ -1,0 +1,145 @@
+/**
+ * libvirt domain XML for one lab guest: a pure function of the IOMMU
+ * configuration, the VM profile and the image. Written for Debian 12's
+ * libvirt 9.0 / QEMU 7.2 and newer; tests run virt-xml-validate on every
+ * (device, mode) pair. Facts behind the choices are in ../shared/lab-notes.md
+ * and docs/infra.md.
+ */
+import { createHash } from 'node:crypto';
+import type { IommuDevice, IommuMode, VmClock, VmProfile } from '../scenario/types.js';
+import { kernelCmdline } from './kernel-cmdline.js';
+
+export const LAB_XMLNS = 'https://iommu-lab.dev/xmlns/guest/1';
+
+export interface GuestDiskFile {
+  readonly name: string;
+  readonly bus: 'nvme' | 'virtio-blk';
+  /** Raw scratch file on the hypervisor host. */
+  readonly file: string;
+}
+
+export interface DomainSpec {
+  /** libvirt domain name: `iommu-lab-<guest>`. */
+  readonly domain: string;
+  readonly guest: string;
+  readonly scenario: string;
+  readonly profile: VmProfile;
+  readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
+  readonly virtType: 'kvm' | 'qemu';
+  readonly rootOverlay: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly imageDigest: string;
+  readonly disks: readonly GuestDiskFile[];
+  readonly sshPort: number;
+  readonly consoleLog: string;
+  readonly emulator?: string;
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+
+/** Stable UUID from the domain name: `virsh define` of an existing name with another UUID fails. */
+export function domainUuid(domain: string): string {
+  const h = createHash('sha256').update(`iommu-lab:${domain}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * Guest time under TCG. `icount` makes the guest's clock follow executed
+ * instructions (shift=auto adapts the rate), which removes host scheduling
+ * noise from the guest's view of time; see docs/timing.md for the measured CVs.
+ */
+function clockArgs(clock: VmClock): string[] {
+  return clock === 'icount' ? ['-icount', 'shift=auto,sleep=on'] : [];
+}
+
+// Fixed PCI slots for devices added through <qemu:commandline>: without an
+// explicit bus/addr they take slot 1 before libvirt's root ports do.
+const NET_ADDR = '0x11';
+const nvmeAddr = (i: number) => `0x${(0x12 + i).toString(16)}`;
+
+export function domainXml(spec: DomainSpec): string {
+  const { profile, iommu } = spec;
+  const intel = iommu.device === 'intel';
+  const cmdline = kernelCmdline(iommu.device, iommu.mode);
+  const virtioDisks = spec.disks.filter((d) => d.bus === 'virtio-blk');
+  const nvmeDisks = spec.disks.filter((d) => d.bus === 'nvme');
+
+  const qemuArgs: string[] = [
+    '-netdev', `user,id=labnet,restrict=on,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    '-device', `virtio-net-pci,netdev=labnet,bus=pcie.0,addr=${NET_ADDR}`,
+    ...nvmeDisks.flatMap((d, i) => [
+      '-drive', `file=${d.file},if=none,id=lab-${d.name},format=raw,cache=none,aio=threads`,
+      '-device', `nvme,drive=lab-${d.name},serial=${d.name},bus=pcie.0,addr=${nvmeAddr(i)}`,
+    ]),
+    ...clockArgs(profile.clock),
+  ];
+
+  const iommuXml = intel
+    ? // caching_mode stays off: with it the guest silently runs strict even when lazy is asked
+      // ("IOMMU batching disallowed due to virtualization"); it is only needed for VFIO.
+      `<iommu model='intel'><driver intremap='on' caching_mode='off' aw_bits='48'/></iommu>`
+    : iommu.device === 'virtio'
+      ? `<iommu model='virtio'/>`
+      : '';
+
+  const lines = [
+    `<domain type='${spec.virtType}' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>`,
+    `  <name>${esc(spec.domain)}</name>`,
+    `  <uuid>${domainUuid(spec.domain)}</uuid>`,
+    `  <title>iommu-lab guest ${esc(spec.guest)}</title>`,
+    `  <metadata>`,
+    `    <lab:guest xmlns:lab='${LAB_XMLNS}' name='${esc(spec.guest)}' scenario='${esc(spec.scenario)}' profile='${esc(profile.name)}' device='${iommu.device}' mode='${iommu.mode}' ssh-port='${spec.sshPort}' image='${esc(spec.imageDigest)}'/>`,
+    `  </metadata>`,
+    `  <memory unit='MiB'>${profile.memory_mib}</memory>`,
+    `  <vcpu placement='static'>${profile.vcpus}</vcpu>`,
+    `  <os>`,
+    `    <type arch='x86_64' machine='q35'>hvm</type>`,
+    `    <kernel>${esc(spec.kernel)}</kernel>`,
+    `    <initrd>${esc(spec.initrd)}</initrd>`,
+    `    <cmdline>${esc(cmdline)}</cmdline>`,
+    `  </os>`,
+    `  <features>`,
+    `    <acpi/>`,
+    `    <apic/>`,
+    ...(intel ? [`    <ioapic driver='qemu'/>`] : []),
+    `  </features>`,
+    spec.virtType === 'kvm' ? `  <cpu mode='host-passthrough'/>` : `  <cpu mode='maximum'/>`,
+    `  <clock offset='utc'/>`,
+    `  <on_poweroff>destroy</on_poweroff>`,
+    `  <on_reboot>destroy</on_reboot>`,
+    `  <on_crash>destroy</on_crash>`,
+    `  <devices>`,
+    ...(spec.emulator ? [`    <emulator>${esc(spec.emulator)}</emulator>`] : []),
+    // The root disk is not behind the IOMMU (no iommu='on'): it must not wait for, or be slowed by, the configuration under test.
+    `    <disk type='file' device='disk'>`,
+    `      <driver name='qemu' type='qcow2' cache='unsafe' discard='unmap'/>`,
+    `      <source file='${esc(spec.rootOverlay)}'/>`,
+    `      <target dev='vda' bus='virtio'/>`,
+    `      <serial>labroot</serial>`,
+    `    </disk>`,
+    ...virtioDisks.flatMap((d, i) => [
+      `    <disk type='file' device='disk'>`,
+      // iommu='on' negotiates ACCESS_PLATFORM: without it virtio bypasses the vIOMMU.
+      `      <driver name='qemu' type='raw' cache='none' io='threads' iommu='on'/>`,
+      `      <source file='${esc(d.file)}'/>`,
+      `      <target dev='vd${String.fromCharCode(98 + i)}' bus='virtio'/>`,
+      `      <serial>${esc(d.name)}</serial>`,
+      `    </disk>`,
+    ]),
+    `    <controller type='usb' model='none'/>`,
+    `    <serial type='file'>`,
+    `      <source path='${esc(spec.consoleLog)}' append='off'/>`,
+    `      <target port='0'/>`,
+    `    </serial>`,
+    `    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>`,
+    `    <memballoon model='none'/>`,
+    ...(iommuXml ? [`    ${iommuXml}`] : []),
+    `  </devices>`,
+    `  <qemu:commandline>`,
+    ...qemuArgs.map((a) => `    <qemu:arg value='${esc(a)}'/>`),
+    `  </qemu:commandline>`,
+    `</domain>`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

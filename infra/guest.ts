@@ -1,0 +1,233 @@
+/**
+ * One lab guest's life on a hypervisor: files (a qcow2 overlay over the cached
+ * base image, scratch test disks, the serial console log), define, start, wait
+ * for SSH, and removal. Idempotent: creating a guest that exists replaces it;
+ * removing one that does not is fine.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { LabError } from '../core/errors.js';
+import type { Image } from '../guest-images/build.js';
+import type { InventoryTarget } from '../inventory/types.js';
+import { SshSession } from '../runner/ssh.js';
+import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
+import { domainXml, type DomainSpec } from './domain-xml.js';
+import { kernelCmdline } from './kernel-cmdline.js';
+import { Virsh } from './virsh.js';
+
+export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
+
+export class GuestError extends LabError {
+  constructor(code: string, message: string, fix: string, readonly consoleTail = '') {
+    super(code, consoleTail ? `${message}\n--- serial console (last lines) ---\n${consoleTail}` : message, { fix });
+    this.name = 'GuestError';
+  }
+}
+
+export interface GuestRequest {
+  readonly guest: string;
+  readonly scenario: string;
+  readonly profile: VmProfile;
+  readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
+  readonly image: Image;
+  readonly uri: string;
+  readonly sshPort?: number;
+  readonly bootTimeoutS: number;
+}
+
+export interface BootRecord {
+  readonly seconds: number;
+  readonly attempts: number;
+  /** Why an earlier attempt was retried (a known TCG boot flake), if one was. */
+  readonly retried?: string;
+}
+
+export interface RunningGuest {
+  readonly target: InventoryTarget;
+  readonly boot: BootRecord;
+}
+
+export const domainName = (guest: string) => `iommu-lab-${guest}`;
+
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A free port on 127.0.0.1, preferring a stable one derived from the guest name. */
+export async function choosePort(guest: string, taken: ReadonlySet<number> = new Set()): Promise<number> {
+  let h = 0;
+  for (const c of guest) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  for (let i = 0; i < 2000; i++) {
+    const port = 22000 + ((h + i) % 8000);
+    if (!taken.has(port) && (await portIsFree(port))) return port;
+  }
+  throw new LabError('E_NO_PORT', 'no free TCP port between 22000 and 29999 on 127.0.0.1', { fix: 'stop what holds them, or run fewer guests' });
+}
+
+async function consoleTail(file: string, lines = 40): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').slice(-lines).join('\n').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A TCG boot with interrupt remapping occasionally panics on the timer check; one retry fixes it. */
+export function knownBootFlake(console: string): string | undefined {
+  if (console.includes("timer doesn't work through Interrupt-remapped IO-APIC")) return 'timer does not work through interrupt-remapped IO-APIC (TCG flake)';
+  if (/Kernel panic - not syncing/.test(console)) return 'kernel panic during boot';
+  return undefined;
+}
+
+function kernelFor(image: Image, series: string) {
+  const k = image.manifest.kernels.find((x) => x.series === series);
+  if (!k) throw new GuestError('E_IMAGE_KERNEL', `the image has no ${series} kernel`, 'rebuild the image (iommu-lab image build --force)');
+  return k;
+}
+
+/** What the runner needs to reach and judge this guest. */
+export function guestTarget(req: GuestRequest, port: number, virtType: string): InventoryTarget {
+  const k = kernelFor(req.image, req.profile.kernel);
+  return {
+    name: req.guest,
+    kind: 'vm',
+    ssh: { host: '127.0.0.1', port, user: 'root', key_path: join(req.image.dir, req.image.manifest.ssh.client_key), host_key_sha256: req.image.manifest.ssh.host_key_sha256[0]! },
+    iommu: req.iommu,
+    disks: req.profile.disks.map((d) => ({
+      name: d.name,
+      // lab-init links each test disk by its serial (the disk's name).
+      path: `/dev/lab/${d.name}`,
+      bus: d.bus,
+      behind_iommu: req.iommu.device !== 'none' && req.iommu.mode !== 'off',
+      // VM test disks are scratch files made for this guest.
+      allow_destructive_writes: true,
+    })),
+    vm: {
+      profile: req.profile.name,
+      hypervisor_uri: req.uri,
+      domain: domainName(req.guest),
+      image_digest: req.image.manifest.digest,
+      kernel: k.version,
+      cmdline: kernelCmdline(req.iommu.device, req.iommu.mode),
+      clock: req.profile.clock,
+    },
+    ...(virtType ? {} : {}),
+  };
+}
+
+async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: string; disks: { name: string; bus: 'nvme' | 'virtio-blk'; file: string }[]; consoleLog: string }> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const overlay = join(dir, 'root.qcow2');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(req.image.dir, 'rootfs.qcow2'), overlay]);
+  const disks = [];
+  for (const d of req.profile.disks) {
+    const file = join(dir, `${d.name}.raw`);
+    await writeFile(file, '');
+    await truncate(file, d.size_mib * 1024 * 1024);
+    disks.push({ name: d.name, bus: d.bus, file });
+  }
+  const consoleLog = join(dir, 'console.log');
+  await writeFile(consoleLog, '');
+  // libvirt relabels what <disk>, <kernel> and <initrd> name, but not files that only
+  // <qemu:commandline> names (the NVMe disks): QEMU runs as libvirt-qemu and must own them.
+  const ids = await qemuIds();
+  if (ids) {
+    for (const f of [dir, ...disks.map((d) => d.file), consoleLog]) await chown(f, ids.uid, ids.gid);
+  }
+  return { overlay, disks, consoleLog };
+}
+
+async function qemuIds(): Promise<{ uid: number; gid: number } | undefined> {
+  const r = await execa('id', ['libvirt-qemu'], { reject: false });
+  const m = /uid=(\d+).*gid=(\d+)/.exec(String(r.stdout ?? ''));
+  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
+}
+
+/** The base image must be readable by QEMU's user through the whole path. */
+export async function exposeImage(image: Image): Promise<void> {
+  for (const name of Object.keys(image.manifest.artifacts)) {
+    if (name === 'lab_ed25519') continue; // the private key stays private
+    await chmod(join(image.dir, name), 0o644).catch(() => {});
+  }
+}
+
+export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isAlive: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const s = await SshSession.connect(target.name, target.ssh, { connectTimeoutMs: Math.min(10_000, Math.max(1000, until - Date.now())) });
+      try {
+        await s.exec('true', { timeoutMs: 10_000 });
+        return;
+      } finally {
+        s.close();
+      }
+    } catch (e) {
+      last = e;
+      if ((e as { kind?: string }).kind === 'host-key-mismatch' || (e as { kind?: string }).kind === 'auth') throw e;
+      if (!(await isAlive())) throw new GuestError('E_GUEST_DIED', `${target.name} stopped while booting`, 'see the serial console below');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new GuestError('E_BOOT_TIMEOUT', `${target.name} did not answer SSH on 127.0.0.1:${target.ssh.port} within ${Math.round(timeoutMs / 1000)} s (${String((last as Error)?.message ?? last)})`, 'look at the serial console below; raise timeouts.boot_s if the machine is just slow');
+}
+
+export async function createGuest(req: GuestRequest, options: { taken?: Set<number> } = {}): Promise<RunningGuest> {
+  const virsh = new Virsh(req.uri);
+  await virsh.ping();
+  const domain = domainName(req.guest);
+  await virsh.remove(domain);
+  await exposeImage(req.image);
+  const virtType = await virsh.virtType();
+  const port = req.sshPort ?? (await choosePort(req.guest, options.taken));
+  if (!(await portIsFree(port))) {
+    throw new GuestError('E_PORT_BUSY', `port ${port} on 127.0.0.1 is already in use; ${req.guest} cannot forward SSH to it`, 'free the port or let the lab choose one');
+  }
+  options.taken?.add(port);
+  const target = guestTarget(req, port, virtType);
+  const k = kernelFor(req.image, req.profile.kernel);
+  const dir = join(GUESTS_DIR, domain);
+
+  let retried: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const files = await prepareFiles(req, dir);
+    const spec: DomainSpec = {
+      domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType,
+      rootOverlay: files.overlay, kernel: join(req.image.dir, k.vmlinuz), initrd: join(req.image.dir, k.initrd),
+      imageDigest: req.image.manifest.digest, disks: files.disks, sshPort: port, consoleLog: files.consoleLog,
+    };
+    await virsh.define(domainXml(spec));
+    const t0 = Date.now();
+    await virsh.start(domain);
+    try {
+      await waitForSsh(target, req.bootTimeoutS * 1000, async () => (await virsh.state(domain)) === 'running');
+      return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, ...(retried ? { retried } : {}) } };
+    } catch (e) {
+      const tail = await consoleTail(files.consoleLog);
+      await virsh.remove(domain);
+      const flake = knownBootFlake(tail);
+      if (flake && attempt === 1) {
+        retried = flake;
+        continue;
+      }
+      if (e instanceof GuestError) throw new GuestError(e.code, e.message, e.fix ?? '', tail);
+      throw e;
+    }
+  }
+}
+
+export async function removeGuest(uri: string, guest: string): Promise<void> {
+  const domain = domainName(guest);
+  await new Virsh(uri).remove(domain);
+  const dir = join(GUESTS_DIR, domain);
+  if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,123 @@
+/**
+ * A thin driver over `virsh -c URI`: the same code serves qemu:///system on
+ * this machine and qemu+ssh://host/system on other hypervisor hosts. Every
+ * failure keeps virsh's stderr; libvirtd not answering gets its own error with
+ * the command that starts it.
+ */
+import { execa } from 'execa';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LabError } from '../core/errors.js';
+import { LAB_XMLNS } from './domain-xml.js';
+
+export class VirshError extends LabError {
+  readonly stderr: string;
+  constructor(code: string, message: string, fix: string | undefined, stderr: string) {
+    super(code, message, { fix });
+    this.name = 'VirshError';
+    this.stderr = stderr;
+  }
+}
+
+export interface LabDomain {
+  readonly name: string;
+  readonly state: string;
+  /** The lab's metadata element, as XML text. */
+  readonly metadata: string;
+}
+
+export class Virsh {
+  constructor(readonly uri: string) {}
+
+  async run(args: readonly string[], options: { input?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const res = await execa('virsh', ['-q', '-c', this.uri, ...args], { reject: false, input: options.input, timeout: options.timeoutMs ?? 120_000 });
+    const out = { stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? ''), exitCode: res.exitCode ?? 1 };
+    if (res.failed && (res as { code?: string }).code === 'ENOENT') {
+      throw new VirshError('E_VIRSH_MISSING', 'virsh is not installed', 'apt-get install libvirt-clients libvirt-daemon-system (or run scripts/setup.sh)', '');
+    }
+    if (out.exitCode !== 0 && !options.allowFailure) {
+      if (/Failed to connect socket|failed to connect to the hypervisor|No such file or directory.*libvirt-sock|Connection refused/.test(out.stderr)) {
+        throw new VirshError('E_LIBVIRTD_DOWN', `libvirtd at ${this.uri} does not answer`, this.uri.startsWith('qemu:///') ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `check that libvirtd runs on the host of ${this.uri} and that ssh to it works`, out.stderr);
+      }
+      throw new VirshError('E_VIRSH', `virsh ${args[0]} failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`, undefined, out.stderr);
+    }
+    return out;
+  }
+
+  async ping(): Promise<void> {
+    await this.run(['version'], { timeoutMs: 20_000 });
+  }
+
+  /**
+   * `kvm` where the hypervisor offers it, `qemu` (TCG) otherwise. IOMMU_LAB_ACCEL=tcg
+   * forces TCG (comparable timings across machines). On the local host, libvirt
+   * offers kvm whenever /dev/kvm exists, even when QEMU's user cannot open it
+   * (no udev to set its group, as on this lab's build machines): that is TCG too.
+   */
+  async virtType(): Promise<'kvm' | 'qemu'> {
+    const forced = process.env['IOMMU_LAB_ACCEL'];
+    if (forced === 'tcg') return 'qemu';
+    const caps = await this.run(['domcapabilities', '--machine', 'q35', '--virttype', 'kvm'], { allowFailure: true });
+    const offered = caps.exitCode === 0 && /<domain>kvm<\/domain>/.test(caps.stdout);
+    if (!offered) return 'qemu';
+    if (forced === 'kvm' || !this.uri.startsWith('qemu:///')) return 'kvm';
+    return (await qemuUserCanOpenKvm()) ? 'kvm' : 'qemu';
+  }
+
+  async define(xml: string): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-xml-'));
+    try {
+      const file = join(dir, 'domain.xml');
+      await writeFile(file, xml);
+      await this.run(['define', file]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async start(name: string): Promise<void> {
+    await this.run(['start', name]);
+  }
+
+  async state(name: string): Promise<string | undefined> {
+    const r = await this.run(['domstate', name], { allowFailure: true });
+    return r.exitCode === 0 ? r.stdout.trim() : undefined;
+  }
+
+  /** Stops and removes a domain; absent domains are fine (idempotent). */
+  async remove(name: string): Promise<void> {
+    const st = await this.state(name);
+    if (st === undefined) return;
+    if (st !== 'shut off') await this.run(['destroy', name], { allowFailure: true });
+    await this.run(['undefine', name, '--nvram'], { allowFailure: true });
+    if ((await this.state(name)) !== undefined) await this.run(['undefine', name]);
+  }
+
+  /** Domains carrying the lab's metadata element: exactly what `down` may remove. */
+  async labDomains(): Promise<LabDomain[]> {
+    const names = (await this.run(['list', '--all', '--name'])).stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+    const out: LabDomain[] = [];
+    for (const name of names) {
+      const md = await this.run(['metadata', name, LAB_XMLNS], { allowFailure: true });
+      if (md.exitCode === 0 && md.stdout.includes('<guest')) out.push({ name, state: (await this.state(name)) ?? 'unknown', metadata: md.stdout.trim() });
+    }
+    return out;
+  }
+}
+
+async function qemuUserCanOpenKvm(): Promise<boolean> {
+  try {
+    const st = await stat('/dev/kvm');
+    if (st.mode & 0o006) return true;
+    if (!(st.mode & 0o060)) return false;
+    const groups = String((await execa('id', ['-G', 'libvirt-qemu'], { reject: false })).stdout ?? '').split(/\s+/).map(Number);
+    return groups.includes(st.gid);
+  } catch {
+    return false;
+  }
+}
+
+export function metadataAttr(metadata: string, attr: string): string | undefined {
+  return new RegExp(`\\b${attr}=(?:'([^']*)'|"([^"]*)")`).exec(metadata)?.slice(1).find((v) => v !== undefined);
+}
