@@ -41,10 +41,20 @@ export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   return a;
 }
 
-/** Tasks per target, interleaved by rounds; traced repetitions are interleaved with the timing ones. */
-export function interleave(cells: readonly Cell[], reps: { timing: number; traced: number }, seed: number): Map<string, Task[]> {
+/**
+ * Tasks per group (by default, per target), interleaved by rounds; traced
+ * repetitions are interleaved with the timing ones. Cells of several targets
+ * that share a group (guests on one hypervisor) are interleaved together, so
+ * drift spreads over IOMMU configurations too.
+ */
+export function interleave(
+  cells: readonly Cell[],
+  reps: { timing: number; traced: number },
+  seed: number,
+  groupOf: (cell: Cell) => string = (c) => c.target.name,
+): Map<string, Task[]> {
   const byTarget = new Map<string, Cell[]>();
-  for (const c of cells) byTarget.set(c.target.name, [...(byTarget.get(c.target.name) ?? []), c]);
+  for (const c of cells) byTarget.set(groupOf(c), [...(byTarget.get(groupOf(c)) ?? []), c]);
   const out = new Map<string, Task[]>();
   for (const [target, list] of byTarget) {
     const random = prng(seedFor(seed, target));

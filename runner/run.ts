@@ -54,10 +54,18 @@ export interface RunSummary {
   readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: FailureKind; readonly message: string }[];
 }
 
-class RepFailure extends Error {
-  constructor(readonly failure: Failure) {
-    super(failure.message);
-  }
+type TargetState =
+  | { readonly kind: 'ready'; session: SshSession; readonly remoteDir: string; readonly extra: { facts: PreflightFacts; verdict: IommuVerdict } }
+  | { readonly kind: 'failed'; readonly failure: Failure; readonly extra?: { facts?: PreflightFacts; verdict?: IommuVerdict } };
+
+/**
+ * Targets that must not measure at the same time. Guests on one hypervisor host
+ * compete for its CPUs (under TCG, two cores), so their repetitions run one at a
+ * time, interleaved across the guests; static hosts and separate hypervisors run
+ * in parallel.
+ */
+export function concurrencyGroup(target: InventoryTarget): string {
+  return target.kind === 'vm' && target.vm ? `hypervisor:${target.vm.hypervisor_uri}` : `target:${target.name}`;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -67,7 +75,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 function failureOf(e: unknown): Failure {
-  if (e instanceof RepFailure) return e.failure;
   if (e instanceof SshError) return { kind: e.kind, message: e.message, ...(e.stderr ? { stderr_tail: e.stderr } : {}) };
   if (e instanceof FioParseError) return { kind: 'parse', message: e.message };
   return { kind: 'internal', message: (e as Error)?.stack ?? String(e) };
@@ -134,7 +141,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const run = store.id;
 
   // What is already done (on resume): passed repetitions are never run again.
-  const order = interleave(plan.cells, plan.repetitions, s.seed);
+  const order = interleave(plan.cells, plan.repetitions, s.seed, (c) => concurrencyGroup(targets.get(c.target.name)!));
   const todo = new Map<string, Task[]>();
   let doneCount = 0;
   for (const [target, tasks] of order) {
@@ -181,13 +188,6 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     emit({ type: 'rep-done', target: target.name, cell: task.cell.id, rep: repId(task.rep), outcome, left: remaining });
   };
 
-  const failAll = async (target: InventoryTarget, tasks: readonly Task[], failure: Failure, extra: { facts?: PreflightFacts; verdict?: IommuVerdict } = {}) => {
-    for (const t of tasks) {
-      if (signal?.aborted) return;
-      await record(target, t, { state: 'failed', failure }, new Date(), extra);
-    }
-  };
-
   const retries = options.retries ?? 3;
   const baseMs = options.retryBaseMs ?? 1000;
   const connect = async (target: InventoryTarget): Promise<SshSession> => {
@@ -202,107 +202,130 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     }
   };
 
-  const runTarget = async (name: string, tasks: Task[]) => {
-    const target = targets.get(name)!;
-    // Refusals need no connection and happen first.
-    const allowed: Task[] = [];
-    for (const t of tasks) {
-      const refusal = destructiveWriteRefusal(target, t.cell);
-      if (refusal) await record(target, t, { state: 'failed', failure: refusal }, new Date());
-      else allowed.push(t);
-    }
-    if (allowed.length === 0 || signal?.aborted) return;
-
-    emit({ type: 'target-state', target: name, state: 'connecting' });
+  /** Connect and preflight once per target; a target that fails either fails all its cells with the reason. */
+  const prepare = async (target: InventoryTarget): Promise<TargetState> => {
+    emit({ type: 'target-state', target: target.name, state: 'connecting' });
     let session: SshSession;
     try {
       session = await connect(target);
     } catch (e) {
-      await failAll(target, allowed, failureOf(e));
-      return;
+      return { kind: 'failed', failure: failureOf(e) };
     }
     try {
-      emit({ type: 'target-state', target: name, state: 'preflight' });
-      let facts: PreflightFacts;
-      try {
-        const pre = await runPreflight(session, target, options.sysfsRoot);
-        facts = pre.facts;
-        const verdict = judgeIommu(target, facts);
-        await store.writePreflight(name, { target: name, expected: target.iommu, verdict, facts, raw: pre.raw, at: new Date().toISOString() });
-        if (!verdict.ok) {
-          emit({ type: 'target-state', target: name, state: 'IOMMU mode mismatch' });
-          await failAll(target, allowed, { kind: 'iommu-mode-mismatch', message: `${name}: ${verdict.reasons.join('; ')}` }, { facts, verdict });
-          return;
-        }
-        if (facts.tools.fio === 'missing') {
-          await failAll(target, allowed, { kind: 'preflight', message: `${name}: fio is not installed on the target (apt-get install fio)` }, { facts, verdict });
-          return;
-        }
-        const remoteDir = `/tmp/iommu-lab-${run}`;
-        await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });
-        for (const task of allowed) {
-          if (signal?.aborted) return;
-          emit({ type: 'target-state', target: name, state: `${task.cell.id} ${repId(task.rep)}` });
-          const started = new Date();
-          const disk = diskOf(target, task.cell);
-          const job = buildJobFile(task.cell, { run, rep: repId(task.rep), path: disk.path });
-          const jobPath = `${remoteDir}/${task.cell.id}-${repId(task.rep)}.fio`;
-          // Budget: the job's own length plus the scenario's per-cell allowance.
-          const timeoutMs = (task.cell.job.runtime + task.cell.job.ramp_time + s.timeouts.cell_s) * 1000;
-          let attempt = 0;
-          for (;;) {
-            try {
-              await session.upload(jobPath, job);
-              const res = await session.exec(`fio --output-format=json+ ${shellQuote(jobPath)}`, { timeoutMs, signal, allowFailure: true });
-              if (signal?.aborted) return;
-              const files: Record<string, string> = { 'fio.job': job, 'fio.json': res.stdout };
-              if (res.stderr) files['stderr.txt'] = res.stderr;
-              if (res.code !== 0) {
-                const tailText = res.stderr.split('\n').slice(-20).join('\n').trim();
-                await record(target, task, { state: 'failed', failure: { kind: 'fio', message: `fio exited with ${res.code}`, ...(tailText ? { stderr_tail: tailText } : {}) } }, started, { facts, verdict, job, files });
-              } else {
-                try {
-                  const { metrics } = parseFio(res.stdout);
-                  await record(target, task, { state: 'passed', metrics }, started, { facts, verdict, job, files });
-                } catch (e) {
-                  await record(target, task, { state: 'failed', failure: failureOf(e) }, started, { facts, verdict, job, files });
-                }
-              }
-              break;
-            } catch (e) {
-              if (signal?.aborted) return;
-              if (e instanceof SshError && e.transient && attempt < retries) {
-                attempt++;
-                emit({ type: 'target-state', target: name, state: `connection lost, reconnecting (${attempt}/${retries})` });
-                session.close();
-                await sleep(baseMs * 2 ** (attempt - 1), signal);
-                session = await connect(target);
-                continue;
-              }
-              await record(target, task, { state: 'failed', failure: failureOf(e) }, started, { facts, verdict, job });
-              if (e instanceof SshError && (e.kind === 'connect' || e.kind === 'timeout')) {
-                // The target may be wedged; a fresh connection for the next cell.
-                session.close();
-                session = await connect(target);
-              }
-              break;
-            }
-          }
-        }
-        await session.exec(`rm -rf ${shellQuote(remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
-      } catch (e) {
-        if (signal?.aborted) return;
-        // Preflight or the connection failed: the cells not yet recorded fail with the reason.
-        const left = allowed.filter((t) => !recorded.has(key(t)));
-        const f = failureOf(e);
-        await failAll(target, left, e instanceof SshError && e.kind === 'command' ? { ...f, kind: 'preflight' } : f);
+      emit({ type: 'target-state', target: target.name, state: 'preflight' });
+      const pre = await runPreflight(session, target, options.sysfsRoot);
+      const verdict = judgeIommu(target, pre.facts);
+      await store.writePreflight(target.name, { target: target.name, expected: target.iommu, verdict, facts: pre.facts, raw: pre.raw, at: new Date().toISOString() });
+      const extra = { facts: pre.facts, verdict };
+      if (!verdict.ok) {
+        emit({ type: 'target-state', target: target.name, state: 'IOMMU mode mismatch' });
+        session.close();
+        return { kind: 'failed', failure: { kind: 'iommu-mode-mismatch', message: `${target.name}: ${verdict.reasons.join('; ')}` }, extra };
       }
-    } finally {
+      if (pre.facts.tools.fio === 'missing') {
+        session.close();
+        return { kind: 'failed', failure: { kind: 'preflight', message: `${target.name}: fio is not installed on the target (apt-get install fio)` }, extra };
+      }
+      const remoteDir = `/tmp/iommu-lab-${run}`;
+      await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });
+      return { kind: 'ready', session, remoteDir, extra };
+    } catch (e) {
       session.close();
-      emit({ type: 'target-state', target: name, state: 'done' });
+      const f = failureOf(e);
+      return { kind: 'failed', failure: e instanceof SshError && e.kind === 'command' ? { ...f, kind: 'preflight' } : f };
     }
   };
 
-  await Promise.all([...todo].map(([name, tasks]) => runTarget(name, tasks)));
+  const runRep = async (target: InventoryTarget, st: Extract<TargetState, { kind: 'ready' }>, task: Task) => {
+    const started = new Date();
+    const disk = diskOf(target, task.cell);
+    const job = buildJobFile(task.cell, { run, rep: repId(task.rep), path: disk.path });
+    const jobPath = `${st.remoteDir}/${task.cell.id}-${repId(task.rep)}.fio`;
+    // Budget: the job's own length plus the scenario's per-cell allowance.
+    const timeoutMs = (task.cell.job.runtime + task.cell.job.ramp_time + s.timeouts.cell_s) * 1000;
+    const extra = { ...st.extra, job };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await st.session.upload(jobPath, job);
+        const res = await st.session.exec(`fio --output-format=json+ ${shellQuote(jobPath)}`, { timeoutMs, signal, allowFailure: true });
+        if (signal?.aborted) return;
+        const files: Record<string, string> = { 'fio.job': job, 'fio.json': res.stdout };
+        if (res.stderr) files['stderr.txt'] = res.stderr;
+        if (res.code !== 0) {
+          const tailText = res.stderr.split('\n').slice(-20).join('\n').trim();
+          await record(target, task, { state: 'failed', failure: { kind: 'fio', message: `fio exited with ${res.code}`, ...(tailText ? { stderr_tail: tailText } : {}) } }, started, { ...extra, files });
+          return;
+        }
+        try {
+          const { metrics } = parseFio(res.stdout);
+          await record(target, task, { state: 'passed', metrics }, started, { ...extra, files });
+        } catch (e) {
+          await record(target, task, { state: 'failed', failure: failureOf(e) }, started, { ...extra, files });
+        }
+        return;
+      } catch (e) {
+        if (signal?.aborted) return;
+        const reconnect = e instanceof SshError && (e.transient || e.kind === 'timeout');
+        if (e instanceof SshError && e.transient && attempt < retries) {
+          emit({ type: 'target-state', target: target.name, state: `connection lost, reconnecting (${attempt + 1}/${retries})` });
+          st.session.close();
+          await sleep(baseMs * 2 ** attempt, signal);
+          st.session = await connect(target);
+          continue;
+        }
+        await record(target, task, { state: 'failed', failure: failureOf(e) }, started, extra);
+        if (reconnect) {
+          // The target may be wedged: the next cell gets a fresh connection.
+          st.session.close();
+          st.session = await connect(target);
+        }
+        return;
+      }
+    }
+  };
+
+  const runGroup = async (tasks: readonly Task[]) => {
+    const states = new Map<string, TargetState>();
+    try {
+      for (const task of tasks) {
+        if (signal?.aborted) return;
+        const target = targets.get(task.cell.target.name)!;
+        // Refusals need no connection.
+        const refusal = destructiveWriteRefusal(target, task.cell);
+        if (refusal) {
+          await record(target, task, { state: 'failed', failure: refusal }, new Date());
+          continue;
+        }
+        let st = states.get(target.name);
+        if (!st) {
+          st = await prepare(target);
+          if (signal?.aborted) return;
+          states.set(target.name, st);
+        }
+        if (st.kind === 'failed') {
+          await record(target, task, { state: 'failed', failure: st.failure }, new Date(), st.extra ?? {});
+          continue;
+        }
+        emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)}` });
+        try {
+          await runRep(target, st, task);
+        } catch (e) {
+          // Reconnecting failed: the target is gone for the rest of this run.
+          if (signal?.aborted) return;
+          states.set(target.name, { kind: 'failed', failure: failureOf(e), extra: st.extra });
+        }
+      }
+    } finally {
+      for (const [name, st] of states) {
+        if (st.kind === 'ready') {
+          await st.session.exec(`rm -rf ${shellQuote(st.remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
+          st.session.close();
+        }
+        emit({ type: 'target-state', target: name, state: 'done' });
+      }
+    }
+  };
+
+  await Promise.all([...todo.values()].map((tasks) => runGroup(tasks)));
   return { run, dir: store.dir, total: plan.cells.length * (plan.repetitions.timing + plan.repetitions.traced), ...summary, interrupted: Boolean(signal?.aborted), failures };
 }

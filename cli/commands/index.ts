@@ -3,6 +3,7 @@ import type { CommandSpec } from '../table.js';
 import { imageCommand } from './image.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
+import { downCommand, upCommand } from './up-down.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, runCommand];
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, upCommand, runCommand, downCommand];
