@@ -33,11 +33,11 @@ for (let i = 0; i < Number(boots); i++) {
     total.push(g.boot.seconds);
     // createGuest's own clock starts at `virsh start`; the console poll started before define.
     if (readyAt) ready.push((readyAt - t0) / 1000 - ((Date.now() - t0) / 1000 - g.boot.seconds));
-    console.log(`boot ${i + 1}: ${g.boot.seconds.toFixed(1)} s to SSH (attempts ${g.boot.attempts}${g.boot.retried ? `, retried: ${g.boot.retried}` : ''})`);
+    console.log(`boot ${i + 1}: ${g.boot.seconds.toFixed(1)} s to SSH (${g.boot.virtType === "qemu" ? "TCG" : "KVM"}${g.boot.kvmFallback ? ", KVM refused: " + g.boot.kvmFallback : ""}, attempts ${g.boot.attempts}${g.boot.retried ? `, retried: ${g.boot.retried}` : ''})`);
   } finally {
     clearInterval(poll);
     await removeGuest(uri, guest);
   }
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-console.log(`${device}/${mode} kernel ${kernel}, ${total.length} boots under ${process.env['IOMMU_LAB_ACCEL'] ?? 'auto (TCG here)'}: median ${med(total).toFixed(1)} s to SSH (min ${Math.min(...total).toFixed(1)}, max ${Math.max(...total).toFixed(1)}); init ready at about ${med(ready).toFixed(1)} s`);
+console.log(`${device}/${mode} kernel ${kernel}, ${total.length} boots (IOMMU_LAB_ACCEL=${process.env['IOMMU_LAB_ACCEL'] ?? 'auto'}): median ${med(total).toFixed(1)} s to SSH (min ${Math.min(...total).toFixed(1)}, max ${Math.max(...total).toFixed(1)}); init ready at about ${med(ready).toFixed(1)} s`);

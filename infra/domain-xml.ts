@@ -67,7 +67,8 @@ export function domainXml(spec: DomainSpec): string {
 
   const qemuArgs: string[] = [
     '-netdev', `user,id=labnet,restrict=on,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
-    '-device', `virtio-net-pci,netdev=labnet,bus=pcie.0,addr=${NET_ADDR}`,
+    // romfile= : no iPXE option ROM; SeaBIOS running it under TCG cost seconds per boot.
+    '-device', `virtio-net-pci,netdev=labnet,bus=pcie.0,addr=${NET_ADDR},romfile=`,
     ...nvmeDisks.flatMap((d, i) => [
       '-drive', `file=${d.file},if=none,id=lab-${d.name},format=raw,cache=none,aio=threads`,
       '-device', `nvme,drive=lab-${d.name},serial=${d.name},bus=pcie.0,addr=${nvmeAddr(i)}`,

@@ -16,7 +16,7 @@ import { SshSession } from '../runner/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { domainXml, type DomainSpec } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
-import { Virsh } from './virsh.js';
+import { Virsh, VirshError } from './virsh.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
 
@@ -41,6 +41,9 @@ export interface GuestRequest {
 export interface BootRecord {
   readonly seconds: number;
   readonly attempts: number;
+  readonly virtType: 'kvm' | 'qemu';
+  /** Set when KVM was offered but QEMU could not start with it, and TCG was used instead. */
+  readonly kvmFallback?: string;
   /** Why an earlier attempt was retried (a known TCG boot flake), if one was. */
   readonly retried?: string;
 }
@@ -51,6 +54,9 @@ export interface RunningGuest {
 }
 
 export const domainName = (guest: string) => `iommu-lab-${guest}`;
+
+/** Hypervisors on which QEMU could not start with KVM in this process: TCG from then on. */
+const brokenKvm = new Map<string, string>();
 
 export async function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -93,7 +99,7 @@ function kernelFor(image: Image, series: string) {
 }
 
 /** What the runner needs to reach and judge this guest. */
-export function guestTarget(req: GuestRequest, port: number, virtType: string): InventoryTarget {
+export function guestTarget(req: GuestRequest, port: number): InventoryTarget {
   const k = kernelFor(req.image, req.profile.kernel);
   return {
     name: req.guest,
@@ -118,7 +124,6 @@ export function guestTarget(req: GuestRequest, port: number, virtType: string): 
       cmdline: kernelCmdline(req.iommu.device, req.iommu.mode),
       clock: req.profile.clock,
     },
-    ...(virtType ? {} : {}),
   };
 }
 
@@ -187,13 +192,14 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   const domain = domainName(req.guest);
   await virsh.remove(domain);
   await exposeImage(req.image);
-  const virtType = await virsh.virtType();
+  let virtType = brokenKvm.has(req.uri) ? 'qemu' : await virsh.virtType();
+  let kvmFallback: string | undefined = brokenKvm.get(req.uri);
   const port = req.sshPort ?? (await choosePort(req.guest, options.taken));
   if (!(await portIsFree(port))) {
     throw new GuestError('E_PORT_BUSY', `port ${port} on 127.0.0.1 is already in use; ${req.guest} cannot forward SSH to it`, 'free the port or let the lab choose one');
   }
   options.taken?.add(port);
-  const target = guestTarget(req, port, virtType);
+  const target = guestTarget(req, port);
   const k = kernelFor(req.image, req.profile.kernel);
   const dir = join(GUESTS_DIR, domain);
 
@@ -207,10 +213,23 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
     };
     await virsh.define(domainXml(spec));
     const t0 = Date.now();
-    await virsh.start(domain);
+    try {
+      await virsh.start(domain);
+    } catch (e) {
+      // libvirt offers KVM whenever /dev/kvm is usable, but nested or paravirtual KVM
+      // can still refuse QEMU's CPU set-up: fall back to TCG for this host, once, and say so.
+      if (virtType === 'kvm' && e instanceof VirshError && /kvm/i.test(e.stderr)) {
+        kvmFallback = e.stderr.split('\n').find((l) => /kvm|MSR/i.test(l))?.trim() ?? 'KVM start failed';
+        brokenKvm.set(req.uri, kvmFallback);
+        virtType = 'qemu';
+        attempt--;
+        continue;
+      }
+      throw e;
+    }
     try {
       await waitForSsh(target, req.bootTimeoutS * 1000, async () => (await virsh.state(domain)) === 'running');
-      return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, ...(retried ? { retried } : {}) } };
+      return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, virtType, ...(kvmFallback ? { kvmFallback } : {}), ...(retried ? { retried } : {}) } };
     } catch (e) {
       const tail = await consoleTail(files.consoleLog);
       await virsh.remove(domain);
