@@ -18,7 +18,7 @@ log() { printf 'image: %s\n' "$*" >&2; }
 trap 'echo "image: build.sh failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 log "mmdebstrap (Debian 12 + bookworm-backports kernel)"
-mmdebstrap --mode=root --variant=minbase --quiet \
+mmdebstrap --mode=root --variant=minbase \
   --include="$packages" \
   --aptopt='Acquire::Retries "3"' \
   --dpkgopt='path-exclude=/usr/share/doc/*' \

@@ -146,7 +146,8 @@ export async function buildImage(options: BuildOptions = {}): Promise<Image & { 
       env: { DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C.UTF-8' },
       reject: false,
     });
-    proc.all?.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => log(l)));
+    // The full output is kept for the error; progress shows the build's own steps and apt's errors.
+    proc.all?.on('data', (d: Buffer) => d.toString().split('\n').filter((l) => /^(image:|E:|W: (?!.*apt-utils))/.test(l)).forEach((l) => log(l)));
     const res = await proc;
     if (res.exitCode !== 0) throw buildFailure(String(res.all ?? ''));
 
@@ -184,7 +185,7 @@ export async function buildImage(options: BuildOptions = {}): Promise<Image & { 
 }
 
 function buildFailure(output: string): ImageError {
-  const tail = output.split('\n').slice(-15).join('\n');
+  const tail = output.split('\n').filter((l) => !/^(Get:|Hit:|Ign:|Fetched|Reading|Building|Selecting|Preparing|Unpacking|Setting up)/.test(l)).slice(-15).join('\n');
   const pkg = /Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate/.exec(output);
   if (pkg) return new ImageError('E_IMAGE_PACKAGE', `Debian has no package ${pkg[1] ?? pkg[2]}`, 'fix the package list in guest-images/recipe.ts (apt-cache policy NAME shows what exists)');
   if (/Could not resolve|Failed to fetch|Temporary failure|Connection (refused|timed out)/.test(output)) {

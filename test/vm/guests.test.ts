@@ -1,0 +1,110 @@
+/**
+ * End to end on real QEMU guests (TCG here): bring up Intel strict, Intel lazy
+ * and virtio-iommu lazy guests, prove over SSH that their test disks' IOMMU
+ * groups are DMA, DMA-FQ and DMA-FQ, run a cell with the runner, and tear
+ * everything down with nothing left behind.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expand } from '../../cell/expand.js';
+import type { Image } from '../../guest-images/build.js';
+import { GUESTS_DIR } from '../../infra/guest.js';
+import { down, LOCAL, up, type UpResult } from '../../infra/up.js';
+import { Virsh } from '../../infra/virsh.js';
+import { RunStore } from '../../results/store.js';
+import { judgeIommu, runPreflight } from '../../runner/preflight.js';
+import { runPlan } from '../../runner/run.js';
+import { SshSession } from '../../runner/ssh.js';
+import { loadScenarioFile } from '../../scenario/load.js';
+import { labImage } from '../helpers/lab-image.js';
+
+const SCENARIO = `name: vmtest
+seed: 3
+repetitions: 1
+workloads:
+  - { name: rr, rw: randread, bs: 4k, iodepth: 8, size: 64m, runtime: 3, ramp_time: 1, disks: [nvme0] }
+iommu:
+  - device: intel
+    mode: [strict, lazy]
+  - device: virtio
+    mode: lazy
+targets:
+  vms:
+    - name: t
+      vcpus: 2
+      memory_mib: 1024
+      kernel: "6.12"
+      disks:
+        - { name: nvme0, bus: nvme, size_mib: 128 }
+        - { name: vblk0, bus: virtio-blk, size_mib: 128 }
+timeouts: { cell_s: 120, boot_s: 180 }
+`;
+
+let dir: string;
+let image: Image;
+let upped: UpResult;
+
+beforeAll(async () => {
+  image = await labImage();
+  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-vm-'));
+  await writeFile(join(dir, 'vmtest.yaml'), SCENARIO);
+  await down([LOCAL], { scenario: 'vmtest' });
+});
+
+afterAll(async () => {
+  await down([LOCAL], { scenario: 'vmtest' });
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('lab guests on libvirt + QEMU', () => {
+  it('boots one guest per configuration and writes the inventory', async () => {
+    const loaded = await loadScenarioFile(join(dir, 'vmtest.yaml'));
+    upped = await up({ loaded, plan: expand(loaded), image, hypervisors: [LOCAL], inventoryFile: join(dir, 'inventory.json') });
+    expect(upped.inventory.targets.map((t) => t.name)).toEqual(['t-intel-strict', 't-intel-lazy', 't-virtio-lazy']);
+    for (const [name, boot] of Object.entries(upped.boots)) {
+      process.stderr.write(`boot to SSH: ${name} ${boot.seconds.toFixed(1)} s (${boot.virtType}${boot.retried ? `, retried: ${boot.retried}` : ''})\n`);
+    }
+    expect(existsSync(join(dir, 'inventory.json'))).toBe(true);
+  });
+
+  it('has the IOMMU mode it was asked for, read from sysfs over SSH', async () => {
+    const want: Record<string, string> = { 't-intel-strict': 'DMA', 't-intel-lazy': 'DMA-FQ', 't-virtio-lazy': 'DMA-FQ' };
+    for (const target of upped.inventory.targets) {
+      const session = await SshSession.connect(target.name, target.ssh);
+      try {
+        // Independently of the runner's preflight: walk up from each test disk to the device that has an IOMMU group.
+        const types = await session.exec('for d in nvme0 vblk0; do p=$(readlink -f /sys/class/block/$(basename $(readlink -f /dev/lab/$d))); while [ "$p" != / ] && [ ! -e "$p/iommu_group" ]; do p=$(dirname "$p"); done; echo "$d $(cat $p/iommu_group/type)"; done');
+        expect(types.stdout.trim().split('\n')).toEqual([`nvme0 ${want[target.name]}`, `vblk0 ${want[target.name]}`]);
+        const pre = await runPreflight(session, target);
+        const verdict = judgeIommu(target, pre.facts);
+        expect(verdict, JSON.stringify(pre.facts.disks)).toMatchObject({ ok: true, observed: { nvme0: want[target.name], vblk0: want[target.name] } });
+        expect(pre.facts.btf).toBe(true);
+        expect(pre.facts.tools.fio).toMatch(/^fio-3\./);
+      } finally {
+        session.close();
+      }
+    }
+  });
+
+  it('runs a cell on every guest with the runner', async () => {
+    const loaded = await loadScenarioFile(join(dir, 'vmtest.yaml'));
+    const summary = await runPlan({ loaded, plan: expand(loaded), inventory: upped.inventory, resultsRoot: join(dir, 'results') });
+    expect(summary.failures).toEqual([]);
+    expect(summary.passed).toBe(3);
+    const store = await RunStore.open(summary.dir);
+    const reps = await store.listReps('rr__intel-lazy__t__nvme0');
+    expect(reps[0]!.provenance.iommu_groups).toMatchObject({ nvme0: 'DMA-FQ' });
+    expect(reps[0]!.provenance.image_digest).toBe(image.manifest.digest);
+  });
+
+  it('tears everything down, leaving nothing behind', async () => {
+    const res = await down([LOCAL], { scenario: 'vmtest' });
+    expect([...res.removed].sort()).toEqual(['iommu-lab-t-intel-lazy', 'iommu-lab-t-intel-strict', 'iommu-lab-t-virtio-lazy']);
+    expect((await new Virsh(LOCAL.uri).labDomains()).filter((d) => d.metadata.includes("scenario='vmtest'"))).toEqual([]);
+    const left = existsSync(GUESTS_DIR) ? (await readdir(GUESTS_DIR)).filter((n) => n.startsWith('iommu-lab-t-')) : [];
+    expect(left).toEqual([]);
+  });
+});
