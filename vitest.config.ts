@@ -23,6 +23,9 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          // The compiled lab in dist/ loads natively: Pulumi serializes the dynamic provider's
+          // functions, and vite's transform would put its own import helper into them.
+          server: { deps: { external: [/\/dist\//] } },
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -31,6 +34,7 @@ export default defineConfig({
       {
         test: {
           name: 'vm',
+          server: { deps: { external: [/\/dist\//] } },
           include: ['test/vm/**/*.test.ts'],
           testTimeout: 1_800_000,
           hookTimeout: 900_000,

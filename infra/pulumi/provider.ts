@@ -1,0 +1,62 @@
+/**
+ * The Pulumi dynamic provider for one lab guest, over the same functions that
+ * `iommu-lab up`/`down` use (infra/guest.ts). Pulumi serializes this object
+ * into the resource's `__provider` property and later runs it in a separate
+ * process: the methods load the lab's modules themselves (dynamic import of
+ * absolute paths captured here as strings) instead of closing over imported
+ * bindings, which closure serialization cannot carry.
+ */
+import type * as pulumi from '@pulumi/pulumi';
+import type { InventoryTarget } from '../../inventory/types.js';
+import type { IommuDevice, IommuMode, VmProfile } from '../../scenario/types.js';
+
+export interface GuestInputs {
+  readonly guest: string;
+  readonly scenario: string;
+  readonly profile: VmProfile;
+  readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
+  /** Directory of the cached image (with manifest.json). */
+  readonly imageDir: string;
+  readonly uri: string;
+  readonly bootTimeoutS: number;
+}
+
+export interface GuestOutputs extends GuestInputs {
+  readonly target: InventoryTarget;
+  readonly bootSeconds: number;
+}
+
+const GUEST_MODULE = new URL('../guest.js', import.meta.url).href;
+const BUILD_MODULE = new URL('../../guest-images/build.js', import.meta.url).href;
+
+export const guestProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: GuestInputs) {
+    const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
+    const buildMod = (await import(BUILD_MODULE)) as typeof import('../../guest-images/build.js');
+    const manifest = await buildMod.readManifest(inputs.imageDir);
+    if (!manifest) throw new Error(`no image manifest in ${inputs.imageDir}: run iommu-lab image build`);
+    const running = await guestMod.createGuest({
+      guest: inputs.guest,
+      scenario: inputs.scenario,
+      profile: inputs.profile,
+      iommu: inputs.iommu,
+      image: { dir: inputs.imageDir, manifest },
+      uri: inputs.uri,
+      bootTimeoutS: inputs.bootTimeoutS,
+    });
+    const outs: GuestOutputs = { ...inputs, target: running.target, bootSeconds: running.boot.seconds };
+    return { id: `${inputs.uri}#${guestMod.domainName(inputs.guest)}`, outs };
+  },
+
+  async delete(_id: string, outs: GuestOutputs) {
+    const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
+    await guestMod.removeGuest(outs.uri, outs.guest);
+  },
+
+  async diff(_id: string, olds: GuestOutputs, news: GuestInputs) {
+    // A guest is its configuration: any change means a new boot.
+    const keys = ['guest', 'scenario', 'profile', 'iommu', 'imageDir', 'uri'] as const;
+    const replaces = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    return { changes: replaces.length > 0 || olds.bootTimeoutS !== news.bootTimeoutS, replaces, deleteBeforeReplace: true };
+  },
+};
