@@ -114,3 +114,8 @@ export function parseFio(stdout: string): { output: FioOutput; metrics: Record<s
   const output = extractFioJson(stdout);
   return { output, metrics: fioMetrics(output) };
 }
+
+/** Completed I/Os over all jobs and directions (what per-I/O counts divide by). */
+export function fioTotalIos(out: FioOutput): number {
+  return out.jobs.reduce((n, j) => n + j.read.total_ios + j.write.total_ios, 0);
+}

@@ -7,18 +7,23 @@
  * and `resume` runs exactly the repetitions that have no passed result.
  */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Cell, Plan } from '../cell/types.js';
 import { LabError, UsageError } from '../core/errors.js';
-import { labPath } from '../core/paths.js';
+import { BPF_DIR, labPath } from '../core/paths.js';
 import type { Inventory, InventoryDisk, InventoryTarget } from '../inventory/types.js';
 import { newRunId, RunStore, thisHost } from '../results/store.js';
-import { repId, type Failure, type FailureKind, type RepOutcome, type RepResult, type RunManifest } from '../results/types.js';
+import { repId, type Check, type Failure, type FailureKind, type RepOutcome, type RepResult, type RunManifest, type TraceRecord } from '../results/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { buildJobFile, writesData } from './fio-job.js';
-import { FioParseError, parseFio } from './fio-parse.js';
+import { FioParseError, fioTotalIos, parseFio } from './fio-parse.js';
+import { checkIoPattern } from './io-pattern.js';
+import { BpftraceError, runTraced, type TraceRun } from './traced.js';
+import { prepareScript, probeAvailability, scriptProbes, traceMetrics, type PreparedScript } from './tracing.js';
 import { interleave, type Task } from './order.js';
 import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
-import { shellQuote, SshError, SshSession } from './ssh.js';
+import { shellQuote, SshError, SshSession, type ExecResult } from './ssh.js';
 
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
 
@@ -55,7 +60,14 @@ export interface RunSummary {
 }
 
 type TargetState =
-  | { readonly kind: 'ready'; session: SshSession; readonly remoteDir: string; readonly extra: { facts: PreflightFacts; verdict: IommuVerdict } }
+  | {
+      readonly kind: 'ready';
+      session: SshSession;
+      readonly remoteDir: string;
+      readonly extra: { facts: PreflightFacts; verdict: IommuVerdict };
+      /** The scenario's bpftrace scripts, cut to the probes this target's kernel has (made at the first traced repetition). */
+      scripts?: readonly { name: string; prepared: PreparedScript }[];
+    }
   | { readonly kind: 'failed'; readonly failure: Failure; readonly extra?: { facts?: PreflightFacts; verdict?: IommuVerdict } };
 
 /**
@@ -75,6 +87,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 function failureOf(e: unknown): Failure {
+  if (e instanceof BpftraceError) return { kind: 'bpftrace', message: e.message, ...(e.stderr ? { stderr_tail: e.stderr.split('\n').slice(-20).join('\n') } : {}) };
   if (e instanceof SshError) return { kind: e.kind, message: e.message, ...(e.stderr ? { stderr_tail: e.stderr } : {}) };
   if (e instanceof FioParseError) return { kind: 'parse', message: e.message };
   return { kind: 'internal', message: (e as Error)?.stack ?? String(e) };
@@ -161,7 +174,13 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const recorded = new Set<string>();
   const key = (t: Task) => `${t.cell.id}/${repId(t.rep)}`;
 
-  const record = async (target: InventoryTarget, task: Task, outcome: RepOutcome, started: Date, extra: { facts?: PreflightFacts; verdict?: IommuVerdict; job?: string; files?: Record<string, string> } = {}) => {
+  const record = async (
+    target: InventoryTarget,
+    task: Task,
+    outcome: RepOutcome,
+    started: Date,
+    extra: { facts?: PreflightFacts; verdict?: IommuVerdict; job?: string; files?: Record<string, string>; tracing?: Record<string, TraceRecord>; checks?: Check[] } = {},
+  ) => {
     const files = extra.files ?? {};
     const result: RepResult = {
       version: 1, run, cell: task.cell.id, rep: task.rep,
@@ -175,7 +194,9 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         ...(extra.job ? { fio_job: extra.job } : {}),
         seed: s.seed, order: task.order, lab_version: LAB_VERSION, host: thisHost(),
       },
-      files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\..*$/, ''), f])),
+      files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\.[a-z]+$/, ''), f])),
+      ...(extra.tracing ? { tracing: extra.tracing } : {}),
+      ...(extra.checks ? { checks: extra.checks } : {}),
     };
     await store.writeRep(result, files);
     recorded.add(key(task));
@@ -236,31 +257,77 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     }
   };
 
+  const scriptsFor = async (st: Extract<TargetState, { kind: 'ready' }>) => {
+    if (st.scripts) return st.scripts;
+    const texts = await Promise.all(s.tracing.scripts.map(async (name) => ({ name, text: await readFile(join(BPF_DIR, `${name}.bt`), 'utf8') })));
+    const available = await probeAvailability(st.session, texts.flatMap((t) => scriptProbes(t.text)));
+    st.scripts = texts.map((t) => ({ name: t.name, prepared: prepareScript(t.text, available, st.extra.facts.kernel) }));
+    return st.scripts;
+  };
+
   const runRep = async (target: InventoryTarget, st: Extract<TargetState, { kind: 'ready' }>, task: Task) => {
     const started = new Date();
     const disk = diskOf(target, task.cell);
-    const job = buildJobFile(task.cell, { run, rep: repId(task.rep), path: disk.path });
+    const traced = s.tracing.scripts.length > 0 && (task.rep.kind === 'traced' || s.tracing.in_timing_repetitions);
+    // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.
+    const cell = traced ? { ...task.cell, job: { ...task.cell.job, ramp_time: 0 } } : task.cell;
+    const job = buildJobFile(cell, { run, rep: repId(task.rep), path: disk.path });
     const jobPath = `${st.remoteDir}/${task.cell.id}-${repId(task.rep)}.fio`;
     // Budget: the job's own length plus the scenario's per-cell allowance.
     const timeoutMs = (task.cell.job.runtime + task.cell.job.ramp_time + s.timeouts.cell_s) * 1000;
     const extra = { ...st.extra, job };
+    const fioCommand = `fio --output-format=json+ ${shellQuote(jobPath)}`;
     for (let attempt = 0; ; attempt++) {
       try {
         await st.session.upload(jobPath, job);
-        const res = await st.session.exec(`fio --output-format=json+ ${shellQuote(jobPath)}`, { timeoutMs, signal, allowFailure: true });
+        const files: Record<string, string> = { 'fio.job': job };
+        let res: ExecResult;
+        let traces: TraceRun[] = [];
+        let tracing: Record<string, TraceRecord> | undefined;
+        if (traced) {
+          const scripts = await scriptsFor(st);
+          const runnable = scripts.filter((x) => x.prepared.probes.length > 0);
+          const out = await runTraced(st.session, st.remoteDir, runnable, fioCommand, timeoutMs, signal);
+          res = out.fio;
+          traces = out.traces;
+          tracing = Object.fromEntries(scripts.map((x) => {
+            const t = traces.find((y) => y.name === x.name);
+            return [x.name, { probes: x.prepared.probes, skipped: x.prepared.skipped, ...(t && Number.isFinite(t.attachSeconds) ? { attach_seconds: t.attachSeconds } : {}) }];
+          }));
+          for (const t of traces) {
+            files[`bpftrace-${t.name}.json`] = t.stdout;
+            if (t.stderr.trim()) files[`bpftrace-${t.name}.stderr.txt`] = t.stderr;
+          }
+        } else {
+          res = await st.session.exec(fioCommand, { timeoutMs, signal, allowFailure: true });
+        }
         if (signal?.aborted) return;
-        const files: Record<string, string> = { 'fio.job': job, 'fio.json': res.stdout };
+        files['fio.json'] = res.stdout;
         if (res.stderr) files['stderr.txt'] = res.stderr;
+        const more = { ...extra, files, ...(tracing ? { tracing } : {}) };
         if (res.code !== 0) {
           const tailText = res.stderr.split('\n').slice(-20).join('\n').trim();
-          await record(target, task, { state: 'failed', failure: { kind: 'fio', message: `fio exited with ${res.code}`, ...(tailText ? { stderr_tail: tailText } : {}) } }, started, { ...extra, files });
+          await record(target, task, { state: 'failed', failure: { kind: 'fio', message: `fio exited with ${res.code}`, ...(tailText ? { stderr_tail: tailText } : {}) } }, started, more);
           return;
         }
         try {
-          const { metrics } = parseFio(res.stdout);
-          await record(target, task, { state: 'passed', metrics }, started, { ...extra, files });
+          const { output, metrics } = parseFio(res.stdout);
+          const checks: Check[] = [];
+          if (traced) {
+            const ios = fioTotalIos(output);
+            const pci = st.extra.facts.disks.find((d) => d.name === task.cell.disk)?.pci;
+            for (const t of traces) {
+              if (t.output.errors.length) throw new BpftraceError(`bpftrace ${t.name}: ${t.output.errors.join('; ')}`, t.stderr);
+              Object.assign(metrics, traceMetrics(t.name, t.output, { ios, ...(pci ? { pci } : {}) }));
+              if (t.name === 'block-io') {
+                const majmin = st.extra.facts.disks.find((d) => d.name === task.cell.disk)?.majmin;
+                if (majmin) checks.push(checkIoPattern(t.output, majmin, task.cell.job));
+              }
+            }
+          }
+          await record(target, task, { state: 'passed', metrics }, started, { ...more, ...(checks.length ? { checks } : {}) });
         } catch (e) {
-          await record(target, task, { state: 'failed', failure: failureOf(e) }, started, { ...extra, files });
+          await record(target, task, { state: 'failed', failure: failureOf(e) }, started, more);
         }
         return;
       } catch (e) {

@@ -39,7 +39,7 @@ describe('domainXml', () => {
     const xml = domainXml(baseSpec('intel', 'strict'));
     expect(xml).toContain("<qemu:arg value='user,id=labnet,restrict=on,hostfwd=tcp:127.0.0.1:22345-:22'/>");
     expect(xml).toContain("<qemu:arg value='nvme,drive=lab-nvme0,serial=nvme0,bus=pcie.0,addr=0x12'/>");
-    expect(xml).toContain("<qemu:arg value='virtio-net-pci,netdev=labnet,bus=pcie.0,addr=0x11'/>");
+    expect(xml).toContain("<qemu:arg value='virtio-net-pci,netdev=labnet,bus=pcie.0,addr=0x11,romfile='/>");
     expect(xml).not.toMatch(/<interface|bridge/);
   });
 

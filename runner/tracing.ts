@@ -1,0 +1,214 @@
+/**
+ * bpftrace in the runner: which of a script's probes the target's kernel has
+ * (absent ones are cut out and recorded as skipped, with the reason), the
+ * script's `-f json` output parsed into maps, and the maps turned into the
+ * described per-I/O metrics. Everything here is pure except `probeAvailability`.
+ */
+import { shellQuote, type SshSession } from './ssh.js';
+
+export interface ProbeSpec {
+  /** As written, e.g. `kretprobe:iommu_dma_map_page*` or `tracepoint:iommu:io_page_fault`. */
+  readonly spec: string;
+  readonly kind: 'kprobe' | 'kretprobe' | 'tracepoint' | 'special';
+  /** Function (k*probes, wildcard stripped) or `category:event` (tracepoints). */
+  readonly target: string;
+}
+
+interface Block {
+  readonly probes: readonly ProbeSpec[];
+  readonly start: number;
+  readonly end: number;
+}
+
+export function parseProbe(spec: string): ProbeSpec {
+  const [kind, ...rest] = spec.split(':');
+  if (kind === 'kprobe' || kind === 'kretprobe') return { spec, kind, target: rest.join(':').replace(/\*$/, '') };
+  if (kind === 'tracepoint') return { spec, kind, target: rest.join(':') };
+  return { spec, kind: 'special', target: spec };
+}
+
+/** Probe blocks of a script: a line starting with probe specs up to where its braces balance. */
+export function scriptBlocks(text: string): Block[] {
+  const lines = text.split('\n');
+  const blocks: Block[] = [];
+  let inComment = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (inComment) { if (line.includes('*/')) inComment = false; continue; }
+    if (line.trimStart().startsWith('/*')) { if (!line.includes('*/')) inComment = true; continue; }
+    const m = /^([a-z]+:[^\s{/]*(?:\s*,\s*[a-z]+:[^\s{/]*)*|BEGIN|END)\s*(?:\/|\{)/.exec(line);
+    if (!m) continue;
+    let depth = 0;
+    let end = i;
+    for (let j = i; j < lines.length; j++) {
+      for (const ch of lines[j]!) { if (ch === '{') depth++; else if (ch === '}') depth--; }
+      if (depth <= 0 && lines[j]!.includes('}')) { end = j; break; }
+    }
+    blocks.push({ probes: m[1]!.split(',').map((s) => parseProbe(s.trim())), start: i, end });
+    i = end;
+  }
+  return blocks;
+}
+
+export function scriptProbes(text: string): ProbeSpec[] {
+  return scriptBlocks(text).flatMap((b) => b.probes).filter((p) => p.kind !== 'special');
+}
+
+export interface PreparedScript {
+  readonly text: string;
+  /** Probes kept. */
+  readonly probes: readonly string[];
+  readonly skipped: readonly { readonly probe: string; readonly reason: string }[];
+}
+
+/**
+ * Removes the blocks whose probes the kernel lacks. A block with several probes
+ * stays if any of them exists (bpftrace attaches the ones it can resolve only
+ * when all resolve, so the missing ones are removed from the list).
+ */
+export function prepareScript(text: string, available: ReadonlySet<string>, kernel: string): PreparedScript {
+  const lines = text.split('\n');
+  const skipped: { probe: string; reason: string }[] = [];
+  const kept: string[] = [];
+  const out = [...lines];
+  for (const b of [...scriptBlocks(text)].reverse()) {
+    const real = b.probes.filter((p) => p.kind !== 'special');
+    if (real.length === 0) continue;
+    const have = real.filter((p) => available.has(p.target));
+    for (const p of real.filter((x) => !available.has(x.target))) {
+      skipped.push({ probe: p.spec, reason: `${p.kind === 'tracepoint' ? 'tracepoint' : 'function'} ${p.target} does not exist in kernel ${kernel}` });
+    }
+    if (have.length === 0) {
+      out.splice(b.start, b.end - b.start + 1, `// skipped: ${real.map((p) => p.spec).join(', ')} (not in kernel ${kernel})`);
+    } else {
+      kept.push(...have.map((p) => p.spec));
+      if (have.length < real.length) {
+        const head = out[b.start]!;
+        out[b.start] = head.replace(real.map((p) => p.spec).join(', '), have.map((p) => p.spec).join(', '));
+      }
+    }
+  }
+  return { text: out.join('\n'), probes: kept.reverse(), skipped: skipped.reverse() };
+}
+
+/** Which of these functions and tracepoints the target's kernel offers to tracing. */
+export async function probeAvailability(session: SshSession, probes: readonly ProbeSpec[]): Promise<Set<string>> {
+  const funcs = [...new Set(probes.filter((p) => p.kind === 'kprobe' || p.kind === 'kretprobe').map((p) => p.target))];
+  const tps = [...new Set(probes.filter((p) => p.kind === 'tracepoint').map((p) => p.target))];
+  const have = new Set<string>();
+  if (funcs.length) {
+    // Names, with or without a compiler-clone suffix (.isra.0, .constprop.0), as the trailing * matches.
+    const pattern = `^(${funcs.join('|')})(\\.[a-z]+\\.[0-9]+)*( |$)`;
+    const r = await session.exec(`grep -oE ${shellQuote(pattern)} /sys/kernel/tracing/available_filter_functions /sys/kernel/debug/tracing/available_filter_functions 2>/dev/null | cut -d: -f2 | sort -u`, { timeoutMs: 60_000, allowFailure: true });
+    for (const line of r.stdout.split('\n')) {
+      const name = line.trim().replace(/(\.[a-z]+\.[0-9]+)+$/, '');
+      if (name) have.add(name);
+    }
+  }
+  for (const tp of tps) {
+    const [cat, ev] = tp.split(':');
+    const r = await session.exec(`test -d /sys/kernel/tracing/events/${shellQuote(cat!)}/${shellQuote(ev!)}`, { timeoutMs: 30_000, allowFailure: true });
+    if (r.code === 0) have.add(tp);
+  }
+  return have;
+}
+
+export type BpfValue = number | Readonly<Record<string, number>> | readonly HistBucket[] | Readonly<Record<string, readonly HistBucket[]>>;
+
+export interface HistBucket {
+  readonly min?: number;
+  readonly max?: number;
+  readonly count: number;
+}
+
+export interface BpftraceOutput {
+  readonly attachedProbes?: number;
+  readonly maps: Readonly<Record<string, BpfValue>>;
+  readonly errors: readonly string[];
+}
+
+/** bpftrace `-f json`: one JSON object a line; maps and histograms arrive at exit. */
+export function parseBpftraceJson(stdout: string): BpftraceOutput {
+  const maps: Record<string, BpfValue> = {};
+  const errors: string[] = [];
+  let attachedProbes: number | undefined;
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    let obj: { type?: string; data?: unknown; msg?: string };
+    try {
+      obj = JSON.parse(t);
+    } catch {
+      errors.push(`not JSON: ${t.slice(0, 120)}`);
+      continue;
+    }
+    if (obj.type === 'attached_probes') attachedProbes = (obj.data as { probes: number }).probes;
+    else if (obj.type === 'map' || obj.type === 'hist' || obj.type === 'stats') {
+      for (const [k, v] of Object.entries(obj.data as Record<string, BpfValue>)) maps[k.replace(/^@/, '')] = v;
+    } else if (obj.type === 'error') errors.push(String(obj.msg ?? obj.data));
+  }
+  return { ...(attachedProbes !== undefined ? { attachedProbes } : {}), maps, errors };
+}
+
+export function scalar(v: BpfValue | undefined): number {
+  if (v === undefined) return 0;
+  if (typeof v === 'number') return v;
+  if (Array.isArray(v)) return (v as HistBucket[]).reduce((s, b) => s + b.count, 0);
+  return Object.values(v as Record<string, number>).reduce((s, x) => s + (typeof x === 'number' ? x : 0), 0);
+}
+
+export function keyed(v: BpfValue | undefined, key: string): number {
+  if (v === undefined || typeof v === 'number' || Array.isArray(v)) return 0;
+  const x = (v as Record<string, unknown>)[key];
+  return typeof x === 'number' ? x : 0;
+}
+
+/** A percentile from a linear histogram: the upper edge of the bucket that holds it. */
+export function histPercentile(buckets: readonly HistBucket[] | undefined, p: number): number | undefined {
+  if (!buckets || buckets.length === 0) return undefined;
+  const total = buckets.reduce((s, b) => s + b.count, 0);
+  if (total === 0) return undefined;
+  let cum = 0;
+  for (const b of buckets) {
+    cum += b.count;
+    if (cum >= (p / 100) * total) return b.max ?? b.min ?? 0;
+  }
+  return buckets[buckets.length - 1]!.max;
+}
+
+export interface TraceContext {
+  /** Completed I/Os in the traced repetition (from fio). */
+  readonly ios: number;
+  /** PCI address of the test disk's controller, as the kernel names the device. */
+  readonly pci?: string;
+}
+
+/** Per-I/O metrics from a script's maps (names as in core/metrics.ts). */
+export function traceMetrics(script: string, out: BpftraceOutput, ctx: TraceContext): Record<string, number> {
+  const m = out.maps;
+  const perIo = (n: number) => (ctx.ios > 0 ? n / ctx.ios : 0);
+  switch (script) {
+    case 'dma-map-latency': {
+      const maps = ctx.pci ? keyed(m['maps'], ctx.pci) + keyed(m['map_sg'], ctx.pci) : scalar(m['maps']) + scalar(m['map_sg']);
+      const r: Record<string, number> = { dma_map_per_io: perIo(maps) };
+      const p50 = histPercentile(m['map_ns'] as HistBucket[] | undefined, 50);
+      const p99 = histPercentile(m['map_ns'] as HistBucket[] | undefined, 99);
+      const u50 = histPercentile(m['unmap_ns'] as HistBucket[] | undefined, 50);
+      if (p50 !== undefined) r['dma_map_p50_ns'] = p50;
+      if (p99 !== undefined) r['dma_map_p99_ns'] = p99;
+      if (u50 !== undefined) r['dma_unmap_p50_ns'] = u50;
+      return r;
+    }
+    case 'iotlb-invalidations':
+      return {
+        iotlb_sync_flush_per_io: perIo(scalar(m['intel_qi_sync']) + scalar(m['viommu_sync'])),
+        fq_flush_per_io: perIo(scalar(m['fq_flush'])),
+      };
+    case 'iova-alloc':
+      return { iova_alloc_per_io: perIo(scalar(m['alloc'])) };
+    case 'iommu-faults':
+      return { iommu_faults: scalar(m['faults']) };
+    default:
+      return {};
+  }
+}

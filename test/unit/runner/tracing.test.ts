@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { checkIoPattern, devT } from '../../../runner/io-pattern.js';
+import { histPercentile, parseBpftraceJson, prepareScript, scriptProbes } from '../../../runner/tracing.js';
+
+const script = (n: string) => readFile(`bpf/${n}.bt`, 'utf8');
+
+describe('bpftrace scripts', () => {
+  it('every script names its probes in PROBES, and its blocks are found', async () => {
+    for (const name of ['dma-map-latency', 'iotlb-invalidations', 'iova-alloc', 'iommu-faults', 'block-io']) {
+      const text = await script(name);
+      expect(text.split('\n')[2], name).toMatch(new RegExp(`^ \\* ${name}\\.bt  \\S`));
+      for (const section of ['USAGE:', 'FIELDS', 'PROBES:', 'OVERHEAD:']) expect(text, `${name} ${section}`).toContain(section);
+      const probes = scriptProbes(text);
+      expect(probes.length, name).toBeGreaterThan(0);
+      const header = text.slice(0, text.indexOf('*/'));
+      for (const p of probes) expect(header, `${name}: ${p.spec}`).toContain(p.target.replace(/^.*:/, ''));
+    }
+  });
+
+  it('cuts out the blocks whose probes the kernel lacks and says why', async () => {
+    const text = await script('iotlb-invalidations');
+    const available = new Set(['qi_submit_sync', 'fq_flush_iotlb', 'fq_flush_timeout', 'intel_flush_iotlb_all']);
+    const p = prepareScript(text, available, '6.1.0-56-amd64');
+    expect(p.probes).toEqual(['kprobe:qi_submit_sync*', 'kprobe:intel_flush_iotlb_all*', 'kprobe:fq_flush_iotlb*', 'kprobe:fq_flush_timeout*']);
+    expect(p.skipped.map((x) => x.probe)).toEqual(['kprobe:cache_tag_flush_range*', 'kprobe:cache_tag_flush_all*', 'kprobe:viommu_sync_req*']);
+    expect(p.skipped[0]!.reason).toBe('function cache_tag_flush_range does not exist in kernel 6.1.0-56-amd64');
+    expect(p.text).not.toMatch(/^kprobe:viommu_sync_req/m);
+    expect(p.text).toContain('// skipped: kprobe:viommu_sync_req* (not in kernel 6.1.0-56-amd64)');
+    expect(p.text).toMatch(/^BEGIN/m);
+    expect(p.text).toMatch(/^END/m);
+  });
+});
+
+describe('bpftrace -f json output', () => {
+  it('parses attach notices, scalar and keyed maps, histograms, and errors', () => {
+    const out = parseBpftraceJson([
+      'Attaching 3 probes...',
+      '{"type": "attached_probes", "data": {"probes": 3}}',
+      '{"type": "map", "data": {"@fq_flush": 1200}}',
+      '{"type": "map", "data": {"@maps": {"0000:00:12.0": 98000, "0000:00:11.0": 12}}}',
+      '{"type": "hist", "data": {"@map_ns": [{"min": 4000, "max": 4249, "count": 10}, {"min": 4250, "max": 4499, "count": 80}, {"min": 9000, "max": 9249, "count": 10}]}}',
+      '{"type": "error", "msg": "something"}',
+      '{"truncated',
+    ].join('\n'));
+    expect(out.attachedProbes).toBe(3);
+    expect(out.maps['fq_flush']).toBe(1200);
+    expect(out.maps['maps']).toEqual({ '0000:00:12.0': 98000, '0000:00:11.0': 12 });
+    expect(histPercentile(out.maps['map_ns'] as never, 50)).toBe(4499);
+    expect(histPercentile(out.maps['map_ns'] as never, 99)).toBe(9249);
+    expect(out.errors).toEqual(['something', 'not JSON: {"truncated']);
+  });
+});
+
+describe('I/O pattern check', () => {
+  const job = { workload: 'w', rw: 'randread' as const, bs: '4k', iodepth: 16, numjobs: 1, ioengine: 'libaio' as const, size: '1g', runtime: 10, ramp_time: 0, direct: true, options: {} };
+  const dev = devT('259:0');
+  const out = (reqs: Record<string, number>, bytes: Record<string, number>) => ({ maps: { reqs, bytes }, errors: [] });
+
+  it('passes when the device saw the job\'s block size and direction', () => {
+    const c = checkIoPattern(out({ [`${dev}, R`]: 1000, '254,W': 5 }, { [`${dev}, R`]: 4096000 }), '259:0', job);
+    expect(c).toMatchObject({ name: 'io-pattern', ok: true });
+    expect(c.detail).toBe('1000 data requests on 259:0: mean 4096 B, 100 % reads');
+  });
+
+  it('flags requests of another size, or writes where reads were asked', () => {
+    const c = checkIoPattern(out({ [`${dev}, R`]: 100, [`${dev}, W`]: 100 }, { [`${dev}, R`]: 100 * 65536, [`${dev}, W`]: 100 * 65536 }), '259:0', job);
+    expect(c.ok).toBe(false);
+    expect(c.detail).toContain('mismatch: mean request 65536 B, job bs 4096 B; read share 50 %, job asks 100 %');
+    expect(checkIoPattern(out({}, {}), '259:0', job)).toMatchObject({ ok: false, detail: 'no requests reached device 259:0' });
+  });
+});
