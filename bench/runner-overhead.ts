@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expand } from '../cell/expand.js';
 import { inventoryFromHosts } from '../inventory/load.js';
-import { RunStore } from '../results/store.js';
+import { RunStore } from '../result/store.js';
 import { runPlan } from '../runner/run.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import { startSshd } from '../test/helpers/sshd.js';

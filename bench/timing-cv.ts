@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { expand } from '../cell/expand.js';
 import { requireImage } from '../guest-images/build.js';
 import { down, LOCAL, up } from '../infra/up.js';
-import { RunStore } from '../results/store.js';
+import { RunStore } from '../result/store.js';
 import { runPlan } from '../runner/run.js';
 import { loadScenarioFile } from '../scenario/load.js';
 

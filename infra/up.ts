@@ -11,7 +11,7 @@ import type { GuestSpec, Plan } from '../cell/types.js';
 import { LabError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
-import { writeJsonAtomic } from '../results/atomic.js';
+import { writeJsonAtomic } from '../result/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { createGuest, domainName, GUESTS_DIR, type BootRecord } from './guest.js';
 import { metadataAttr, Virsh } from './virsh.js';

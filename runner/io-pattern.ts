@@ -6,7 +6,7 @@
  * device, a cache absorbing reads) makes the cell's numbers mean something else.
  */
 import type { FioJob } from '../cell/types.js';
-import type { Check } from '../results/types.js';
+import type { Check } from '../result/types.js';
 import type { BpftraceOutput } from './tracing.js';
 
 export function parseSize(s: string): number {

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Cell } from '../cell/types.js';
-import type { RepRef } from '../results/types.js';
+import type { RepRef } from '../result/types.js';
 
 export interface Task {
   readonly cell: Cell;

@@ -8,7 +8,7 @@ import { COMMANDS } from '../cli/commands/index.js';
 import { METRICS } from '../core/metrics.js';
 import { labPath } from '../core/paths.js';
 import { inventorySchema } from '../inventory/schema.js';
-import { repResultSchema, runManifestSchema } from '../results/schema.js';
+import { repResultSchema, runManifestSchema } from '../result/schema.js';
 import { hostsSchema, scenarioSchema } from '../scenario/schema.js';
 
 export function generatedFiles(): Record<string, string> {

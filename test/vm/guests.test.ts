@@ -14,7 +14,7 @@ import type { Image } from '../../guest-images/build.js';
 import { GUESTS_DIR } from '../../infra/guest.js';
 import { down, LOCAL, up, type UpResult } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
-import { RunStore } from '../../results/store.js';
+import { RunStore } from '../../result/store.js';
 import { judgeIommu, runPreflight } from '../../runner/preflight.js';
 import { runPlan } from '../../runner/run.js';
 import { SshSession } from '../../runner/ssh.js';

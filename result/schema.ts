@@ -1,0 +1,157 @@
+/**
+ * JSON Schemas of the results store's records, generated into schemas/ by
+ * `npm run generate`. Metric names and failure kinds come from the same tables
+ * the code uses, so the schema cannot drift from what the runner writes.
+ */
+import { METRIC_NAMES } from '../core/metrics.js';
+import { FAILURE_KINDS } from './types.js';
+
+const id = { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 255 };
+const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
+const dateTime = { type: 'string', format: 'date-time' };
+
+export const repResultSchema: Record<string, unknown> = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://iommu-lab.dev/schemas/rep-result.schema.json',
+  title: 'iommu-lab repetition result (result.json)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'run', 'cell', 'rep', 'started', 'finished', 'outcome', 'provenance', 'files'],
+  properties: {
+    version: { const: 1 },
+    run: id,
+    cell: id,
+    rep: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['kind', 'index'],
+      properties: { kind: { enum: ['timing', 'traced'] }, index: { type: 'integer', minimum: 1 } },
+    },
+    started: dateTime,
+    finished: dateTime,
+    outcome: {
+      oneOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['state', 'metrics'],
+          properties: {
+            state: { const: 'passed' },
+            metrics: { type: 'object', propertyNames: { enum: [...METRIC_NAMES] }, additionalProperties: { type: 'number' } },
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['state', 'failure'],
+          properties: {
+            state: { const: 'failed' },
+            failure: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['kind', 'message'],
+              properties: { kind: { enum: [...FAILURE_KINDS] }, message: { type: 'string' }, stderr_tail: { type: 'string' } },
+            },
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['state', 'reason'],
+          properties: { state: { const: 'skipped' }, reason: { type: 'string' } },
+        },
+      ],
+    },
+    provenance: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['target', 'target_kind', 'scenario_sha256', 'seed', 'order', 'lab_version', 'host'],
+      properties: {
+        target: { type: 'string' },
+        target_kind: { enum: ['vm', 'static'] },
+        kernel: { type: 'string' },
+        cmdline: { type: 'string' },
+        iommu_groups: { type: 'object', additionalProperties: { type: 'string' } },
+        tools: { type: 'object', additionalProperties: { type: 'string' } },
+        image_digest: { type: 'string' },
+        scenario_sha256: sha256,
+        fio_job: { type: 'string' },
+        seed: { type: 'integer' },
+        order: { type: 'integer', minimum: 0 },
+        lab_version: { type: 'string' },
+        host: { type: 'string' },
+      },
+    },
+    files: { type: 'object', additionalProperties: { type: 'string' } },
+    tracing: {
+      description: 'Per bpftrace script of a traced repetition: the probes attached and those the kernel lacks.',
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['probes', 'skipped'],
+        properties: {
+          probes: { type: 'array', items: { type: 'string' } },
+          skipped: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['probe', 'reason'],
+              properties: { probe: { type: 'string' }, reason: { type: 'string' } },
+            },
+          },
+          attach_seconds: { type: 'number', minimum: 0 },
+        },
+      },
+    },
+    checks: {
+      description: 'Checks of the measurement itself, such as the I/O pattern the device saw.',
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'ok', 'detail'],
+        properties: { name: { type: 'string' }, ok: { type: 'boolean' }, detail: { type: 'string' } },
+      },
+    },
+  },
+};
+
+export const runManifestSchema: Record<string, unknown> = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://iommu-lab.dev/schemas/run.schema.json',
+  title: 'iommu-lab run manifest (run.json)',
+  type: 'object',
+  required: ['version', 'id', 'created', 'lab_version', 'scenario', 'seed', 'repetitions', 'cells', 'inventory_source', 'host'],
+  additionalProperties: false,
+  properties: {
+    version: { const: 1 },
+    id,
+    created: dateTime,
+    lab_version: { type: 'string' },
+    scenario: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'file', 'sha256'],
+      properties: { name: { type: 'string' }, file: { type: 'string' }, sha256 },
+    },
+    seed: { type: 'integer' },
+    repetitions: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['timing', 'traced'],
+      properties: { timing: { type: 'integer', minimum: 0 }, traced: { type: 'integer', minimum: 0 } },
+    },
+    cells: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'index', 'job', 'iommu', 'target', 'disk', 'axes'],
+        properties: { id, index: { type: 'integer', minimum: 0 } },
+      },
+    },
+    inventory_source: { type: 'string' },
+    host: { type: 'string' },
+  },
+};

@@ -1,0 +1,118 @@
+/**
+ * The results store's records: what one repetition produced (result.json) and
+ * what a run is (run.json). The runner writes them, analysis reads them; the
+ * JSON Schemas in result/schema.ts describe the same shapes for other tools.
+ */
+import type { Cell } from '../cell/types.js';
+
+export type RepKind = 'timing' | 'traced';
+
+/** One repetition of a cell: timing repetitions run untraced, traced ones under bpftrace. */
+export interface RepRef {
+  readonly kind: RepKind;
+  /** 1-based. */
+  readonly index: number;
+}
+
+/** `timing-01`, `traced-02`: the repetition's directory name (sorts in order up to 99). */
+export function repId(rep: RepRef): string {
+  return `${rep.kind}-${String(rep.index).padStart(2, '0')}`;
+}
+
+export function parseRepId(id: string): RepRef | undefined {
+  const m = /^(timing|traced)-(\d{2,})$/.exec(id);
+  if (!m) return undefined;
+  const index = Number(m[2]);
+  return index >= 1 ? { kind: m[1] as RepKind, index } : undefined;
+}
+
+export const FAILURE_KINDS = [
+  'connect',
+  'auth',
+  'host-key-mismatch',
+  'timeout',
+  'command',
+  'preflight',
+  'iommu-mode-mismatch',
+  'destructive-write-refused',
+  'fio',
+  'parse',
+  'bpftrace',
+  'guest-died',
+  'interrupted',
+  'internal',
+] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+
+export interface Failure {
+  readonly kind: FailureKind;
+  readonly message: string;
+  readonly stderr_tail?: string;
+}
+
+export type RepOutcome =
+  | { readonly state: 'passed'; readonly metrics: Record<string, number> }
+  | { readonly state: 'failed'; readonly failure: Failure }
+  | { readonly state: 'skipped'; readonly reason: string };
+
+/** A check of the measurement itself (e.g. did the device see the job's I/O pattern). */
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+/** What one bpftrace script did in a traced repetition. */
+export interface TraceRecord {
+  /** Probes attached. */
+  readonly probes: readonly string[];
+  /** Probes cut out because the target's kernel lacks them, with the reason. */
+  readonly skipped: readonly { readonly probe: string; readonly reason: string }[];
+  readonly attach_seconds?: number;
+}
+
+export interface Provenance {
+  readonly target: string;
+  readonly target_kind: 'vm' | 'static';
+  readonly kernel?: string;
+  readonly cmdline?: string;
+  /** Test disk name → IOMMU group type seen in sysfs (DMA, DMA-FQ, identity). */
+  readonly iommu_groups?: Record<string, string>;
+  readonly tools?: Record<string, string>;
+  readonly image_digest?: string;
+  readonly scenario_sha256: string;
+  readonly fio_job?: string;
+  readonly seed: number;
+  /** Position in the target's interleaved order. */
+  readonly order: number;
+  readonly lab_version: string;
+  readonly host: string;
+}
+
+export interface RepResult {
+  readonly version: 1;
+  readonly run: string;
+  readonly cell: string;
+  readonly rep: RepRef;
+  readonly started: string;
+  readonly finished: string;
+  readonly outcome: RepOutcome;
+  readonly provenance: Provenance;
+  /** Short name → file in the repetition's directory (fio → fio.json, job → fio.job, …). */
+  readonly files: Record<string, string>;
+  readonly tracing?: Record<string, TraceRecord>;
+  readonly checks?: readonly Check[];
+}
+
+export interface RunManifest {
+  readonly version: 1;
+  readonly id: string;
+  readonly created: string;
+  readonly lab_version: string;
+  readonly scenario: { readonly name: string; readonly file: string; readonly sha256: string };
+  readonly seed: number;
+  readonly repetitions: { readonly timing: number; readonly traced: number };
+  readonly cells: readonly Cell[];
+  readonly inventory_source: string;
+  readonly host: string;
+}
