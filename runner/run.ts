@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tracedScripts } from '../cell/expand.js';
 import type { Cell, Plan } from '../cell/types.js';
 import { LabError, UsageError } from '../core/errors.js';
 import { BPF_DIR, labPath } from '../core/paths.js';
@@ -268,7 +269,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const runRep = async (target: InventoryTarget, st: Extract<TargetState, { kind: 'ready' }>, task: Task) => {
     const started = new Date();
     const disk = diskOf(target, task.cell);
-    const traced = s.tracing.scripts.length > 0 && (task.rep.kind === 'traced' || s.tracing.in_timing_repetitions);
+    const repScripts = tracedScripts(s.tracing, task.rep);
+    const traced = repScripts.length > 0;
     // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.
     const cell = traced ? { ...task.cell, job: { ...task.cell.job, ramp_time: 0 } } : task.cell;
     const job = buildJobFile(cell, { run, rep: repId(task.rep), path: disk.path });
@@ -285,7 +287,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         let traces: TraceRun[] = [];
         let tracing: Record<string, TraceRecord> | undefined;
         if (traced) {
-          const scripts = await scriptsFor(st);
+          const scripts = (await scriptsFor(st)).filter((x) => repScripts.includes(x.name));
           const runnable = scripts.filter((x) => x.prepared.probes.length > 0);
           const out = await runTraced(st.session, st.remoteDir, runnable, fioCommand, timeoutMs, signal);
           res = out.fio;

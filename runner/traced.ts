@@ -26,6 +26,13 @@ export class BpftraceError extends LabError {
 
 const ATTACH_TIMEOUT_MS = 180_000;
 
+/** A timer that can be cancelled: a forgotten 180 s timer kept the CLI alive for 3 minutes after a run. */
+function timer<T>(ms: number, value: T): { promise: Promise<T>; cancel: () => void } {
+  let t: NodeJS.Timeout | undefined;
+  const promise = new Promise<T>((resolve) => { t = setTimeout(() => resolve(value), ms); });
+  return { promise, cancel: () => clearTimeout(t) };
+}
+
 export async function runTraced(
   session: SshSession,
   remoteDir: string,
@@ -59,11 +66,9 @@ export async function runTraced(
       running.push({ name: s.name, pidfile, done, get stdout() { return stdout; }, t0, get attachedAt() { return attachedAt; } });
       // Wait for this script's probes before the next script or the workload starts.
       const ended = done.then((r) => r);
-      const winner = await Promise.race([
-        attached.then(() => 'attached' as const),
-        ended.then(() => 'exited' as const),
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ATTACH_TIMEOUT_MS)),
-      ]);
+      const limit = timer(ATTACH_TIMEOUT_MS, 'timeout' as const);
+      const winner = await Promise.race([attached.then(() => 'attached' as const), ended.then(() => 'exited' as const), limit.promise]);
+      limit.cancel();
       if (winner !== 'attached') {
         const res = winner === 'exited' ? await ended : undefined;
         throw new BpftraceError(
@@ -91,7 +96,9 @@ async function stopAll(
     await session.exec(`kill -INT $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
   }
   for (const r of running) {
-    const res = await Promise.race([r.done, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 120_000))]);
+    const limit = timer(120_000, undefined);
+    const res = await Promise.race([r.done, limit.promise]);
+    limit.cancel();
     if (!res) {
       await session.exec(`kill -KILL $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
       throw new BpftraceError(`bpftrace ${r.name} did not exit within 120 s of SIGINT`, '');

@@ -70,7 +70,7 @@ export interface VmProfile {
 
 export interface TracingSpec {
   readonly scripts: readonly string[];
-  /** Traced repetitions per cell, run apart from the timing repetitions. */
+  /** Traced repetitions per cell and script, run apart from the timing repetitions (one script per repetition). */
   readonly repetitions: number;
   /** Trace inside the timing repetitions too. Off by default: tracing slows I/O by up to half. */
   readonly in_timing_repetitions: boolean;

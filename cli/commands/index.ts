@@ -3,7 +3,8 @@ import type { CommandSpec } from '../table.js';
 import { imageCommand } from './image.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
+import { traceCheckCommand } from './trace-check.js';
 import { downCommand, upCommand } from './up-down.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, upCommand, runCommand, downCommand];
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, upCommand, runCommand, traceCheckCommand, downCommand];

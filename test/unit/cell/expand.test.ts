@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expand, expandWorkload } from '../../../cell/expand.js';
+import { expand, expandWorkload, tracedScripts } from '../../../cell/expand.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
@@ -92,5 +92,25 @@ describe('expand', () => {
       'rr.randwrite.qd64__intel-strict__bench01__nvme1',
       'seq__intel-strict__bench01__scratch',
     ]);
+  });
+});
+
+describe('traced repetitions', () => {
+  it('gives every script repetitions of its own, one script per repetition', async () => {
+    const file = await writeIn(await tmp(), 's.yaml', `${SCENARIO}tracing:\n  scripts: [iotlb-invalidations, dma-map-latency, block-io]\n  repetitions: 2\n`);
+    const loaded = await loadScenarioFile(file);
+    expect(expand(loaded).repetitions).toEqual({ timing: 5, traced: 6 });
+    const t = loaded.scenario.tracing;
+    expect([1, 2, 3, 4, 5, 6].map((index) => tracedScripts(t, { kind: 'traced', index }))).toEqual([
+      ['iotlb-invalidations'], ['dma-map-latency'], ['block-io'], ['iotlb-invalidations'], ['dma-map-latency'], ['block-io'],
+    ]);
+    expect(tracedScripts(t, { kind: 'timing', index: 1 })).toEqual([]);
+  });
+
+  it('traces every script inside the timing repetitions only when the scenario asks', async () => {
+    const file = await writeIn(await tmp(), 's.yaml', `${SCENARIO}tracing:\n  scripts: [iotlb-invalidations, block-io]\n  in_timing_repetitions: true\n`);
+    const loaded = await loadScenarioFile(file);
+    expect(expand(loaded).repetitions.traced).toBe(0);
+    expect(tracedScripts(loaded.scenario.tracing, { kind: 'timing', index: 2 })).toEqual(['iotlb-invalidations', 'block-io']);
   });
 });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { checkIoPattern, devT } from '../../../runner/io-pattern.js';
-import { histPercentile, parseBpftraceJson, prepareScript, scriptProbes } from '../../../runner/tracing.js';
+import { histPercentile, parseBpftraceJson, prepareScript, scriptProbes, traceMetrics } from '../../../runner/tracing.js';
 
 const script = (n: string) => readFile(`bpf/${n}.bt`, 'utf8');
 
@@ -68,5 +68,70 @@ describe('I/O pattern check', () => {
     expect(c.ok).toBe(false);
     expect(c.detail).toContain('mismatch: mean request 65536 B, job bs 4096 B; read share 50 %, job asks 100 %');
     expect(checkIoPattern(out({}, {}), '259:0', job)).toMatchObject({ ok: false, detail: 'no requests reached device 259:0' });
+  });
+});
+
+/**
+ * Real outputs, saved from TCG guests (Debian 6.12, bpftrace 0.17) running
+ * randread 4k qd16 on emulated NVMe for 10 s with each script attached; meta.json
+ * holds fio's I/O count of the same repetition.
+ */
+describe('real bpftrace output from TCG guests', () => {
+  const fixture = async (config: string, name: string) => {
+    const dir = `test/fixtures/bpftrace/${config}-6.12`;
+    const meta = JSON.parse(await readFile(`${dir}/meta.json`, 'utf8')) as { fio: Record<string, { total_ios: number }> };
+    return { out: parseBpftraceJson(await readFile(`${dir}/${name}.json`, 'utf8')), ios: meta.fio[name]!.total_ios };
+  };
+  const NVME = '0000:00:12.0';
+
+  it('intel strict: one synchronous IOTLB flush per I/O and no flush queue', async () => {
+    const { out, ios } = await fixture('intel-strict', 'iotlb-invalidations');
+    expect(out.attachedProbes).toBe(9);
+    expect(out.errors).toEqual([]);
+    const m = traceMetrics('iotlb-invalidations', out, { ios, pci: NVME });
+    expect(m['iotlb_sync_flush_per_io']).toBe(1);
+    expect(m['fq_flush_per_io']).toBe(0);
+  });
+
+  it('intel lazy: almost no synchronous flushes, batched flush-queue flushes instead', async () => {
+    const { out, ios } = await fixture('intel-lazy', 'iotlb-invalidations');
+    const m = traceMetrics('iotlb-invalidations', out, { ios, pci: NVME });
+    // 1,096 flush-queue flushes, each one global flush, over 168,077 I/Os.
+    expect(m['fq_flush_per_io']).toBeCloseTo(1096 / 168077, 12);
+    expect(m['iotlb_sync_flush_per_io']).toBeCloseTo(1096 / 168077, 12);
+    expect(m['iotlb_sync_flush_per_io']!).toBeLessThan(0.01);
+  });
+
+  it('one DMA map per I/O on the NVMe controller, and map latency percentiles from the linear histogram', async () => {
+    for (const config of ['intel-strict', 'intel-lazy']) {
+      const { out, ios } = await fixture(config, 'dma-map-latency');
+      const m = traceMetrics('dma-map-latency', out, { ios, pci: NVME });
+      expect(m['dma_map_per_io'], config).toBe(1);
+      expect(m['dma_map_p50_ns']!, config).toBeGreaterThan(1000);
+      expect(m['dma_map_p99_ns']!, config).toBeGreaterThan(m['dma_map_p50_ns']!);
+      expect(m['dma_unmap_p50_ns']!, config).toBeGreaterThan(0);
+      // Buckets are 250 ns wide: a percentile is the inclusive upper edge of one.
+      expect((m['dma_map_p50_ns']! + 1) % 250, config).toBe(0);
+    }
+  });
+
+  it('one IOVA allocation per I/O', async () => {
+    const { out, ios } = await fixture('intel-strict', 'iova-alloc');
+    expect(traceMetrics('iova-alloc', out, { ios })['iova_alloc_per_io']).toBe(1);
+  });
+
+  it('no IOMMU faults, and an empty map is a zero', async () => {
+    const { out, ios } = await fixture('intel-lazy', 'iommu-faults');
+    expect(out.attachedProbes).toBe(1);
+    expect(traceMetrics('iommu-faults', out, { ios })).toEqual({ iommu_faults: 0 });
+  });
+
+  it('the block layer saw the job: every I/O issued once, 4 KiB reads on 259:0', async () => {
+    const { out, ios } = await fixture('intel-strict', 'block-io');
+    const job = { workload: 'w', rw: 'randread' as const, bs: '4k', iodepth: 16, numjobs: 1, ioengine: 'libaio' as const, size: '256m', runtime: 10, ramp_time: 0, direct: true, options: {} };
+    expect(out.maps['reqs']).toEqual({ [`${devT('259:0')},R`]: ios });
+    const c = checkIoPattern(out, '259:0', job);
+    expect(c).toEqual({ name: 'io-pattern', ok: true, detail: `${ios} data requests on 259:0: mean 4096 B, 100 % reads` });
+    expect(checkIoPattern(out, '259:0', { ...job, rw: 'randwrite' }).ok).toBe(false);
   });
 });
