@@ -8,13 +8,14 @@
  *    seen under TCG), compared with rank tests on repetitions.
  *  - `count`: an exact event count normalised per I/O (DMA maps, IOTLB flushes);
  *    deterministic for a given kernel and mode, compared as rates.
+ *  - `exposure`: what a count is normalised by (completed I/Os); never compared.
  *
  * traced: produced only by repetitions that run with bpftrace attached. Timings
  * from those repetitions are never mixed with untraced ones.
  */
 
 export type Better = 'higher' | 'lower';
-export type MetricKind = 'timing' | 'count';
+export type MetricKind = 'timing' | 'count' | 'exposure';
 export type MetricSource = 'fio' | 'bpftrace';
 
 export interface MetricDescription {
@@ -47,6 +48,8 @@ const traced = (
 ): MetricDescription => ({ name, title, unit, better: 'lower', kind, source: 'bpftrace', script, description });
 
 export const METRICS: readonly MetricDescription[] = [
+  { name: 'ios', title: 'Completed I/Os', unit: 'IOs', better: 'higher', kind: 'exposure', source: 'fio',
+    description: 'I/Os completed in the repetition (all jobs); the exposure that turns per-I/O counts back into event counts for rate tests.' },
   fio('iops', 'IOPS', 'IO/s', 'higher', 'Completed I/Os per second, reads and writes together, summed over jobs.'),
   fio('read_iops', 'Read IOPS', 'IO/s', 'higher', 'Completed reads per second.'),
   fio('write_iops', 'Write IOPS', 'IO/s', 'higher', 'Completed writes per second.'),

@@ -95,6 +95,7 @@ export function fioMetrics(out: FioOutput): Record<string, number> {
   if (bins.size === 0) throw new FioParseError('fio JSON has no latency bins; run fio with --output-format=json+');
   const us = (ns: number) => ns / 1000;
   const metrics: Record<string, number> = {
+    ios: fioTotalIos(out),
     iops: readIops + writeIops,
     bw_mib_s: bwKiB / 1024,
     clat_mean_us: us(latSum / latN),

@@ -1,8 +1,9 @@
 /**
  * End to end on real QEMU guests (TCG here): bring up Intel strict, Intel lazy
  * and virtio-iommu lazy guests, prove over SSH that their test disks' IOMMU
- * groups are DMA, DMA-FQ and DMA-FQ, run a cell with the runner, and tear
- * everything down with nothing left behind.
+ * groups are DMA, DMA-FQ and DMA-FQ, dry-run the bpftrace scripts, run timing
+ * and traced repetitions with the runner (the per-I/O counts tell the modes
+ * apart), and tear everything down with nothing left behind.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { Virsh } from '../../infra/virsh.js';
 import { RunStore } from '../../result/store.js';
 import { judgeIommu, runPreflight } from '../../runner/preflight.js';
 import { runPlan } from '../../runner/run.js';
+import { checkScripts, LAB_SCRIPTS } from '../../runner/trace-check.js';
 import { SshSession } from '../../runner/ssh.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { labImage } from '../helpers/lab-image.js';
@@ -40,6 +42,9 @@ targets:
       disks:
         - { name: nvme0, bus: nvme, size_mib: 128 }
         - { name: vblk0, bus: virtio-blk, size_mib: 128 }
+tracing:
+  scripts: [iotlb-invalidations, block-io]
+  repetitions: 1
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
@@ -89,15 +94,53 @@ describe('lab guests on libvirt + QEMU', () => {
     }
   });
 
-  it('runs a cell on every guest with the runner', async () => {
+  it('attaches every bpftrace script on the 6.12 kernel (dry run)', async () => {
+    for (const target of upped.inventory.targets) {
+      const session = await SshSession.connect(target.name, target.ssh);
+      try {
+        const checks = await checkScripts(session, (await session.exec('uname -r')).stdout.trim());
+        expect(checks.map((c) => `${c.script}:${c.state}`), JSON.stringify(checks)).toEqual(LAB_SCRIPTS.map((s) => `${s}:attached`));
+      } finally {
+        session.close();
+      }
+    }
+  });
+
+  it('runs timing and traced repetitions on every guest, and the counts tell the modes apart', async () => {
     const loaded = await loadScenarioFile(join(dir, 'vmtest.yaml'));
     const summary = await runPlan({ loaded, plan: expand(loaded), inventory: upped.inventory, resultsRoot: join(dir, 'results') });
     expect(summary.failures).toEqual([]);
-    expect(summary.passed).toBe(3);
+    expect(summary.passed).toBe(3 * 3);
     const store = await RunStore.open(summary.dir);
     const reps = await store.listReps('rr__intel-lazy__t__nvme0');
     expect(reps[0]!.provenance.iommu_groups).toMatchObject({ nvme0: 'DMA-FQ' });
     expect(reps[0]!.provenance.image_digest).toBe(image.manifest.digest);
+
+    const traced = async (cell: string, index: number) => {
+      const r = await store.readRep(cell, { kind: 'traced', index });
+      if (r?.outcome.state !== 'passed') throw new Error(`${cell} traced-${index}: ${JSON.stringify(r?.outcome)}`);
+      return { metrics: r.outcome.metrics, checks: r.checks ?? [], tracing: r.tracing ?? {} };
+    };
+    // Counts are exact under emulation. Intel strict: one synchronous invalidation per unmap.
+    const strict = await traced('rr__intel-strict__t__nvme0', 1);
+    process.stderr.write(`per I/O: intel strict ${JSON.stringify(strict.metrics)}\n`);
+    expect(strict.metrics['iotlb_sync_flush_per_io']).toBeGreaterThan(0.97);
+    expect(strict.metrics['iotlb_sync_flush_per_io']).toBeLessThan(1.03);
+    expect(strict.metrics['fq_flush_per_io']).toBe(0);
+    // Intel lazy: unmaps go to the flush queue, flushed in batches.
+    const lazy = await traced('rr__intel-lazy__t__nvme0', 1);
+    process.stderr.write(`per I/O: intel lazy ${JSON.stringify(lazy.metrics)}\n`);
+    expect(lazy.metrics['iotlb_sync_flush_per_io']).toBeLessThan(0.05);
+    expect(lazy.metrics['fq_flush_per_io']).toBeGreaterThan(0);
+    // virtio-iommu lazy: the map is still a synchronous request, the unmap is queued.
+    const vlazy = await traced('rr__virtio-lazy__t__nvme0', 1);
+    process.stderr.write(`per I/O: virtio lazy ${JSON.stringify(vlazy.metrics)}\n`);
+    expect(vlazy.metrics['iotlb_sync_flush_per_io']).toBeGreaterThan(0.97);
+    expect(vlazy.metrics['iotlb_sync_flush_per_io']).toBeLessThan(1.1);
+    // The second traced repetition runs block-io alone and checks the I/O pattern.
+    const pattern = await traced('rr__intel-strict__t__nvme0', 2);
+    expect(Object.keys(pattern.tracing)).toEqual(['block-io']);
+    expect(pattern.checks).toEqual([expect.objectContaining({ name: 'io-pattern', ok: true })]);
   });
 
   it('tears everything down, leaving nothing behind', async () => {

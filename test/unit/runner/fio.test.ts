@@ -14,6 +14,7 @@ describe('parseFio on saved real fio 3.33 output', () => {
     expect(metrics['iops']).toBeCloseTo(job.read.iops, 6);
     expect(metrics['read_iops']).toBeCloseTo(job.read.iops, 6);
     expect(metrics['write_iops']).toBeUndefined();
+    expect(metrics['ios']).toBe(job.read.total_ios + job.write.total_ios);
     expect(metrics['bw_mib_s']).toBeCloseTo(job.read.bw / 1024, 6);
     const pct = job.read.clat_ns!.percentile!;
     expect(metrics['clat_p50_us']).toBe(pct['50.000000']! / 1000);

@@ -1,0 +1,8 @@
+/** The lab's statistical functions: the public API documented in docs/statistics.md. */
+export { cvPct, mean, median, quantile, variance } from './describe.js';
+export { EXACT_MAX, exactUDistribution, hodgesLehmann, mannWhitney, minExactP, ranks, type MannWhitney, type ShiftEstimate } from './mann-whitney.js';
+export { benjaminiHochberg } from './multiple.js';
+export { power, type Power } from './power.js';
+export { binomTestP, compareRates, type RateComparison } from './rates.js';
+export { betaI, gammaQ, logGamma, normIsf, normSf, tIsf, tSf } from './special.js';
+export { welch, welchLog, type Welch } from './welch.js';
