@@ -1,5 +1,6 @@
 /** The command table. Order here is the order of `--help` and docs/cli.md. */
 import type { CommandSpec } from '../table.js';
+import { baselineCommand, compareCommand, reportCommand } from './analysis.js';
 import { imageCommand } from './image.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
@@ -7,4 +8,4 @@ import { traceCheckCommand } from './trace-check.js';
 import { downCommand, upCommand } from './up-down.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, upCommand, runCommand, traceCheckCommand, downCommand];
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, upCommand, runCommand, traceCheckCommand, downCommand, reportCommand, compareCommand, baselineCommand];

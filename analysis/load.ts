@@ -1,0 +1,130 @@
+/**
+ * Reading runs for analysis. Unlike the runner's store, this reader never
+ * stops at the first bad file: a corrupt or truncated result.json, a result of
+ * another run, or a metric without a description becomes a named problem, and
+ * the analysis goes on with what is sound.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { LabError } from '../core/errors.js';
+import { describeMetric } from '../core/metrics.js';
+import type { Cell } from '../cell/types.js';
+import { repResultSchema } from '../result/schema.js';
+import { RUN_FILE, RESULT_FILE } from '../result/store.js';
+import { parseRepId, type RepResult, type RunManifest } from '../result/types.js';
+import { checkSchema } from '../scenario/schema-check.js';
+import { scenarioSchema } from '../scenario/schema.js';
+import type { Scenario } from '../scenario/types.js';
+import { readYamlFile } from '../scenario/yaml-source.js';
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats(ajv);
+const validRep = ajv.compile(repResultSchema);
+
+export interface LoadProblem {
+  readonly file: string;
+  readonly message: string;
+}
+
+export interface LoadedRun {
+  readonly dir: string;
+  readonly manifest: RunManifest;
+  /** The scenario the run used (its copy in the run directory), with defaults filled in. */
+  readonly scenario: Scenario;
+  readonly cells: ReadonlyMap<string, Cell>;
+  /** Passed repetitions per cell. */
+  readonly reps: ReadonlyMap<string, readonly RepResult[]>;
+  /** Repetitions that did not pass, per cell, for the report's list of failures. */
+  readonly failed: ReadonlyMap<string, readonly RepResult[]>;
+  readonly problems: readonly LoadProblem[];
+}
+
+function badRun(dir: string, message: string, fix: string): LabError {
+  return new LabError('E_RUN_UNREADABLE', `${dir}: ${message}`, { fix, exitCode: 2 });
+}
+
+export async function loadRun(dir: string): Promise<LoadedRun> {
+  const abs = resolve(dir);
+  const runFile = join(abs, RUN_FILE);
+  if (!existsSync(runFile)) throw badRun(abs, `no ${RUN_FILE}: not a run directory`, 'pass a run directory, e.g. results/2026-11-24T10-35-47Z-quick-1a2b');
+  let manifest: RunManifest;
+  try {
+    manifest = JSON.parse(await readFile(runFile, 'utf8')) as RunManifest;
+  } catch (e) {
+    throw badRun(abs, `${RUN_FILE} is not valid JSON (${(e as Error).message})`, 'the run cannot be analysed; run the scenario again');
+  }
+  if (manifest.version !== 1 || !Array.isArray(manifest.cells)) throw badRun(abs, `${RUN_FILE} is not a version 1 run manifest`, 'use the lab version that wrote it');
+
+  const scenarioFile = join(abs, 'scenario.yaml');
+  if (!existsSync(scenarioFile)) throw badRun(abs, 'scenario.yaml is missing', 'the run directory is incomplete; copy it again from where it ran');
+  const src = await readYamlFile(scenarioFile);
+  const schemaProblems = checkSchema(src, scenarioSchema);
+  if (schemaProblems.length) throw badRun(abs, `scenario.yaml does not validate: ${schemaProblems[0]!.message}`, 'the run directory was edited; restore scenario.yaml');
+  const scenario = src.data as Scenario;
+
+  const problems: LoadProblem[] = [];
+  const cells = new Map(manifest.cells.map((c) => [c.id, c]));
+  const reps = new Map<string, RepResult[]>();
+  const failed = new Map<string, RepResult[]>();
+  for (const cell of manifest.cells) {
+    const cellDir = join(abs, 'cells', cell.id);
+    if (!existsSync(cellDir)) continue;
+    for (const name of (await readdir(cellDir)).sort()) {
+      const ref = parseRepId(name);
+      if (!ref) continue;
+      const file = join(cellDir, name, RESULT_FILE);
+      if (!existsSync(file)) continue; // an interrupted repetition: not a result
+      let r: RepResult;
+      try {
+        r = JSON.parse(await readFile(file, 'utf8')) as RepResult;
+      } catch (e) {
+        problems.push({ file, message: `not valid JSON (${(e as Error).message}); the repetition is left out` });
+        continue;
+      }
+      if (!validRep(r)) {
+        const err = validRep.errors?.[0];
+        problems.push({ file, message: `does not match the result schema: ${err?.instancePath || '/'} ${err?.message ?? ''}; the repetition is left out` });
+        continue;
+      }
+      if (r.cell !== cell.id || r.rep.kind !== ref.kind || r.rep.index !== ref.index) {
+        problems.push({ file, message: `belongs to ${r.cell} ${r.rep.kind}-${r.rep.index}, not to the directory it is in; left out` });
+        continue;
+      }
+      if (r.outcome.state === 'passed') {
+        const unknown = Object.keys(r.outcome.metrics).filter((m) => !describeMetric(m));
+        if (unknown.length) problems.push({ file, message: `metrics without a description in core/metrics.ts: ${unknown.join(', ')}; those are left out` });
+        reps.set(cell.id, [...(reps.get(cell.id) ?? []), r]);
+      } else {
+        failed.set(cell.id, [...(failed.get(cell.id) ?? []), r]);
+      }
+    }
+  }
+  return { dir: abs, manifest, scenario, cells, reps, failed, problems };
+}
+
+/**
+ * The values of one metric in one cell, one per repetition. Timings come only
+ * from untraced (timing) repetitions: tracing slows I/O by up to half, and the
+ * report never mixes the two. Traced metrics come from the repetitions that
+ * produced them, with the I/O count of the same repetition as exposure.
+ */
+export function samples(run: LoadedRun, cellId: string, metric: string): { values: number[]; exposures: number[] } {
+  const d = describeMetric(metric);
+  const values: number[] = [];
+  const exposures: number[] = [];
+  if (!d) return { values, exposures };
+  const tracedTimings = run.scenario.tracing.in_timing_repetitions;
+  for (const r of run.reps.get(cellId) ?? []) {
+    if (r.outcome.state !== 'passed') continue;
+    const v = r.outcome.metrics[metric];
+    if (v === undefined || !Number.isFinite(v)) continue;
+    if (d.source === 'fio' && r.rep.kind !== 'timing' && !tracedTimings) continue;
+    values.push(v);
+    exposures.push(r.outcome.metrics['ios'] ?? NaN);
+  }
+  return { values, exposures };
+}

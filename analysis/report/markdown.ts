@@ -1,0 +1,55 @@
+/** The Markdown summary: short enough for a CI comment, with every regression and what was left out. */
+import { fmtNum, fmtP, type Comparison } from '../compare.js';
+import { newlyConfirmedWorse, type Report } from './model.js';
+
+const pct = (r: number) => (Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
+const esc = (s: string) => s.replace(/\|/g, '\\|');
+
+function row(c: Comparison): string {
+  const ci = c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} /IO` : `${pct(c.ratio)} [${pct(c.lower)}, ${pct(c.upper)}]`;
+  return `| \`${c.cell}\` | ${c.label} | ${c.metric} | ${ci} | ${fmtP(c.q)} | **${c.verdict}** | ${esc(c.reason)} |`;
+}
+
+function counts(cs: readonly Comparison[]): string {
+  const n = (v: string) => cs.filter((c) => c.verdict === v).length;
+  return `${n('regression')} regression, ${n('improvement')} improvement, ${n('no-change')} no change, ${n('inconclusive')} inconclusive`;
+}
+
+export function renderMarkdown(r: Report): string {
+  const out: string[] = [];
+  out.push(`## ${r.regression ? '❌ Regression' : '✅ No regression'} — ${r.run.scenario} (${r.run.id})`, '');
+  out.push(`${r.cells.length} cells, ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions each; α = ${r.modes.thresholds.alpha} (Benjamini–Hochberg over the matrix), minimum effect ${r.modes.thresholds.min_effect_pct} %, noisy above CV ${r.modes.thresholds.max_cv_pct} %.`, '');
+  if (r.baseline) {
+    const cs = r.baseline.set.comparisons;
+    out.push(`### Against the baseline ${r.baseline.id}`, '', counts(cs), '');
+    const shown = cs.filter((c) => c.verdict === 'regression' || c.verdict === 'improvement');
+    if (shown.length) {
+      out.push('| cell | comparison | metric | change [95 % CI] | q | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...shown.map(row), '');
+    }
+    const unsure = cs.filter((c) => c.verdict === 'inconclusive');
+    if (unsure.length) out.push(`<details><summary>${unsure.length} inconclusive</summary>`, '', '| cell | comparison | metric | change [CI] | q | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...unsure.map(row), '', '</details>', '');
+  } else {
+    out.push('No baseline: set one with `iommu-lab baseline set RUN` to get regressions.', '');
+  }
+  out.push('### What each IOMMU configuration costs', '');
+  for (const f of r.findings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);
+  out.push('');
+  const costRows = r.modes.comparisons.filter((c) => c.verdict !== 'no-change');
+  if (costRows.length) out.push('<details><summary>All configuration comparisons</summary>', '', '| cell | comparison | metric | change [CI] | q | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...costRows.map(row), '', '</details>', '');
+  const confirmed = r.trends.filter((t) => t.changes.points.length > 0);
+  const suspects = r.trends.filter((t) => t.changes.latest.state === 'suspect');
+  if (r.trends.length) {
+    out.push(`### History (${Math.max(...r.trends.map((t) => t.nights.length))} runs)`, '');
+    if (!confirmed.length && !suspects.length) out.push('No change points.', '');
+    for (const t of confirmed) for (const p of t.changes.points) out.push(`- change point: \`${t.cell}\` ${t.metric} ${pct(p.ratio)} from ${p.run} (confirmed after ${p.nights} nights, p ${fmtP(p.p)})${newlyConfirmedWorse(t) && p === t.changes.points.at(-1) ? ' — **new regression**' : ''}`);
+    for (const t of suspects) out.push(`- suspect (latest night only, unconfirmed): \`${t.cell}\` ${t.metric} ${pct(t.changes.latest.ratio ?? 1)}`);
+    out.push('');
+  }
+  const noisy = r.cells.filter((c) => Object.entries(c.metrics).some(([m, s]) => r.metrics.find((x) => x.name === m)?.kind === 'timing' && s.cvPct > r.modes.thresholds.max_cv_pct));
+  if (noisy.length) out.push(`### Noisy cells (CV above ${r.modes.thresholds.max_cv_pct} %: not trusted)`, '', ...noisy.map((c) => `- \`${c.cell}\`: ${Object.entries(c.metrics).filter(([, s]) => s.cvPct > r.modes.thresholds.max_cv_pct).map(([m, s]) => `${m} CV ${s.cvPct.toFixed(1)} %`).join(', ')}`), '');
+  if (r.failures.length) out.push(`### Failed repetitions (${r.failures.length})`, '', ...r.failures.slice(0, 50).map((f) => `- \`${f.cell}\` ${f.rep}: ${f.kind}: ${esc(f.message.split('\n')[0]!)}`), '');
+  const leftOut = [...(r.baseline?.set.leftOut ?? []), ...r.modes.leftOut];
+  if (leftOut.length) out.push(`### Left out (${leftOut.length})`, '', ...leftOut.slice(0, 50).map((l) => `- \`${l.cell}\`${l.metric ? ` ${l.metric}` : ''}: ${l.reason}`), '');
+  if (r.problems.length) out.push(`### Problems reading the results (${r.problems.length})`, '', ...r.problems.map((p) => `- \`${p.file}\`: ${p.message}`), '');
+  return `${out.join('\n').trimEnd()}\n`;
+}

@@ -1,0 +1,115 @@
+/**
+ * Everything a report shows, computed once: the renderers (HTML, Markdown,
+ * JUnit, JSON) only format it.
+ */
+import { describeMetric, METRICS } from '../../core/metrics.js';
+import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
+import { compareModes, compareRuns, configName, groupKey, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { nightsOf } from '../history.js';
+import { samples, type LoadedRun, type LoadProblem } from '../load.js';
+import { cvPct, median } from '../stats/describe.js';
+
+export interface CellStats {
+  readonly cell: string;
+  readonly group: string;
+  readonly config: string;
+  readonly target: string;
+  readonly workload: string;
+  readonly disk: string;
+  readonly profile: string;
+  readonly axes: Readonly<Record<string, string | number>>;
+  /** metric → summary over this run's repetitions. */
+  readonly metrics: Readonly<Record<string, { readonly n: number; readonly median: number; readonly cvPct: number; readonly values: readonly number[] }>>;
+}
+
+export interface Trend {
+  readonly cell: string;
+  readonly metric: string;
+  readonly nights: readonly Night[];
+  readonly changes: ChangeReport;
+}
+
+export interface Report {
+  readonly title: string;
+  readonly generated: string;
+  readonly run: { readonly id: string; readonly dir: string; readonly scenario: string; readonly created: string; readonly host: string; readonly labVersion: string; readonly repetitions: { timing: number; traced: number } };
+  readonly baseline?: { readonly id: string; readonly dir: string; readonly set: ComparisonSet };
+  readonly modes: ComparisonSet;
+  readonly findings: readonly PairFinding[];
+  readonly cells: readonly CellStats[];
+  readonly trends: readonly Trend[];
+  readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: string; readonly message: string }[];
+  readonly problems: readonly LoadProblem[];
+  readonly regression: boolean;
+  readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string }[];
+}
+
+export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; history?: readonly LoadedRun[] } = {}): Report {
+  const modes = compareModes(run);
+  const baselineSet = options.baseline ? compareRuns(options.baseline, run) : undefined;
+  const metricDescs = metricsOf(run);
+  const cells: CellStats[] = [...run.cells.values()].map((c) => ({
+    cell: c.id,
+    group: groupKey(c),
+    config: configName(c),
+    target: c.target.name,
+    workload: c.job.workload,
+    disk: c.disk,
+    profile: c.target.kind === 'vm' ? c.target.profile : c.target.host,
+    axes: c.axes,
+    metrics: Object.fromEntries(
+      metricDescs
+        .map((d) => [d.name, samples(run, c.id, d.name).values] as const)
+        .filter(([, v]) => v.length > 0)
+        .map(([name, v]) => [name, { n: v.length, median: median(v), cvPct: cvPct(v), values: v }]),
+    ),
+  }));
+  const trends: Trend[] = [];
+  const history = options.history ?? [];
+  if (history.length >= 3) {
+    const t = run.scenario.thresholds;
+    for (const c of run.cells.values()) {
+      for (const d of metricDescs) {
+        const nights = nightsOf(history, c.id, d.name);
+        if (nights.length < 3) continue;
+        const minEffectPct = t.metrics?.[d.name]?.min_effect_pct ?? t.min_effect_pct;
+        trends.push({ cell: c.id, metric: d.name, nights, changes: detectChanges(nights, { alpha: t.alpha, minEffectPct }) });
+      }
+    }
+  }
+  const failures = [...run.failed.entries()].flatMap(([cell, rs]) =>
+    rs.filter((r) => !run.reps.get(cell)?.some((p) => p.rep.kind === r.rep.kind && p.rep.index === r.rep.index)).map((r) => ({
+      cell, rep: `${r.rep.kind}-${String(r.rep.index).padStart(2, '0')}`,
+      kind: r.outcome.state === 'failed' ? r.outcome.failure.kind : 'skipped',
+      message: r.outcome.state === 'failed' ? r.outcome.failure.message : r.outcome.state === 'skipped' ? r.outcome.reason : '',
+    })),
+  );
+  return {
+    title: `iommu-lab: ${run.manifest.scenario.name} — ${run.manifest.id}`,
+    generated: new Date().toISOString(),
+    run: {
+      id: run.manifest.id, dir: run.dir, scenario: run.manifest.scenario.name, created: run.manifest.created, host: run.manifest.host,
+      labVersion: run.manifest.lab_version, repetitions: run.manifest.repetitions,
+    },
+    ...(options.baseline && baselineSet ? { baseline: { id: options.baseline.manifest.id, dir: options.baseline.dir, set: baselineSet } } : {}),
+    modes,
+    findings: pairFindings(modes),
+    cells,
+    trends,
+    failures,
+    problems: [...run.problems, ...(options.baseline?.problems ?? [])],
+    // A regression: against the baseline, or a worse change point confirmed by the latest night.
+    regression: (baselineSet ? hasRegression(baselineSet) : false) || trends.some((t) => newlyConfirmedWorse(t)),
+    metrics: METRICS.filter((m) => metricDescs.some((d) => d.name === m.name)).map((m) => ({ name: m.name, title: m.title, unit: m.unit, better: m.better, kind: m.kind })),
+  };
+}
+
+export function newlyConfirmedWorse(t: Trend): boolean {
+  const last = t.changes.points.at(-1);
+  return last !== undefined && last.index + last.nights === t.nights.length && isWorse(t.metric, last.ratio);
+}
+
+function isWorse(metric: string, ratio: number): boolean {
+  const d = describeMetric(metric);
+  return d ? (d.better === 'higher' ? ratio < 1 : ratio > 1) : false;
+}

@@ -1,0 +1,30 @@
+/** Writes a report's four files, each atomically: a crash never leaves half a report where CI picks it up. */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../../result/atomic.js';
+import { renderHtml } from './html.js';
+import { renderJUnit } from './junit.js';
+import { renderMarkdown } from './markdown.js';
+import type { Report } from './model.js';
+
+export interface ReportFiles {
+  readonly html: string;
+  readonly markdown: string;
+  readonly junit: string;
+  readonly json: string;
+}
+
+export async function writeReport(report: Report, outDir: string): Promise<ReportFiles> {
+  await mkdir(outDir, { recursive: true });
+  const files: ReportFiles = {
+    html: join(outDir, 'report.html'),
+    markdown: join(outDir, 'summary.md'),
+    junit: join(outDir, 'junit.xml'),
+    json: join(outDir, 'report.json'),
+  };
+  await writeFileAtomic(files.html, renderHtml(report));
+  await writeFileAtomic(files.markdown, renderMarkdown(report));
+  await writeFileAtomic(files.junit, renderJUnit(report));
+  await writeJsonAtomic(files.json, report);
+  return files;
+}

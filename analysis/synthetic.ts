@@ -1,0 +1,80 @@
+/**
+ * Synthetic result sets with realistic noise, for tests and benchmarks of the
+ * analysis: real run directories (written through the results store), whose
+ * timing values are lognormal with a chosen CV and whose counts are exact
+ * rates, so everything downstream reads them like real runs.
+ */
+import { createHash } from 'node:crypto';
+import { expand } from '../cell/expand.js';
+import { prng } from '../runner/order.js';
+import { RunStore, thisHost } from '../result/store.js';
+import type { RunManifest } from '../result/types.js';
+import type { LoadedScenario } from '../scenario/load.js';
+import { loadScenarioFile } from '../scenario/load.js';
+
+export function gaussian(random: () => number): () => number {
+  return () => {
+    let u = 0;
+    while (u === 0) u = random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  };
+}
+
+/** A lognormal value with mean `mean` and coefficient of variation `cv` (e.g. 0.02). */
+export function lognormal(normal: () => number, mean: number, cv: number): number {
+  const s = Math.sqrt(Math.log(1 + cv * cv));
+  return mean * Math.exp(s * normal() - (s * s) / 2);
+}
+
+export interface SyntheticRunOptions {
+  readonly root: string;
+  readonly scenario: LoadedScenario;
+  readonly seed: number;
+  readonly created: Date;
+  /** IOPS level of a cell (before noise). */
+  readonly level: (cellId: string, config: string) => number;
+  readonly cvPct: number;
+  /** Per-I/O sync flushes per configuration (exact counts in traced repetitions). */
+  readonly flushesPerIo?: (config: string) => number;
+  readonly repetitions?: number;
+}
+
+export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string> {
+  const plan = expand(o.scenario);
+  const normal = gaussian(prng(o.seed));
+  const reps = o.repetitions ?? plan.repetitions.timing;
+  const stamp = o.created.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-');
+  const id = `${stamp}-${o.scenario.scenario.name}-${createHash('sha256').update(String(o.seed)).digest('hex').slice(0, 4)}`;
+  const manifest: RunManifest = {
+    version: 1, id, created: o.created.toISOString(), lab_version: 'synthetic', scenario: { name: o.scenario.scenario.name, file: o.scenario.file, sha256: o.scenario.sha256 },
+    seed: o.seed, repetitions: { timing: reps, traced: plan.repetitions.traced }, cells: plan.cells, inventory_source: 'synthetic', host: thisHost(),
+  };
+  const store = await RunStore.create(o.root, manifest, o.scenario.text, { version: 1, synthetic: true });
+  let order = 0;
+  for (const cell of plan.cells) {
+    const config = `${cell.iommu.device}-${cell.iommu.mode}`;
+    const level = o.level(cell.id, config);
+    const write = async (kind: 'timing' | 'traced', index: number, metrics: Record<string, number>) => {
+      await store.writeRep({
+        version: 1, run: id, cell: cell.id, rep: { kind, index }, started: o.created.toISOString(), finished: o.created.toISOString(),
+        outcome: { state: 'passed', metrics },
+        provenance: { target: cell.target.name, target_kind: cell.target.kind, scenario_sha256: o.scenario.sha256, seed: o.seed, order: order++, lab_version: 'synthetic', host: thisHost() },
+        files: {},
+      }, {});
+    };
+    for (let i = 1; i <= reps; i++) {
+      const iops = lognormal(normal, level, o.cvPct / 100);
+      await write('timing', i, { ios: Math.round(iops * cell.job.runtime), iops, clat_p50_us: (1e6 * cell.job.iodepth) / iops, clat_p99_us: (2.5e6 * cell.job.iodepth) / lognormal(normal, iops, o.cvPct / 100) });
+    }
+    for (let i = 1; i <= plan.repetitions.traced; i++) {
+      const ios = Math.round(level * 0.6 * cell.job.runtime);
+      const f = o.flushesPerIo?.(config) ?? 0;
+      await write('traced', i, { ios, iops: ios / cell.job.runtime, iotlb_sync_flush_per_io: Math.round(f * ios) / ios, dma_map_per_io: 1 });
+    }
+  }
+  return store.dir;
+}
+
+export async function loadScenarioText(file: string): Promise<LoadedScenario> {
+  return loadScenarioFile(file);
+}

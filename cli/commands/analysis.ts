@@ -1,0 +1,114 @@
+/** report, compare and baseline: the analysis on the command line. Exit 0 no regression, 1 regression, 2 bad input. */
+import { dirname, join, resolve } from 'node:path';
+import { EXIT, LabError } from '../../core/errors.js';
+import { fmtP } from '../../analysis/compare.js';
+import { getBaseline, loadHistory, setBaseline } from '../../analysis/history.js';
+import { loadRun, type LoadedRun } from '../../analysis/load.js';
+import { buildReport, type Report } from '../../analysis/report/model.js';
+import { writeReport } from '../../analysis/report/write.js';
+import type { CommandSpec, Io } from '../table.js';
+
+async function emit(report: Report, outDir: string, options: Record<string, unknown>, io: Io) {
+  const files = await writeReport(report, outDir);
+  if (options['json']) {
+    io.out(JSON.stringify({ regression: report.regression, files, baseline: report.baseline?.set, modes: report.modes, problems: report.problems }, null, 2));
+  } else {
+    const cs = report.baseline?.set.comparisons ?? [];
+    for (const c of cs.filter((x) => x.verdict === 'regression')) io.out(`REGRESSION ${c.cell} ${c.metric}: ${c.reason}`);
+    for (const f of report.findings) io.out(`${f.label} [${f.group}]: ${f.summary}`);
+    for (const p of report.problems) io.err(`warning: ${p.file}: ${p.message}`);
+    const left = [...(report.baseline?.set.leftOut ?? []), ...report.modes.leftOut];
+    if (left.length) io.err(`${left.length} comparison(s) left out (listed in the report)`);
+    if (report.baseline) {
+      const n = (v: string) => cs.filter((c) => c.verdict === v).length;
+      io.out(`against baseline ${report.baseline.id}: ${n('regression')} regression, ${n('improvement')} improvement, ${n('no-change')} no change, ${n('inconclusive')} inconclusive (min q ${fmtP(Math.min(...cs.map((c) => c.q)))})`);
+    }
+    io.out(`report:  ${files.html}`);
+    io.out(`summary: ${files.markdown}`);
+    io.out(`junit:   ${files.junit}`);
+  }
+  return report.regression ? EXIT.failed : EXIT.ok;
+}
+
+function sameScenario(base: LoadedRun, cand: LoadedRun, force: boolean) {
+  if (base.manifest.scenario.name !== cand.manifest.scenario.name && !force) {
+    throw new LabError('E_COMPARE_SCENARIOS', `${base.manifest.id} is a run of "${base.manifest.scenario.name}" and ${cand.manifest.id} of "${cand.manifest.scenario.name}"`, {
+      fix: 'compare runs of the same scenario, or pass --force to compare the cells they share by id',
+      exitCode: 2,
+    });
+  }
+}
+
+export const reportCommand: CommandSpec = {
+  name: 'report',
+  summary: "Analyse a run: configurations against each other, against the scenario's baseline, and change points over the history under the results root; writes HTML, Markdown, JUnit and JSON.",
+  args: ['<run-dir>'],
+  options: [
+    { flags: '--baseline <run-dir>', description: "compare with this run instead of the scenario's stored baseline ('none' for no baseline)" },
+    { flags: '--history <root>', description: "results root whose runs of the same scenario form the history (default: the run's parent)" },
+    { flags: '--out <dir>', description: 'where the report files go (default: RUN/report)' },
+    { flags: '--json', description: 'print the comparisons as JSON' },
+  ],
+  example: 'iommu-lab report results/2026-11-24T10-35-47Z-quick-1a2b',
+  async run(args, options, io) {
+    const run = await loadRun(args[0] as string);
+    const root = resolve((options['history'] as string | undefined) ?? dirname(run.dir));
+    let baseline: LoadedRun | undefined;
+    const b = options['baseline'] as string | undefined;
+    if (b && b !== 'none') baseline = await loadRun(b);
+    else if (!b) {
+      const dir = await getBaseline(dirname(run.dir), run.manifest.scenario.name);
+      if (dir && resolve(dir) !== run.dir) baseline = await loadRun(dir);
+    }
+    if (baseline) sameScenario(baseline, run, false);
+    const history = await loadHistory(root, run.manifest.scenario.name, run.manifest.created);
+    const report = buildReport(run, { ...(baseline ? { baseline } : {}), history });
+    return emit(report, (options['out'] as string | undefined) ?? join(run.dir, 'report'), options, io);
+  },
+};
+
+export const compareCommand: CommandSpec = {
+  name: 'compare',
+  summary: 'Compare a candidate run with a base run of the same scenario, cell by cell; exit 1 on a regression.',
+  args: ['<base-run>', '<candidate-run>'],
+  options: [
+    { flags: '--out <dir>', description: 'where the report files go (default: CANDIDATE/compare)' },
+    { flags: '--force', description: 'compare runs of different scenarios on the cells they share' },
+    { flags: '--json', description: 'print the comparisons as JSON' },
+  ],
+  example: 'iommu-lab compare results/RUN_A results/RUN_B',
+  async run(args, options, io) {
+    const base = await loadRun(args[0] as string);
+    const cand = await loadRun(args[1] as string);
+    sameScenario(base, cand, Boolean(options['force']));
+    const report = buildReport(cand, { baseline: base });
+    return emit(report, (options['out'] as string | undefined) ?? join(cand.dir, 'compare'), options, io);
+  },
+};
+
+export const baselineCommand: CommandSpec = {
+  name: 'baseline',
+  summary: "Set (`baseline set RUN`) or show (`baseline show RUN_OR_ROOT SCENARIO`) a scenario's baseline run.",
+  args: ['<action>', '[args...]'],
+  options: [],
+  example: 'iommu-lab baseline set results/2026-11-24T10-35-47Z-quick-1a2b',
+  async run(args, _options, io) {
+    const action = args[0] as string;
+    const rest = (args[1] as string[] | undefined) ?? [];
+    if (action === 'set' && rest.length === 1) {
+      const b = await setBaseline(rest[0]!);
+      io.out(`baseline of ${b.scenario}: ${b.run} (${b.file})`);
+      return EXIT.ok;
+    }
+    if (action === 'show' && rest.length === 2) {
+      const dir = await getBaseline(rest[0]!, rest[1]!);
+      if (!dir) {
+        io.out(`no baseline for ${rest[1]} under ${rest[0]}`);
+        return EXIT.failed;
+      }
+      io.out(dir);
+      return EXIT.ok;
+    }
+    throw new LabError('E_USAGE', `baseline ${action ?? ''} ${rest.join(' ')}: unknown form`, { fix: 'iommu-lab baseline set RUN_DIR, or iommu-lab baseline show RESULTS_ROOT SCENARIO', exitCode: 2 });
+  },
+};

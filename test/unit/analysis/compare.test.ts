@@ -1,0 +1,171 @@
+/**
+ * Comparisons, verdicts and reports on synthetic result sets: real run
+ * directories written through the results store, lognormal timings, exact counts.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detectChanges } from '../../../analysis/changepoint.js';
+import { compareModes, compareRuns, pairFindings } from '../../../analysis/compare.js';
+import { loadRun } from '../../../analysis/load.js';
+import { renderJUnit } from '../../../analysis/report/junit.js';
+import { renderMarkdown } from '../../../analysis/report/markdown.js';
+import { buildReport } from '../../../analysis/report/model.js';
+import { gaussian, lognormal, writeSyntheticRun } from '../../../analysis/synthetic.js';
+import { prng } from '../../../runner/order.js';
+import { loadScenarioFile } from '../../../scenario/load.js';
+import { runCli } from '../../helpers/run-cli.js';
+import { useTmpDir, writeIn } from '../../helpers/tmp.js';
+
+const tmp = useTmpDir();
+
+const SCENARIO = (reps: number) => `name: syn
+seed: 1
+repetitions: ${reps}
+workloads:
+  - { name: rr, rw: randread, bs: 4k, iodepth: [1, 16], runtime: 10 }
+iommu:
+  - device: intel
+    mode: [passthrough, lazy, strict]
+targets:
+  vms:
+    - name: t
+      disks: [{ name: nvme0, bus: nvme }]
+tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+metrics: [iops, clat_p50_us, iotlb_sync_flush_per_io]
+thresholds: { alpha: 0.05, min_effect_pct: 3, max_cv_pct: 10 }
+`;
+
+const FLUSHES: Record<string, number> = { 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1 };
+
+async function runs(reps: number, candidateLevel: (cell: string, config: string) => number, cvPct = 2) {
+  const dir = await tmp();
+  const scenario = await loadScenarioFile(await writeIn(dir, 'syn.yaml', SCENARIO(reps)));
+  const root = join(dir, 'results');
+  const base = await writeSyntheticRun({ root, scenario, seed: 11, created: new Date('2026-11-01T02:00:00Z'), level: () => 10000, cvPct, flushesPerIo: (c) => FLUSHES[c]! });
+  const cand = await writeSyntheticRun({ root, scenario, seed: 12, created: new Date('2026-11-02T02:00:00Z'), level: candidateLevel, cvPct, flushesPerIo: (c) => FLUSHES[c]! });
+  return { dir, root, base, cand };
+}
+
+describe('a run against its baseline', () => {
+  it('finds a 10 % IOPS drop in one cell as a regression, with the interval covering it, and nothing else', async () => {
+    const { base, cand } = await runs(10, (cell) => (cell === 'rr.qd16__intel-strict__t__nvme0' ? 9000 : 10000));
+    const set = compareRuns(await loadRun(base), await loadRun(cand));
+    const reg = set.comparisons.filter((c) => c.verdict === 'regression');
+    expect(reg.map((c) => `${c.cell} ${c.metric}`)).toContain('rr.qd16__intel-strict__t__nvme0 iops');
+    const iops = reg.find((c) => c.metric === 'iops')!;
+    expect(iops.lower).toBeLessThan(0.9);
+    expect(iops.upper).toBeGreaterThan(0.9);
+    expect(iops.upper).toBeLessThan(0.97);
+    expect(iops.test).toBe('mann-whitney-exact');
+    // Every other cell's IOPS: no regression reported.
+    expect(set.comparisons.filter((c) => c.metric === 'iops' && c.cell !== iops.cell && c.verdict === 'regression')).toEqual([]);
+    // Counts are unchanged, exactly.
+    expect(set.comparisons.filter((c) => c.metricKind === 'count' && (c.verdict === 'regression' || c.verdict === 'improvement'))).toEqual([]);
+    expect(set.comparisons.find((c) => c.cell === 'rr.qd16__intel-passthrough__t__nvme0' && c.metric === 'iotlb_sync_flush_per_io')!.reason).toBe('no events on either side');
+  });
+
+  it('says that 3 repetitions a side can never be significant, instead of "no change"', async () => {
+    const { base, cand } = await runs(3, (cell) => (cell.includes('strict') ? 8000 : 10000));
+    const set = compareRuns(await loadRun(base), await loadRun(cand));
+    const c = set.comparisons.find((x) => x.cell === 'rr.qd16__intel-strict__t__nvme0' && x.metric === 'iops')!;
+    expect(c.verdict).toBe('inconclusive');
+    expect(c.reason).toContain('cannot go below p = 0.10');
+    expect(c.reason).toContain('use ≥ 4 a side');
+  });
+
+  it('flags noisy cells instead of trusting them', async () => {
+    const { base, cand } = await runs(10, () => 10000, 20);
+    const set = compareRuns(await loadRun(base), await loadRun(cand));
+    const timings = set.comparisons.filter((c) => c.metricKind === 'timing');
+    expect(timings.every((c) => c.noisy && c.verdict === 'inconclusive')).toBe(true);
+    expect(timings[0]!.reason).toMatch(/^noisy: CV \d+\.\d % above max_cv_pct 10 %/);
+  });
+
+  it('goes on past a corrupt result, a truncated one and a missing cell, naming each', async () => {
+    const { base, cand } = await runs(5, () => 10000);
+    const cellDir = join(cand, 'cells', 'rr.qd1__intel-lazy__t__nvme0');
+    await writeFile(join(cellDir, 'timing-01', 'result.json'), '{"version": 1, "run": "x"');
+    const r2 = JSON.parse(await readFile(join(cellDir, 'timing-02', 'result.json'), 'utf8'));
+    delete r2.provenance;
+    await writeFile(join(cellDir, 'timing-02', 'result.json'), JSON.stringify(r2));
+    const run = await loadRun(cand);
+    expect(run.problems.map((p) => p.file.replace(cand, 'RUN'))).toEqual([
+      'RUN/cells/rr.qd1__intel-lazy__t__nvme0/timing-01/result.json',
+      'RUN/cells/rr.qd1__intel-lazy__t__nvme0/timing-02/result.json',
+    ]);
+    expect(run.problems[0]!.message).toMatch(/^not valid JSON/);
+    expect(run.problems[1]!.message).toContain("must have required property 'provenance'");
+    const set = compareRuns(await loadRun(base), run);
+    expect(set.comparisons.find((c) => c.cell === 'rr.qd1__intel-lazy__t__nvme0' && c.metric === 'iops')!.cand.n).toBe(3);
+  });
+});
+
+describe('configurations within one run', () => {
+  it('reports that strict costs exact flushes even when the timings cannot tell', async () => {
+    const { cand } = await runs(3, () => 10000, 8);
+    const set = compareModes(await loadRun(cand));
+    const f = pairFindings(set).find((x) => x.label === 'intel-strict vs intel-lazy' && x.group === 'rr.qd16__t__nvme0')!;
+    expect(f.summary).toMatch(/^the exact counts differ \(iotlb_sync_flush_per_io 6\.50e-3 → 1\.000\); the timings cannot tell/);
+    const count = f.counts.find((c) => c.metric === 'iotlb_sync_flush_per_io')!;
+    expect(count).toMatchObject({ test: 'poisson-rate', verdict: 'regression' });
+    expect(count.ratio).toBeCloseTo(1 / 0.0065, 0);
+  });
+});
+
+describe('reports', () => {
+  it('Markdown names the regression; JUnit makes it a failure and inconclusive ones skipped', async () => {
+    const { base, cand } = await runs(10, (cell) => (cell === 'rr.qd16__intel-strict__t__nvme0' ? 9000 : 10000));
+    const report = buildReport(await loadRun(cand), { baseline: await loadRun(base) });
+    expect(report.regression).toBe(true);
+    const md = renderMarkdown(report);
+    expect(md).toMatch(/^## ❌ Regression — syn/);
+    expect(md).toContain('| `rr.qd16__intel-strict__t__nvme0` | candidate vs baseline | iops |');
+    const xml = renderJUnit(report);
+    expect(xml).toMatch(/<testcase classname="syn\.rr\.qd16__intel-strict__t__nvme0" name="iops" time="0">\s*<failure message="iops: -/);
+    expect((xml.match(/<testcase /g) ?? []).length).toBe(report.baseline!.set.comparisons.length + report.modes.comparisons.length);
+  });
+
+  it('the CLI exits 1 on a regression, 0 without, 2 for runs of different scenarios', async () => {
+    const bad = await runs(10, (cell) => (cell === 'rr.qd16__intel-strict__t__nvme0' ? 9000 : 10000));
+    const r1 = await runCli('compare', bad.base, bad.cand);
+    expect(r1.code, r1.stderr).toBe(1);
+    expect(r1.stdout).toContain('REGRESSION rr.qd16__intel-strict__t__nvme0 iops');
+    expect(r1.stdout).toMatch(/report: {2}.*compare\/report\.html/);
+    const good = await runs(10, () => 10000);
+    expect((await runCli('compare', good.base, good.cand)).code).toBe(0);
+    const other = await tmp();
+    const s2 = await loadScenarioFile(await writeIn(other, 'other.yaml', SCENARIO(3).replace('name: syn', 'name: other')));
+    const otherRun = await writeSyntheticRun({ root: join(other, 'results'), scenario: s2, seed: 3, created: new Date(), level: () => 1, cvPct: 1 });
+    const r3 = await runCli('compare', good.base, otherRun);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('error[E_COMPARE_SCENARIOS]');
+    expect((await runCli('compare', good.base, other)).stderr).toContain('error[E_RUN_UNREADABLE]');
+  });
+});
+
+describe('change points over nightly history', () => {
+  const nights = (levels: number[], seed = 5, cv = 0.02, reps = 10) => {
+    const n = gaussian(prng(seed));
+    return levels.map((l, i) => ({ run: `r${i}`, created: `2026-10-${String(i + 1).padStart(2, '0')}`, values: Array.from({ length: reps }, () => lognormal(n, l, cv)) }));
+  };
+  const o = { alpha: 0.05, minEffectPct: 2 };
+
+  it('a 5 % step is suspect after one night and confirmed after two', () => {
+    const flat = Array(12).fill(100);
+    const one = detectChanges(nights([...flat, 95]), o);
+    expect(one.points).toEqual([]);
+    expect(one.latest.state).toBe('suspect');
+    const two = detectChanges(nights([...flat, 95, 95]), o);
+    expect(two.points).toHaveLength(1);
+    expect(two.points[0]).toMatchObject({ index: 12, nights: 2 });
+    expect(two.points[0]!.ratio).toBeCloseTo(0.95, 1);
+  });
+
+  it('one bad night never becomes a change point, and a missing night changes nothing', () => {
+    const series = nights([...Array(10).fill(100), 90, 100, 100, 100]);
+    expect(detectChanges(series, o).points).toEqual([]);
+    const gap = series.filter((_, i) => i !== 4);
+    expect(detectChanges(gap, o).points).toEqual([]);
+  });
+});
