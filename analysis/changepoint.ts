@@ -53,7 +53,11 @@ export interface ChangeReport {
   readonly medians: readonly number[];
   readonly points: readonly ChangePoint[];
   /** The latest night against the current level. */
-  readonly latest: { readonly state: 'stable' | 'suspect' | 'too-short'; readonly ratio?: number; readonly p?: number };
+  /**
+   * The latest night against the current level: `changed` when it completes a
+   * newly confirmed change point, `suspect` when it alone deviates.
+   */
+  readonly latest: { readonly state: 'stable' | 'suspect' | 'changed' | 'too-short'; readonly ratio?: number; readonly p?: number };
 }
 
 export function detectChanges(nights: readonly Night[], o: ChangePointOptions): ChangeReport {
@@ -84,6 +88,27 @@ export function detectChanges(nights: readonly Night[], o: ChangePointOptions): 
       }
     }
     if (found) {
+      // The first split that passes tends to sit early: a low night just before a step joins the
+      // segment. Place the change where the two-segment fit is best (the binary-segmentation
+      // statistic n1·n2/(n1+n2)·(mean1 − mean2)² on log night medians) among the splits that
+      // keep at least 2 nights after it.
+      const end = found.index + found.nights;
+      const lo = Math.max(start, found.index - window);
+      const f = m.slice(lo, end).every((v) => v > 0) ? Math.log : (v: number) => v;
+      let bestScore = -Infinity;
+      let bestTau = found.index;
+      for (let t2 = found.index; t2 <= end - 2; t2++) {
+        const a = m.slice(lo, t2).map(f);
+        const b = m.slice(t2, end).map(f);
+        const score = ((a.length * b.length) / (a.length + b.length)) * (mean(a) - mean(b)) ** 2;
+        if (score > bestScore) { bestScore = score; bestTau = t2; }
+      }
+      if (bestTau !== found.index) {
+        const ref2 = m.slice(Math.max(start, bestTau - window), bestTau);
+        const after2 = m.slice(bestTau, end);
+        found = { index: bestTau, run: nights[bestTau]!.run, created: nights[bestTau]!.created, ratio: median(after2) / median(ref2), p: shiftP(ref2, after2), nights: end - bestTau };
+      }
+      tau = found.index;
       points.push(found);
       start = tau;
       tau = start + minRef - 1;
@@ -92,9 +117,9 @@ export function detectChanges(nights: readonly Night[], o: ChangePointOptions): 
   // The latest night, against the level since the last change.
   const last = m.length - 1;
   const ref = m.slice(Math.max(start, last - window), last);
-  if (ref.length < minRef || last < 0 || (points.length && points[points.length - 1]!.index === last)) {
-    return { medians: m, points, latest: { state: ref.length < minRef ? 'too-short' : 'stable' } };
-  }
+  const newest = points.at(-1);
+  if (newest && newest.index + newest.nights === m.length) return { medians: m, points, latest: { state: 'changed', ratio: newest.ratio, p: newest.p } };
+  if (ref.length < minRef || last < 0) return { medians: m, points, latest: { state: 'too-short' } };
   // Logs make the interval a ratio; counts can be 0, and then the scale stays linear.
   const positive = ref.every((v) => v > 0) && m[last]! > 0;
   const f = positive ? Math.log : (v: number) => v;

@@ -67,7 +67,7 @@ export interface ComparisonSet {
   readonly thresholds: Thresholds;
 }
 
-type Pending = Omit<Comparison, 'q' | 'verdict' | 'reason'>;
+export type Pending = Omit<Comparison, 'q' | 'verdict' | 'reason'>;
 
 function summary(values: readonly number[]): SampleSummary {
   return { n: values.length, median: median(values), cvPct: cvPct(values), values };
@@ -81,7 +81,7 @@ function maxCv(t: Thresholds, metric: string): number {
 }
 
 /** Compares one metric of two samples; undefined when there is nothing to compare (with the reason). */
-function compareOne(
+export function compareSamples(
   base: { values: number[]; exposures: number[] },
   cand: { values: number[]; exposures: number[] },
   d: MetricDescription,
@@ -152,7 +152,7 @@ export function fmtP(p: number): string {
   return p.toPrecision(2);
 }
 
-function finish(pending: readonly Pending[], leftOut: ComparisonSet['leftOut'], t: Thresholds): ComparisonSet {
+export function judgeAll(pending: readonly Pending[], leftOut: ComparisonSet['leftOut'], t: Thresholds): ComparisonSet {
   const q = benjaminiHochberg(pending.map((c) => c.p));
   const comparisons = pending.map((c, i) => ({ ...c, q: q[i]!, ...judge(c, q[i]!, t) }));
   return { comparisons, leftOut, thresholds: t };
@@ -179,12 +179,12 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun): ComparisonSet {
       continue;
     }
     for (const d of metricsOf(cand)) {
-      const r = compareOne(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell) });
+      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell) });
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
     }
   }
-  return finish(pending, leftOut, t);
+  return judgeAll(pending, leftOut, t);
 }
 
 /** What makes cells comparable across IOMMU configurations: everything but the configuration. */
@@ -229,13 +229,13 @@ export function compareModes(run: LoadedRun): ComparisonSet {
   for (const [group, cells] of groups) {
     for (const [a, b] of modePairs(cells)) {
       for (const d of metricsOf(run)) {
-        const r = compareOne(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group });
+        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group });
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b)} vs ${configName(a)}: ${r}` });
         else pending.push(r);
       }
     }
   }
-  return finish(pending, leftOut, t);
+  return judgeAll(pending, leftOut, t);
 }
 
 export interface PairFinding {

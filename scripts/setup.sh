@@ -14,6 +14,9 @@ APT_PACKAGES=(
   libxml2-utils                                   # xmllint, used by virt-xml-validate
   ca-certificates
 )
+# Only the tests need these (`scripts/setup.sh --test`): the HTML report is checked in a real headless browser.
+TEST_PACKAGES=(chromium)
+if [ "${1:-}" = "--test" ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 need_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

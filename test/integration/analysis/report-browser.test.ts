@@ -1,0 +1,94 @@
+/**
+ * The HTML report in a real headless Chromium: every chart renders (a canvas
+ * each), no script errors, the change point and the regression are on the page.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeSyntheticRun } from '../../../analysis/synthetic.js';
+import { loadScenarioFile } from '../../../scenario/load.js';
+import { runCli } from '../../helpers/run-cli.js';
+import { writeIn } from '../../helpers/tmp.js';
+
+const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
+let browser: Browser;
+let dir: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh --test does)`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-report-'));
+});
+afterAll(async () => {
+  await browser?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const SCENARIO = `name: nightly-syn
+seed: 1
+repetitions: 8
+workloads:
+  - { name: rr, rw: randread, bs: 4k, iodepth: [1, 16, 64], runtime: 10 }
+iommu:
+  - device: intel
+    mode: [passthrough, lazy, strict]
+targets:
+  vms:
+    - name: t
+      disks: [{ name: nvme0, bus: nvme }]
+tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+metrics: [iops, clat_p50_us, clat_p99_us, iotlb_sync_flush_per_io]
+thresholds: { alpha: 0.05, min_effect_pct: 3, max_cv_pct: 10 }
+`;
+
+describe('the HTML report in headless Chromium', () => {
+  it('renders every chart without a script error, with the regression and the change point', async () => {
+    const scenario = await loadScenarioFile(await writeIn(dir, 's.yaml', SCENARIO));
+    const root = join(dir, 'results');
+    await mkdir(root, { recursive: true });
+    const cost: Record<string, number> = { 'intel-passthrough': 1, 'intel-lazy': 0.95, 'intel-strict': 0.8 };
+    const qd = (cell: string) => Number(/qd(\d+)/.exec(cell)![1]);
+    let last = '';
+    let first = '';
+    for (let night = 0; night < 9; night++) {
+      // From night 7 on, strict at qd64 loses 8 %.
+      const step = (cell: string) => (night >= 7 && cell === 'rr.qd64__intel-strict__t__nvme0' ? 0.92 : 1);
+      last = await writeSyntheticRun({
+        root, scenario, seed: 100 + night, created: new Date(Date.UTC(2026, 10, 1 + night, 2)), cvPct: 2,
+        level: (cell, config) => 3000 * Math.log2(2 * qd(cell)) * cost[config]! * step(cell),
+        flushesPerIo: (c) => ({ 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1 })[c]!,
+      });
+      if (night === 0) first = last;
+    }
+    expect((await runCli('baseline', 'set', first)).code).toBe(0);
+    const r = await runCli('report', last);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('REGRESSION rr.qd64__intel-strict__t__nvme0 iops');
+
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(`file://${join(last, 'report', 'report.html')}`);
+    await page.waitForSelector('body[data-charts]');
+    expect(errors).toEqual([]);
+    const charts = Number(await page.getAttribute('body', 'data-charts'));
+    const canvases = await page.locator('.chart canvas').count();
+    // effects + (IOPS + counts) and latency per group (3 groups) + 1 scaling chart + trends.
+    expect(charts).toBeGreaterThanOrEqual(1 + 3 * 3 + 1 + 1);
+    expect(canvases).toBe(charts);
+    expect(await page.locator('.banner.bad').textContent()).toBe('Regression');
+    expect(await page.locator('tr.regression').count()).toBeGreaterThan(0);
+    // Evaluated in the page (a string, so the test's TypeScript needs no DOM types).
+    const trendTitles = await page.evaluate("echarts.getInstanceByDom(document.querySelector('#trends .chart')).getOption().title[0].text");
+    expect(trendTitles).toBe('IOPS · rr.qd64__intel-strict__t__nvme0');
+    if (process.env['REPORT_SCREENSHOT']) await page.screenshot({ path: process.env['REPORT_SCREENSHOT'], fullPage: false });
+    await page.close();
+  });
+});
