@@ -96,9 +96,15 @@ async function stopAll(
     await session.exec(`kill -INT $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
   }
   for (const r of running) {
-    const limit = timer(120_000, undefined);
-    const res = await Promise.race([r.done, limit.promise]);
-    limit.cancel();
+    // Under TCG a SIGINT was once lost (bpftrace 0.17 with a tracepoint that never fired stayed
+    // asleep for minutes): send it again every 5 s before giving up after 120 s.
+    let res: ExecResult | undefined;
+    for (let waited = 0; waited < 120_000 && !res; waited += 5_000) {
+      const limit = timer(5_000, undefined);
+      res = await Promise.race([r.done, limit.promise]);
+      limit.cancel();
+      if (!res) await session.exec(`kill -INT $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
+    }
     if (!res) {
       await session.exec(`kill -KILL $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
       throw new BpftraceError(`bpftrace ${r.name} did not exit within 120 s of SIGINT`, '');

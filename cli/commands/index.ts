@@ -4,8 +4,9 @@ import { baselineCommand, compareCommand, reportCommand } from './analysis.js';
 import { imageCommand } from './image.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
+import { reproCommand, sweepCommand } from './sweep.js';
 import { traceCheckCommand } from './trace-check.js';
 import { downCommand, upCommand } from './up-down.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, imageCommand, upCommand, runCommand, traceCheckCommand, downCommand, reportCommand, compareCommand, baselineCommand];
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, sweepCommand, reproCommand, imageCommand, upCommand, runCommand, traceCheckCommand, downCommand, reportCommand, compareCommand, baselineCommand];

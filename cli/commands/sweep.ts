@@ -1,0 +1,113 @@
+/** sweep and repro: the whole pipeline as one command, and one cell again on this machine. */
+import { EXIT } from '../../core/errors.js';
+import { fmtNum, fmtP } from '../../analysis/compare.js';
+import { assertLocalRoot, LOCAL, parseHypervisor } from '../../infra/up.js';
+import { repro } from '../../sweep/repro.js';
+import { sweep } from '../../sweep/sweep.js';
+import { progressPrinter } from '../progress.js';
+import type { CommandSpec, Io } from '../table.js';
+
+function hypervisorsOf(options: Record<string, unknown>) {
+  const list = (options['hypervisor'] as string | undefined)?.split(',').filter(Boolean) ?? [];
+  return list.length ? list.map(parseHypervisor) : [LOCAL];
+}
+
+/** SIGINT/SIGTERM stop the run after the write in progress; the guests still come down. */
+function interruptible(io: Io): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    io.err('\ninterrupted: finishing the write in progress, then taking the guests down');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return { signal: controller.signal, dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
+}
+
+export const sweepCommand: CommandSpec = {
+  name: 'sweep',
+  summary: 'The whole pipeline: image, guests up, run with tracing, report against the baseline and the history, guests down. An interrupted sweep resumes.',
+  args: ['<scenario>'],
+  options: [
+    { flags: '--results <dir>', description: 'results root (history, baselines, latest report)', default: 'results' },
+    { flags: '--hosts <file>', description: "hosts file for the scenario's static hosts" },
+    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY (default qemu:///system)' },
+    { flags: '--keep', description: 'leave the guests up afterwards' },
+    { flags: '--fresh', description: 'start a new run even if an interrupted sweep of this scenario can be resumed' },
+    { flags: '--keep-runs <n>', description: 'runs of the scenario kept under the root; older ones are removed (never the baseline)' },
+    { flags: '--provision <how>', description: "'auto' (Pulumi when its CLI and a Pulumi.<scenario>.yaml stack exist), 'pulumi' or 'direct'", default: 'auto' },
+    { flags: '--json', description: 'print the result as JSON' },
+  ],
+  example: 'sudo iommu-lab sweep scenarios/quick.yaml',
+  async run(args, options, io) {
+    const hypervisors = hypervisorsOf(options);
+    if (hypervisors.some((h) => h.uri.startsWith('qemu:///'))) assertLocalRoot();
+    const { signal, dispose } = interruptible(io);
+    const progress = progressPrinter(io, []);
+    try {
+      const r = await sweep({
+        scenarioFile: args[0] as string, resultsRoot: options['results'] as string, hypervisors,
+        ...(options['hosts'] ? { hostsFile: options['hosts'] as string } : {}),
+        keepGuests: Boolean(options['keep']), fresh: Boolean(options['fresh']),
+        ...(options['keepRuns'] ? { keepRuns: Number(options['keepRuns']) } : {}),
+        provision: options['provision'] as 'auto' | 'pulumi' | 'direct',
+        signal, log: (l) => io.err(l), onRunEvent: progress.onEvent,
+      });
+      progress.stop();
+      const s = r.summary;
+      if (options['json']) io.out(JSON.stringify(r, null, 2));
+      else {
+        io.out(`${s.passed} passed, ${s.failed} failed of ${s.total} repetitions${s.interrupted ? ' (interrupted: run the same command again to resume)' : ''}${r.resumed ? ' (resumed)' : ''}`);
+        for (const f of s.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
+        io.out(`time: ${r.seconds.total.toFixed(0)} s in all (image ${r.seconds.image.toFixed(0)}, up ${r.seconds.up.toFixed(0)}, run ${r.seconds.run.toFixed(0)} of which fio ${r.seconds.fio.toFixed(0)}, report ${r.seconds.report.toFixed(0)}, down ${r.seconds.down.toFixed(0)})`);
+        if (r.pruned.length) io.out(`removed ${r.pruned.length} old run(s)`);
+        if (r.report) {
+          io.out(`summary: ${r.report.markdown}`);
+          io.out(`junit:   ${r.report.junit}`);
+          io.out(`report:  ${r.report.html}`);
+        }
+      }
+      return r.regression || s.failed > 0 || s.interrupted ? EXIT.failed : EXIT.ok;
+    } finally {
+      dispose();
+    }
+  },
+};
+
+export const reproCommand: CommandSpec = {
+  name: 'repro',
+  summary: 'Run one cell of a stored run again on this machine (same scenario, image, domain, kernel command line, fio job and tracing) and compare.',
+  args: ['<run-dir/cell-id>'],
+  options: [
+    { flags: '--results <dir>', description: 'where the new run goes (under repro/)', default: 'results' },
+    { flags: '--hosts <file>', description: 'hosts file, for a cell that ran on a static host' },
+    { flags: '--hypervisor <uris>', description: 'libvirt URI to boot the guest on (default qemu:///system)' },
+    { flags: '--any-image', description: 'reproduce on the cached image even if its digest differs from the run\'s (the output says so)' },
+    { flags: '--keep', description: 'leave the guest up afterwards' },
+  ],
+  example: 'sudo iommu-lab repro results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__tcg__nvme0',
+  async run(args, options, io) {
+    const hypervisors = hypervisorsOf(options);
+    const { signal, dispose } = interruptible(io);
+    try {
+      const r = await repro({
+        target: args[0] as string, resultsRoot: options['results'] as string, hypervisors,
+        ...(options['hosts'] ? { hostsFile: options['hosts'] as string } : {}),
+        anyImage: Boolean(options['anyImage']), keepGuests: Boolean(options['keep']), signal, log: (l) => io.err(l),
+      });
+      io.out(`cell ${r.cell}: original run ${r.original.manifest.id} (${r.original.manifest.host}) against this machine (${r.summary.run})`);
+      if (r.imageNote) io.out(`note: ${r.imageNote}`);
+      io.out('metric                     original (n)          now (n)               change [CI]                 verdict');
+      for (const c of r.comparison.comparisons) {
+        const change = c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${((c.ratio - 1) * 100).toFixed(1)} % [${((c.lower - 1) * 100).toFixed(1)}, ${((c.upper - 1) * 100).toFixed(1)}]`;
+        io.out(`${c.metric.padEnd(26)} ${`${fmtNum(c.ref.median)} (${c.ref.n})`.padEnd(21)} ${`${fmtNum(c.cand.median)} (${c.cand.n})`.padEnd(21)} ${change.padEnd(27)} ${c.verdict} (q ${fmtP(c.q)})`);
+      }
+      for (const l of r.comparison.leftOut) io.out(`left out: ${l.metric ?? ''} ${l.reason}`);
+      for (const f of r.summary.failures) io.out(`failed: ${f.rep}: ${f.kind}: ${f.message}`);
+      io.out(`new run: ${r.summary.dir}`);
+      return r.summary.failed > 0 || r.summary.interrupted ? EXIT.failed : EXIT.ok;
+    } finally {
+      dispose();
+    }
+  },
+};

@@ -1,0 +1,120 @@
+/**
+ * Reproduce one cell of a stored run on this machine: the same scenario (the
+ * run's own copy, byte for byte), so the same domain configuration and kernel
+ * command line; the same image (its digest must match the one the run
+ * recorded); the same fio job and tracing; every repetition the run had. Then
+ * the new result beside the original, with the comparison. Needs only the run
+ * directory, so it works on a copy from another machine.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { compareRuns, type ComparisonSet } from '../analysis/compare.js';
+import { loadRun, type LoadedRun } from '../analysis/load.js';
+import { expand } from '../cell/expand.js';
+import { LabError } from '../core/errors.js';
+import { buildImage, currentImage } from '../guest-images/build.js';
+import { down, up, type Hypervisor } from '../infra/up.js';
+import { inventoryFromHosts } from '../inventory/load.js';
+import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
+import { acquireLock } from './lock.js';
+import { loadScenarioFile } from '../scenario/load.js';
+
+export interface ReproOptions {
+  /** `RUN_DIR/CELL_ID` (or `RUN_DIR/cells/CELL_ID`). */
+  readonly target: string;
+  readonly resultsRoot: string;
+  readonly hypervisors: readonly Hypervisor[];
+  readonly hostsFile?: string;
+  readonly anyImage?: boolean;
+  readonly keepGuests?: boolean;
+  readonly signal?: AbortSignal;
+  readonly log?: (line: string) => void;
+  readonly onRunEvent?: (e: RunEvent) => void;
+}
+
+export interface ReproResult {
+  readonly original: LoadedRun;
+  readonly cell: string;
+  readonly summary: RunSummary;
+  readonly comparison: ComparisonSet;
+  readonly imageNote?: string;
+}
+
+export function splitTarget(target: string): { run: string; cell: string } {
+  const abs = resolve(target.replace(/\/+$/, ''));
+  let cell = basename(abs);
+  let run = dirname(abs);
+  if (basename(run) === 'cells') run = dirname(run);
+  if (!existsSync(join(run, 'run.json'))) {
+    throw new LabError('E_REPRO_TARGET', `${target} is not RUN_DIR/CELL_ID (no run.json in ${run})`, { fix: 'pass the run directory and the cell id, e.g. results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__tcg__nvme0', exitCode: 2 });
+  }
+  cell = cell.trim();
+  return { run, cell };
+}
+
+export async function repro(o: ReproOptions): Promise<ReproResult> {
+  const log = o.log ?? (() => {});
+  const { run: runDir, cell: cellId } = splitTarget(o.target);
+  const original = await loadRun(runDir);
+  const cell = original.cells.get(cellId);
+  if (!cell) {
+    const ids = [...original.cells.keys()];
+    throw new LabError('E_REPRO_CELL', `run ${original.manifest.id} has no cell ${cellId}`, { fix: `one of: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? `, … (${ids.length} in all, see run.json)` : ''}`, exitCode: 2 });
+  }
+
+  // The run's own scenario, byte for byte, validated like any scenario.
+  await mkdir(resolve(o.resultsRoot), { recursive: true });
+  const lock = await acquireLock(resolve(o.resultsRoot), `repro ${o.target}`);
+  const work = await mkdtemp(join(tmpdir(), 'iommu-lab-repro-'));
+  try {
+    const scenarioFile = join(work, `${original.manifest.scenario.name}.yaml`);
+    await writeFile(scenarioFile, await readFile(join(runDir, 'scenario.yaml')));
+    const loaded = await loadScenarioFile(scenarioFile, o.hostsFile ? { hostsFile: o.hostsFile } : {});
+    const full = expand(loaded);
+    const again = full.cells.find((c) => c.id === cellId);
+    if (!again || !isDeepStrictEqual(again, cell)) {
+      throw new LabError('E_REPRO_CELL_DIFFERS', `expanding ${runDir}/scenario.yaml with this lab version does not give the cell the run recorded`, { fix: `use the lab version the run was made with (${original.manifest.lab_version})`, exitCode: 2 });
+    }
+    const plan = { ...full, cells: [cell], guests: full.guests.filter((g) => g.name === cell.target.name) };
+
+    let inventory = { version: 1 as const, created: new Date().toISOString(), source: 'hosts-file' as const, targets: [] as ReturnType<typeof inventoryFromHosts>['targets'] };
+    let imageNote: string | undefined;
+    const guest = cell.target.kind === 'vm';
+    try {
+      if (guest) {
+        const image = (await currentImage()) ?? (await buildImage({ onLog: log }));
+        const recorded = original.reps.get(cellId)?.find((r) => r.provenance.image_digest)?.provenance.image_digest;
+        if (recorded && recorded !== image.manifest.digest) {
+          const msg = `the run used image ${recorded}, this machine has ${image.manifest.digest}`;
+          if (!o.anyImage) throw new LabError('E_REPRO_IMAGE', msg, { fix: 'build the image from the recipe the run used (same lab version), or pass --any-image to reproduce on this one and say so', exitCode: 2 });
+          imageNote = `${msg} (--any-image)`;
+          log(`warning: ${imageNote}`);
+        }
+        const res = await up({
+          loaded, plan, image, hypervisors: o.hypervisors, inventoryFile: join(work, 'inventory.json'), only: [cell.target.name],
+          onProgress: log, onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s`),
+        });
+        inventory = { ...res.inventory, source: res.inventory.source as never, targets: [...res.inventory.targets] };
+      } else {
+        if (!loaded.hosts) throw new LabError('E_REPRO_HOSTS', `cell ${cellId} ran on static host ${cell.target.name}`, { fix: 'pass the hosts file with --hosts', exitCode: 2 });
+        inventory = { ...inventory, targets: inventoryFromHosts(loaded.hosts, [cell.target.name]).targets };
+      }
+      const summary = await runPlan({
+        loaded, plan, inventory, resultsRoot: resolve(o.resultsRoot, 'repro'),
+        ...(o.signal ? { signal: o.signal } : {}), ...(o.onRunEvent ? { onEvent: o.onRunEvent } : {}),
+      });
+      const fresh = await loadRun(summary.dir);
+      const set = compareRuns(original, fresh);
+      const comparison = { ...set, leftOut: set.leftOut.filter((l) => l.cell === cellId) };
+      return { original, cell: cellId, summary, comparison, ...(imageNote ? { imageNote } : {}) };
+    } finally {
+      if (guest && !o.keepGuests) await down(o.hypervisors, { scenario: loaded.scenario.name }).catch((e) => log(`down failed: ${(e as Error).message}`));
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    await lock.release();
+  }
+}
