@@ -119,6 +119,14 @@ export function compareSamples(
 
 const pct = (r: number) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`;
 
+/** A count's change as people say it: "0 → 1.000 per I/O", "×159", "−16.5 %". */
+function rateChange(c: Pending): string {
+  if (c.ref.median === 0 || !Number.isFinite(c.ratio)) return `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O`;
+  if (c.ratio >= 2) return `×${fmtNum(c.ratio)} (${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O)`;
+  if (c.ratio > 0 && c.ratio <= 0.5) return `÷${fmtNum(1 / c.ratio)} (${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O)`;
+  return pct(c.ratio);
+}
+
 export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict; reason: string } {
   const eff = minEffect(t, c.metric) / 100;
   const worse = c.better === 'higher' ? c.ratio < 1 : c.ratio > 1;
@@ -130,7 +138,7 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
     if (c.ref.median === 0 && c.cand.median === 0 && c.ref.values.every((v) => v === 0) && c.cand.values.every((v) => v === 0)) {
       return { verdict: 'no-change', reason: 'no events on either side' };
     }
-    if (sig && big) return { verdict: direction(), reason: `per-I/O rate ${pct(c.ratio)} (exact counts, q ${fmtP(q)})` };
+    if (sig && big) return { verdict: direction(), reason: `per-I/O rate ${rateChange(c)} (exact counts, q ${fmtP(q)})` };
     if (inside || (sig && !big)) return { verdict: 'no-change', reason: `per-I/O rate within ±${minEffect(t, c.metric)} %` };
     return { verdict: 'inconclusive', reason: `too few events to bound the rate within ±${minEffect(t, c.metric)} %` };
   }
@@ -190,6 +198,8 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun): ComparisonSet {
 /** What makes cells comparable across IOMMU configurations: everything but the configuration. */
 export function groupKey(cell: Cell): string {
   const parts = cell.id.split('__');
+  // A static host runs in one configuration; comparable hosts (one per mode) share disk names.
+  if (cell.target.kind === 'static') return [parts[0], 'hosts', cell.disk].join('__');
   return [parts[0], ...parts.slice(2)].join('__');
 }
 

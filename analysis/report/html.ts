@@ -53,6 +53,7 @@ code{font-size:12px}
 <main>
 <section><h2>Findings per pair of IOMMU configurations</h2><ul>${findings || '<li class="muted">No pairs of configurations to compare.</li>'}</ul>
 <p class="muted">Timings: Mann–Whitney U on repetitions, Hodges–Lehmann effect with the interval from the same test; counts: exact Poisson rate test; Benjamini–Hochberg at α = ${r.modes.thresholds.alpha}; minimum effect ${r.modes.thresholds.min_effect_pct} %; cells with CV above ${r.modes.thresholds.max_cv_pct} % are flagged noisy and not trusted.</p></section>
+${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.crossChecks.map((x) => `<li>${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} <code>${h(x.workload)}</code> ${h(x.summary)}</li>`).join('')}</ul></section>` : ''}
 <section><h2>Effect with 95 % interval, ${h(r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations')}</h2><div id="effects" class="chart tall"></div></section>
 <section><h2>What each configuration costs</h2><div id="cost" class="grid"></div></section>
 <section><h2>Latency percentiles</h2><div id="latency" class="grid"></div></section>

@@ -34,6 +34,11 @@ export function renderMarkdown(r: Report): string {
   out.push('### What each IOMMU configuration costs', '');
   for (const f of r.findings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);
   out.push('');
+  if (r.crossChecks.length) {
+    out.push('### Emulated against real hosts', '');
+    for (const x of r.crossChecks) out.push(`- ${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} \`${x.workload}\` ${x.summary}`);
+    out.push('');
+  }
   const costRows = r.modes.comparisons.filter((c) => c.verdict !== 'no-change');
   if (costRows.length) out.push('<details><summary>All configuration comparisons</summary>', '', '| cell | comparison | metric | change [CI] | q | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...costRows.map(row), '', '</details>', '');
   const confirmed = r.trends.filter((t) => t.changes.points.length > 0);

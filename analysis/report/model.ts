@@ -5,6 +5,7 @@
 import { describeMetric, METRICS } from '../../core/metrics.js';
 import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
 import { compareModes, compareRuns, configName, groupKey, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { nightsOf } from '../history.js';
 import { samples, type LoadedRun, type LoadProblem } from '../load.js';
 import { cvPct, median } from '../stats/describe.js';
@@ -36,6 +37,8 @@ export interface Report {
   readonly baseline?: { readonly id: string; readonly dir: string; readonly set: ComparisonSet };
   readonly modes: ComparisonSet;
   readonly findings: readonly PairFinding[];
+  /** The same configuration pair on VM targets and on static hosts. */
+  readonly crossChecks: readonly CrossCheck[];
   readonly cells: readonly CellStats[];
   readonly trends: readonly Trend[];
   readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: string; readonly message: string }[];
@@ -94,6 +97,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     ...(options.baseline && baselineSet ? { baseline: { id: options.baseline.manifest.id, dir: options.baseline.dir, set: baselineSet } } : {}),
     modes,
     findings: pairFindings(modes),
+    crossChecks: emulatedVsReal(modes, run),
     cells,
     trends,
     failures,

@@ -169,3 +169,41 @@ describe('change points over nightly history', () => {
     expect(detectChanges(gap, o).points).toEqual([]);
   });
 });
+
+describe('emulated against real', () => {
+  it('sets the VM effect beside the static hosts\' effect for the same pair of configurations', async () => {
+    const dir = await tmp();
+    await writeIn(dir, 'hosts.yaml', `hosts:
+  - name: real-strict
+    ssh: { host: 127.0.0.1, port: 22, user: lab, key: /k, host_key_sha256: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }
+    iommu: { device: intel, mode: strict }
+    disks: [{ name: nvme0, path: /var/tmp/f, behind_iommu: true }]
+  - name: real-lazy
+    ssh: { host: 127.0.0.2, port: 22, user: lab, key: /k, host_key_sha256: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }
+    iommu: { device: intel, mode: lazy }
+    disks: [{ name: nvme0, path: /var/tmp/f, behind_iommu: true }]
+`);
+    const scenario = await loadScenarioFile(await writeIn(dir, 'x.yaml', `name: x
+repetitions: 8
+workloads: [{ name: rr, rw: randread, bs: 4k, runtime: 10 }]
+iommu:
+  - device: intel
+    mode: [lazy, strict]
+targets:
+  vms: [{ name: t, disks: [{ name: nvme0, bus: nvme }] }]
+  hosts: [real-strict, real-lazy]
+hosts_file: hosts.yaml
+metrics: [iops]
+thresholds: { alpha: 0.05, min_effect_pct: 3, max_cv_pct: 10 }
+`));
+    // Emulated: strict costs 20 %; real: 4 %.
+    const level = (cell: string, config: string) => (config === 'intel-strict' ? (cell.includes('__t__') ? 8000 : 96000) : cell.includes('__t__') ? 10000 : 100000);
+    const runDir = await writeSyntheticRun({ root: join(dir, 'results'), scenario, seed: 9, created: new Date(), level, cvPct: 1 });
+    const report = buildReport(await loadRun(runDir));
+    const x = report.crossChecks.find((c) => c.metric === 'iops')!;
+    expect(x).toMatchObject({ workload: 'rr', label: 'intel-strict vs intel-lazy', sameSign: true, magnitudesAgree: false });
+    expect(x.vm.ratio).toBeCloseTo(0.8, 1);
+    expect(x.host.ratio).toBeCloseTo(0.96, 1);
+    expect(renderMarkdown(report)).toContain('### Emulated against real hosts');
+  });
+});
