@@ -20,16 +20,21 @@ export function temporaryBeside(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+/** Creates a new file (never overwrites) and fsyncs it before returning. */
+export async function writeNewFileSynced(path: string, data: string | Uint8Array): Promise<void> {
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = temporaryBeside(path);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await writeNewFileSynced(tmp, data);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });

@@ -8,12 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LabError } from '../core/errors.js';
 import { isSafeName } from '../core/names.js';
-import { fsyncPath, writeFileAtomic, writeJsonAtomic } from './atomic.js';
+import { fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from './atomic.js';
 import { parseRepId, repId, type RepRef, type RepResult, type RunManifest } from './types.js';
 
 export const RUN_FILE = 'run.json';
@@ -28,16 +28,6 @@ export function newRunId(scenarioName: string, now = new Date()): string {
 
 export function thisHost(): string {
   return hostname();
-}
-
-async function writeFileSynced(path: string, data: string): Promise<void> {
-  const fh = await open(path, 'wx', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 async function readJson<T>(path: string): Promise<T> {
@@ -166,8 +156,8 @@ export class RunStore {
     const id = repId(result.rep);
     const tmp = await mkdtemp(join(cellDir, `.tmp-${id}-`));
     try {
-      for (const [name, text] of Object.entries(files)) await writeFileSynced(join(tmp, name), text);
-      await writeFileSynced(join(tmp, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+      for (const [name, text] of Object.entries(files)) await writeNewFileSynced(join(tmp, name), text);
+      await writeNewFileSynced(join(tmp, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
       await fsyncPath(tmp);
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { inventoryFromHosts, loadInventoryFile } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { runPlan } from '../../runner/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
+import { interruptible } from '../options.js';
 import { progressPrinter } from '../progress.js';
 import type { CommandSpec } from '../table.js';
 
@@ -38,19 +39,13 @@ export const runCommand: CommandSpec = {
       inventory = { ...inventory, targets: [...inventory.targets, ...extra] };
     }
 
-    const controller = new AbortController();
-    const onSigint = () => {
-      io.err('\ninterrupted: finishing the write in progress; resume with --resume');
-      controller.abort();
-    };
-    process.once('SIGINT', onSigint);
-    process.once('SIGTERM', onSigint);
+    const { signal, dispose } = interruptible(io, 'finishing the write in progress; resume with --resume');
     const progress = progressPrinter(io, [...new Set(plan.cells.map((c) => c.target.name))]);
     try {
       const summary = await runPlan({
         loaded, plan, inventory, resultsRoot: options['results'] as string,
         ...(options['resume'] ? { resume: options['resume'] as string } : {}),
-        signal: controller.signal, onEvent: progress.onEvent,
+        signal, onEvent: progress.onEvent,
       });
       progress.stop();
       if (options['json']) io.out(JSON.stringify(summary, null, 2));
@@ -63,8 +58,7 @@ export const runCommand: CommandSpec = {
       }
       return summary.failed > 0 || summary.interrupted ? EXIT.failed : EXIT.ok;
     } finally {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
+      dispose();
     }
   },
 };

@@ -1,28 +1,12 @@
 /** sweep and repro: the whole pipeline as one command, and one cell again on this machine. */
 import { EXIT } from '../../core/errors.js';
 import { fmtNum, fmtP } from '../../analysis/compare.js';
-import { assertLocalRoot, LOCAL, parseHypervisor } from '../../infra/up.js';
+import { assertLocalRoot } from '../../infra/up.js';
+import { hypervisorsOf, interruptible } from '../options.js';
 import { repro } from '../../sweep/repro.js';
 import { sweep } from '../../sweep/sweep.js';
 import { progressPrinter } from '../progress.js';
-import type { CommandSpec, Io } from '../table.js';
-
-function hypervisorsOf(options: Record<string, unknown>) {
-  const list = (options['hypervisor'] as string | undefined)?.split(',').filter(Boolean) ?? [];
-  return list.length ? list.map(parseHypervisor) : [LOCAL];
-}
-
-/** SIGINT/SIGTERM stop the run after the write in progress; the guests still come down. */
-function interruptible(io: Io): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSignal = () => {
-    io.err('\ninterrupted: finishing the write in progress, then taking the guests down');
-    controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return { signal: controller.signal, dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
-}
+import type { CommandSpec } from '../table.js';
 
 export const sweepCommand: CommandSpec = {
   name: 'sweep',
@@ -42,7 +26,7 @@ export const sweepCommand: CommandSpec = {
   async run(args, options, io) {
     const hypervisors = hypervisorsOf(options);
     if (hypervisors.some((h) => h.uri.startsWith('qemu:///'))) assertLocalRoot();
-    const { signal, dispose } = interruptible(io);
+    const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guests down');
     const progress = progressPrinter(io, []);
     try {
       const r = await sweep({
@@ -88,7 +72,7 @@ export const reproCommand: CommandSpec = {
   example: 'sudo iommu-lab repro results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__tcg__nvme0',
   async run(args, options, io) {
     const hypervisors = hypervisorsOf(options);
-    const { signal, dispose } = interruptible(io);
+    const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guest down');
     try {
       const r = await repro({
         target: args[0] as string, resultsRoot: options['results'] as string, hypervisors,

@@ -1,15 +1,11 @@
 import { EXIT } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
 import { requireImage } from '../../guest-images/build.js';
-import { assertLocalRoot, down, LOCAL, parseHypervisor, up } from '../../infra/up.js';
+import { assertLocalRoot, down, up } from '../../infra/up.js';
+import { hypervisorsOf } from '../options.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import type { CommandSpec } from '../table.js';
 
-
-function hypervisorsOf(options: Record<string, unknown>) {
-  const list = (options['hypervisor'] as string | undefined)?.split(',').filter(Boolean) ?? [];
-  return list.length ? list.map(parseHypervisor) : [LOCAL];
-}
 
 export const upCommand: CommandSpec = {
   name: 'up',

@@ -93,3 +93,14 @@ export async function startSshd(): Promise<TestSshd> {
   }
   throw new Error(`could not start sshd: ${lastErr}`);
 }
+
+/** A hosts file naming this machine as static host `localhost`, reached through the test sshd, with a scratch file as disk. */
+export function localhostHostsYaml(sshd: TestSshd, dir: string, hostKey = sshd.hostKeyFingerprint): string {
+  return `hosts:
+  - name: localhost
+    ssh: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, key: ${sshd.keyPath}, host_key_sha256: "${hostKey}" }
+    iommu: { device: none, mode: off }
+    disks:
+      - { name: scratch, path: ${dir}/scratch.dat, behind_iommu: false }
+`;
+}

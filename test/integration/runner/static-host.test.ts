@@ -17,7 +17,7 @@ import { RunStore } from '../../../result/store.js';
 import type { RepResult } from '../../../result/types.js';
 import { runPlan } from '../../../runner/run.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
-import { startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { localhostHostsYaml, startSshd, type TestSshd } from '../../helpers/sshd.js';
 
 let sshd: TestSshd;
 let work: string;
@@ -52,13 +52,7 @@ timeouts: { cell_s: 60 }
 `;
 
 async function writeHosts(dir: string, fp: string, extra = ''): Promise<void> {
-  await writeFile(join(dir, 'hosts.yaml'), `hosts:
-  - name: localhost
-    ssh: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, key: ${sshd.keyPath}, host_key_sha256: "${fp}" }
-    iommu: { device: none, mode: off }
-    disks:
-      - { name: scratch, path: ${join(dir, 'scratch.dat')}, behind_iommu: false }
-${extra}`);
+  await writeFile(join(dir, 'hosts.yaml'), `${localhostHostsYaml(sshd, dir, fp)}${extra}`);
 }
 
 async function setup(name: string, reps = 2, fp?: string) {

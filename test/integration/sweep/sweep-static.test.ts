@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { localhostHostsYaml, startSshd, type TestSshd } from '../../helpers/sshd.js';
 
 let sshd: TestSshd;
 let work: string;
@@ -25,13 +25,7 @@ afterAll(async () => {
 async function setup(name: string, reps: number) {
   const dir = join(work, name);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'hosts.yaml'), `hosts:
-  - name: localhost
-    ssh: { host: 127.0.0.1, port: ${sshd.port}, user: ${sshd.user}, key: ${sshd.keyPath}, host_key_sha256: "${sshd.hostKeyFingerprint}" }
-    iommu: { device: none, mode: off }
-    disks:
-      - { name: scratch, path: ${join(dir, 'scratch.dat')}, behind_iommu: false }
-`);
+  await writeFile(join(dir, 'hosts.yaml'), localhostHostsYaml(sshd, dir));
   await writeFile(join(dir, 'local.yaml'), `name: local
 seed: 2
 repetitions: ${reps}
