@@ -10,7 +10,6 @@ import { prng } from '../runner/order.js';
 import { RunStore, thisHost } from '../result/store.js';
 import type { RunManifest } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
-import { loadScenarioFile } from '../scenario/load.js';
 
 export function gaussian(random: () => number): () => number {
   return () => {
@@ -73,8 +72,4 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
     }
   }
   return store.dir;
-}
-
-export async function loadScenarioText(file: string): Promise<LoadedScenario> {
-  return loadScenarioFile(file);
 }

@@ -12,7 +12,6 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LabError } from '../core/errors.js';
-import { isSafeName } from '../core/names.js';
 import { fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from './atomic.js';
 import { parseRepId, repId, type RepRef, type RepResult, type RunManifest } from './types.js';
 
@@ -182,13 +181,8 @@ export class RunStore {
   }
 
   async writePreflight(target: string, record: unknown): Promise<void> {
-    if (!isSafeName(target) && !/^[A-Za-z0-9._-]+$/.test(target)) throw new Error(`unsafe target name ${JSON.stringify(target)}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(target) || target.startsWith('.')) throw new Error(`unsafe target name ${JSON.stringify(target)}`);
     await mkdir(join(this.dir, 'preflight'), { recursive: true });
     await writeJsonAtomic(join(this.dir, 'preflight', `${target}.json`), record);
-  }
-
-  async readPreflight<T = unknown>(target: string): Promise<T | undefined> {
-    const p = join(this.dir, 'preflight', `${target}.json`);
-    return existsSync(p) ? readJson<T>(p) : undefined;
   }
 }

@@ -6,13 +6,15 @@
  * 0.17 (Debian 12) has no --dry-run, and only attaching proves that a probe,
  * its BTF types and its arguments work on that kernel.
  */
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BPF_DIR } from '../core/paths.js';
 import { shellQuote, type SshSession } from './ssh.js';
 import { parseBpftraceJson, prepareScript, probeAvailability, scriptProbes } from './tracing.js';
 
-export const LAB_SCRIPTS = ['iotlb-invalidations', 'dma-map-latency', 'iova-alloc', 'iommu-faults', 'block-io'] as const;
+/** Every script in bpf/, by name. */
+export const LAB_SCRIPTS: readonly string[] = readdirSync(BPF_DIR).filter((f) => f.endsWith('.bt')).map((f) => f.slice(0, -3)).sort();
 
 export type ScriptCheck =
   | { readonly state: 'attached'; readonly script: string; readonly attached: number; readonly probes: readonly string[]; readonly skipped: readonly { probe: string; reason: string }[]; readonly seconds: number }

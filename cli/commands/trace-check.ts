@@ -18,7 +18,7 @@ export const traceCheckCommand: CommandSpec = {
   async run(_args, options, io) {
     const inventory = await loadInventoryFile(options['inventory'] as string);
     const scripts = options['scripts'] ? String(options['scripts']).split(',').map((s) => s.trim()).filter(Boolean) : [...LAB_SCRIPTS];
-    const unknown = scripts.filter((s) => !(LAB_SCRIPTS as readonly string[]).includes(s));
+    const unknown = scripts.filter((s) => !LAB_SCRIPTS.includes(s));
     if (unknown.length) throw new UsageError(`unknown script(s): ${unknown.join(', ')}`, `choose from ${LAB_SCRIPTS.join(', ')}`);
     const results: { target: string; kernel: string; checks: ScriptCheck[] }[] = [];
     for (const t of inventory.targets) {

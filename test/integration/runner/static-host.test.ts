@@ -67,9 +67,7 @@ async function setup(name: string, reps = 2, fp?: string) {
 }
 
 async function allReps(runDir: string): Promise<RepResult[]> {
-  const store = await RunStore.open(runDir);
-  const m = await store.manifest();
-  return (await Promise.all(m.cells.map((c) => store.listReps(c.id)))).flat();
+  return (await RunStore.open(runDir)).allReps();
 }
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
