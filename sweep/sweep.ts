@@ -19,7 +19,7 @@ import { loadRun } from '../analysis/load.js';
 import { buildReport } from '../analysis/report/model.js';
 import { writeReport, type ReportFiles } from '../analysis/report/write.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
-import { down, up, type Hypervisor } from '../infra/up.js';
+import { assertLocalRoot, down, up, type Hypervisor } from '../infra/up.js';
 import { inventoryFromHosts, loadInventoryFile } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
@@ -96,6 +96,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const guestsUp = plan.guests.length > 0;
     try {
       if (guestsUp) {
+        // Local guests need root (libvirt's system instance, the image cache); static hosts alone do not.
+        if (o.hypervisors.some((h) => h.uri.startsWith('qemu:///'))) assertLocalRoot();
         let t = Date.now();
         let image = await currentImage();
         if (!image) {
