@@ -117,14 +117,15 @@ export function compareSamples(
   };
 }
 
-const pct = (r: number) => `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %`;
+/** A ratio as a signed percentage change: 0.923 → "-7.7 %"; an infinite ratio (from zero) is "new". */
+export const fmtPct = (r: number) => (Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
 
 /** A count's change as people say it: "0 → 1.000 per I/O", "×159", "−16.5 %". */
 function rateChange(c: Pending): string {
   if (c.ref.median === 0 || !Number.isFinite(c.ratio)) return `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O`;
   if (c.ratio >= 2) return `×${fmtNum(c.ratio)} (${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O)`;
   if (c.ratio > 0 && c.ratio <= 0.5) return `÷${fmtNum(1 / c.ratio)} (${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O)`;
-  return pct(c.ratio);
+  return fmtPct(c.ratio);
 }
 
 export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict; reason: string } {
@@ -146,11 +147,11 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
   if (c.noisy) return { verdict: 'inconclusive', reason: `noisy: CV ${Math.max(c.ref.cvPct, c.cand.cvPct).toFixed(1)} % above max_cv_pct ${maxCv(t, c.metric)} %; not trusted` };
   const pw = power(1, c.ref.n, c.cand.n, t.alpha);
   if (!pw.canReach && c.test === 'mann-whitney-exact') {
-    return { verdict: 'inconclusive', reason: `${c.ref.n} vs ${c.cand.n} repetitions: the exact U test cannot go below p = ${pw.minP.toPrecision(2)}, so nothing is significant at α = ${t.alpha}; use ≥ ${pw.minRepsPerSide} a side (effect ${pct(c.ratio)})` };
+    return { verdict: 'inconclusive', reason: `${c.ref.n} vs ${c.cand.n} repetitions: the exact U test cannot go below p = ${pw.minP.toPrecision(2)}, so nothing is significant at α = ${t.alpha}; use ≥ ${pw.minRepsPerSide} a side (effect ${fmtPct(c.ratio)})` };
   }
-  if (sig && big) return { verdict: direction(), reason: `${pct(c.ratio)} [${pct(c.lower)}, ${pct(c.upper)}], q ${fmtP(q)}` };
-  if (sig && !big) return { verdict: 'no-change', reason: `significant but ${pct(c.ratio)} is below the ${minEffect(t, c.metric)} % minimum effect` };
-  if (inside) return { verdict: 'no-change', reason: `interval [${pct(c.lower)}, ${pct(c.upper)}] within ±${minEffect(t, c.metric)} %` };
+  if (sig && big) return { verdict: direction(), reason: `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}], q ${fmtP(q)}` };
+  if (sig && !big) return { verdict: 'no-change', reason: `significant but ${fmtPct(c.ratio)} is below the ${minEffect(t, c.metric)} % minimum effect` };
+  if (inside) return { verdict: 'no-change', reason: `interval [${fmtPct(c.lower)}, ${fmtPct(c.upper)}] within ±${minEffect(t, c.metric)} %` };
   return { verdict: 'inconclusive', reason: `not significant (q ${fmtP(q)}); this noise and n detect ≥ ${c.mdePct?.toFixed(1) ?? '?'} % with 80 % power` };
 }
 
@@ -276,10 +277,10 @@ export function pairFindings(set: ComparisonSet): PairFinding[] {
     const timingUnsure = timings.filter((c) => c.verdict === 'inconclusive');
     const describeCount = (c: Comparison) => `${c.metric} ${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`;
     let summary: string;
-    if (countChanges.length && timingChanges.length) summary = `counts and timings differ: ${countChanges.map(describeCount).join(', ')}; ${timingChanges.map((c) => `${c.metric} ${pct(c.ratio)}`).join(', ')}`;
+    if (countChanges.length && timingChanges.length) summary = `counts and timings differ: ${countChanges.map(describeCount).join(', ')}; ${timingChanges.map((c) => `${c.metric} ${fmtPct(c.ratio)}`).join(', ')}`;
     else if (countChanges.length && timingUnsure.length) summary = `the exact counts differ (${countChanges.map(describeCount).join(', ')}); the timings cannot tell under this noise (${timingUnsure[0]!.reason})`;
     else if (countChanges.length) summary = `the exact counts differ (${countChanges.map(describeCount).join(', ')}); timings show no change`;
-    else if (timingChanges.length) summary = `timings differ: ${timingChanges.map((c) => `${c.metric} ${pct(c.ratio)}`).join(', ')}`;
+    else if (timingChanges.length) summary = `timings differ: ${timingChanges.map((c) => `${c.metric} ${fmtPct(c.ratio)}`).join(', ')}`;
     else if (timingUnsure.length) summary = `no difference shown; the timings are inconclusive (${timingUnsure[0]!.reason})`;
     else summary = 'no change';
     out.push({ group, label, counts, timings, summary });

@@ -4,7 +4,7 @@
  * two effects side by side and say whether the effect seen on the emulated
  * IOMMU has the same sign, and a compatible magnitude, on the real one.
  */
-import type { Comparison, ComparisonSet } from './compare.js';
+import { fmtPct, type Comparison, type ComparisonSet } from './compare.js';
 import type { LoadedRun } from './load.js';
 
 export interface CrossCheck {
@@ -19,7 +19,6 @@ export interface CrossCheck {
   readonly summary: string;
 }
 
-const pct = (r: number) => (Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
 /** Changes under half a percent have no sign worth comparing. */
 const sign = (r: number) => (Math.abs(r - 1) < 0.005 ? 0 : Math.sign(r - 1));
 
@@ -34,7 +33,7 @@ export function emulatedVsReal(set: ComparisonSet, run: LoadedRun): CrossCheck[]
       if (h.label !== v.label || h.metric !== v.metric || workloadOf(h.cell) !== workloadOf(v.cell)) continue;
       const sameSign = sign(v.ratio) === sign(h.ratio);
       const magnitudesAgree = v.lower <= h.upper && h.lower <= v.upper;
-      const summary = `${v.label} ${v.metric}: emulated ${pct(v.ratio)} [${pct(v.lower)}, ${pct(v.upper)}], real ${pct(h.ratio)} [${pct(h.lower)}, ${pct(h.upper)}] — ${sameSign ? 'same sign' : 'opposite or no sign'}, ${magnitudesAgree ? 'magnitudes compatible (intervals overlap)' : 'magnitudes differ (intervals apart)'}`;
+      const summary = `${v.label} ${v.metric}: emulated ${fmtPct(v.ratio)} [${fmtPct(v.lower)}, ${fmtPct(v.upper)}], real ${fmtPct(h.ratio)} [${fmtPct(h.lower)}, ${fmtPct(h.upper)}] — ${sameSign ? 'same sign' : 'opposite or no sign'}, ${magnitudesAgree ? 'magnitudes compatible (intervals overlap)' : 'magnitudes differ (intervals apart)'}`;
       const pick = (c: Comparison) => ({ cell: c.cell, ratio: c.ratio, lower: c.lower, upper: c.upper, verdict: c.verdict });
       out.push({ workload: workloadOf(v.cell), label: v.label, metric: v.metric, vm: pick(v), host: pick(h), sameSign, magnitudesAgree, summary });
     }

@@ -46,11 +46,19 @@ export function nightsOf(runs: readonly LoadedRun[], cellId: string, metric: str
   return out;
 }
 
-export async function loadHistory(root: string, scenario: string, upTo?: string, limit = 60): Promise<LoadedRun[]> {
+/**
+ * The runs of a scenario up to and including `upTo` (oldest first, at most `limit`). Runs the
+ * caller already loaded are reused rather than read again; unreadable runs are not history.
+ */
+export async function loadHistory(root: string, scenario: string, upTo?: string, limit = 60, loaded: readonly LoadedRun[] = []): Promise<LoadedRun[]> {
   const refs = (await listRuns(root, scenario)).filter((r) => !upTo || r.created <= upTo).slice(-limit);
+  const byDir = new Map(loaded.map((r) => [resolve(r.dir), r]));
   const runs: LoadedRun[] = [];
-  for (const r of refs) runs.push(await loadRun(r.dir).catch(() => undefined as never));
-  return runs.filter(Boolean);
+  for (const r of refs) {
+    const run = byDir.get(resolve(r.dir)) ?? (await loadRun(r.dir).catch(() => undefined));
+    if (run) runs.push(run);
+  }
+  return runs;
 }
 
 const baselineFile = (root: string, scenario: string) => join(resolve(root), 'baselines', `${scenario}.json`);

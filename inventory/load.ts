@@ -55,3 +55,11 @@ export function inventoryFromHosts(loaded: LoadedHosts, names?: readonly string[
     }));
   return { version: 1, created: new Date().toISOString(), source: 'hosts-file', targets };
 }
+
+/** The scenario's static hosts added to an inventory of provisioned guests (a target already there wins). */
+export function withStaticHosts(inventory: Inventory, hosts: LoadedHosts | undefined, names: readonly string[]): Inventory {
+  if (!hosts) return inventory;
+  const have = new Set(inventory.targets.map((t) => t.name));
+  const extra = inventoryFromHosts(hosts, names).targets.filter((t) => !have.has(t.name));
+  return extra.length ? { ...inventory, targets: [...inventory.targets, ...extra] } : inventory;
+}

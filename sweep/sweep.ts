@@ -20,7 +20,7 @@ import { buildReport } from '../analysis/report/model.js';
 import { writeReport, type ReportFiles } from '../analysis/report/write.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
 import { assertLocalRoot, down, up, type Hypervisor } from '../infra/up.js';
-import { inventoryFromHosts, loadInventoryFile } from '../inventory/load.js';
+import { loadInventoryFile, withStaticHosts } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
@@ -124,10 +124,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         }
         secs.up = (Date.now() - t) / 1000;
       }
-      if (loaded.hosts) {
-        const names = new Set(inventory.targets.map((x) => x.name));
-        inventory = { ...inventory, targets: [...inventory.targets, ...inventoryFromHosts(loaded.hosts, loaded.scenario.targets.hosts).targets.filter((x) => !names.has(x.name))] };
-      }
+      inventory = withStaticHosts(inventory, loaded.hosts, loaded.scenario.targets.hosts);
 
       const t = Date.now();
       const summary = await runPlan({
@@ -154,7 +151,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         const tr = Date.now();
         const baselineDir = await getBaseline(root, name).catch((e) => { log(`baseline: ${(e as Error).message}`); return undefined; });
         const baseline = baselineDir && resolve(baselineDir) !== resolve(summary.dir) ? await loadRun(baselineDir) : undefined;
-        const history = await loadHistory(root, name, run.manifest.created);
+        const history = await loadHistory(root, name, run.manifest.created, undefined, [run, ...(baseline ? [baseline] : [])]);
         const r = buildReport(run, { ...(baseline ? { baseline } : {}), history });
         report = await writeReport(r, join(summary.dir, 'report'));
         // Where CI systems and people look for the latest night: fixed paths under the root.

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fmtNum, fmtP, type Comparison } from '../compare.js';
+import { fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import type { Report } from './model.js';
 
 const require = createRequire(import.meta.url);
@@ -18,11 +18,10 @@ function echarts(): string {
 }
 
 const h = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const pct = (r: number) => (Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
 
 function table(cs: readonly Comparison[]): string {
   if (!cs.length) return '<p class="muted">None.</p>';
-  const rows = cs.map((c) => `<tr class="${c.verdict}"><td><code>${h(c.cell)}</code></td><td>${h(c.label)}</td><td>${h(c.metric)}</td><td>${c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}` : `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`} ${h(c.unit)}</td><td>${c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${pct(c.ratio)} [${pct(c.lower)}, ${pct(c.upper)}]${c.confidence < 0.949 ? ` <span class="muted">(${(c.confidence * 100).toFixed(0)} % CI)</span>` : ''}`}</td><td>${fmtP(c.q)}</td><td><b>${c.verdict}</b></td><td>${h(c.reason)}</td></tr>`);
+  const rows = cs.map((c) => `<tr class="${c.verdict}"><td><code>${h(c.cell)}</code></td><td>${h(c.label)}</td><td>${h(c.metric)}</td><td>${c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}` : `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`} ${h(c.unit)}</td><td>${c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]${c.confidence < 0.949 ? ` <span class="muted">(${(c.confidence * 100).toFixed(0)} % CI)</span>` : ''}`}</td><td>${fmtP(c.q)}</td><td><b>${c.verdict}</b></td><td>${h(c.reason)}</td></tr>`);
   return `<table><thead><tr><th>cell</th><th>comparison</th><th>metric</th><th>medians</th><th>effect [95 % CI]</th><th>q</th><th>verdict</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 

@@ -1,12 +1,11 @@
 /** The Markdown summary: short enough for a CI comment, with every regression and what was left out. */
-import { fmtNum, fmtP, type Comparison } from '../compare.js';
+import { fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import { newlyConfirmedWorse, type Report } from './model.js';
 
-const pct = (r: number) => (Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
 function row(c: Comparison): string {
-  const ci = c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} /IO` : `${pct(c.ratio)} [${pct(c.lower)}, ${pct(c.upper)}]`;
+  const ci = c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} /IO` : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]`;
   return `| \`${c.cell}\` | ${c.label} | ${c.metric} | ${ci} | ${fmtP(c.q)} | **${c.verdict}** | ${esc(c.reason)} |`;
 }
 
@@ -46,8 +45,8 @@ export function renderMarkdown(r: Report): string {
   if (r.trends.length) {
     out.push(`### History (${Math.max(...r.trends.map((t) => t.nights.length))} runs)`, '');
     if (!confirmed.length && !suspects.length) out.push('No change points.', '');
-    for (const t of confirmed) for (const p of t.changes.points) out.push(`- change point: \`${t.cell}\` ${t.metric} ${pct(p.ratio)} from ${p.run} (confirmed after ${p.nights} nights, p ${fmtP(p.p)})${newlyConfirmedWorse(t) && p === t.changes.points.at(-1) ? ' — **new regression**' : ''}`);
-    for (const t of suspects) out.push(`- suspect (latest night only, unconfirmed): \`${t.cell}\` ${t.metric} ${pct(t.changes.latest.ratio ?? 1)}`);
+    for (const t of confirmed) for (const p of t.changes.points) out.push(`- change point: \`${t.cell}\` ${t.metric} ${fmtPct(p.ratio)} from ${p.run} (confirmed after ${p.nights} nights, p ${fmtP(p.p)})${newlyConfirmedWorse(t) && p === t.changes.points.at(-1) ? ' — **new regression**' : ''}`);
+    for (const t of suspects) out.push(`- suspect (latest night only, unconfirmed): \`${t.cell}\` ${t.metric} ${fmtPct(t.changes.latest.ratio ?? 1)}`);
     out.push('');
   }
   const noisy = r.cells.filter((c) => Object.entries(c.metrics).some(([m, s]) => r.metrics.find((x) => x.name === m)?.kind === 'timing' && s.cvPct > r.modes.thresholds.max_cv_pct));

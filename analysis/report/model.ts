@@ -9,6 +9,7 @@ import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { nightsOf } from '../history.js';
 import { samples, type LoadedRun, type LoadProblem } from '../load.js';
 import { cvPct, median } from '../stats/describe.js';
+import { repId } from '../../result/types.js';
 
 export interface CellStats {
   readonly cell: string;
@@ -82,7 +83,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
   }
   const failures = [...run.failed.entries()].flatMap(([cell, rs]) =>
     rs.filter((r) => !run.reps.get(cell)?.some((p) => p.rep.kind === r.rep.kind && p.rep.index === r.rep.index)).map((r) => ({
-      cell, rep: `${r.rep.kind}-${String(r.rep.index).padStart(2, '0')}`,
+      cell, rep: repId(r.rep),
       kind: r.outcome.state === 'failed' ? r.outcome.failure.kind : 'skipped',
       message: r.outcome.state === 'failed' ? r.outcome.failure.message : r.outcome.state === 'skipped' ? r.outcome.reason : '',
     })),

@@ -61,7 +61,7 @@ export const reportCommand: CommandSpec = {
       if (dir && resolve(dir) !== run.dir) baseline = await loadRun(dir);
     }
     if (baseline) sameScenario(baseline, run, false);
-    const history = await loadHistory(root, run.manifest.scenario.name, run.manifest.created);
+    const history = await loadHistory(root, run.manifest.scenario.name, run.manifest.created, undefined, [run, ...(baseline ? [baseline] : [])]);
     const report = buildReport(run, { ...(baseline ? { baseline } : {}), history });
     return emit(report, (options['out'] as string | undefined) ?? join(run.dir, 'report'), options, io);
   },

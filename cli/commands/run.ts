@@ -1,6 +1,6 @@
 import { EXIT, UsageError } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
-import { inventoryFromHosts, loadInventoryFile } from '../../inventory/load.js';
+import { inventoryFromHosts, loadInventoryFile, withStaticHosts } from '../../inventory/load.js';
 import type { Inventory } from '../../inventory/types.js';
 import { runPlan } from '../../runner/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -32,12 +32,8 @@ export const runCommand: CommandSpec = {
     } else {
       throw new UsageError('no inventory', plan.guests.length ? `bring the guests up with \`iommu-lab up ${args[0] as string}\` and pass --inventory FILE` : 'pass --hosts FILE or --inventory FILE');
     }
-    if (loaded.hosts && options['inventory']) {
-      // Static hosts of the scenario join the provisioned guests.
-      const names = new Set(inventory.targets.map((t) => t.name));
-      const extra = inventoryFromHosts(loaded.hosts, loaded.scenario.targets.hosts).targets.filter((t) => !names.has(t.name));
-      inventory = { ...inventory, targets: [...inventory.targets, ...extra] };
-    }
+    // Static hosts of the scenario join the provisioned guests.
+    if (options['inventory']) inventory = withStaticHosts(inventory, loaded.hosts, loaded.scenario.targets.hosts);
 
     const { signal, dispose } = interruptible(io, 'finishing the write in progress; resume with --resume');
     const progress = progressPrinter(io, [...new Set(plan.cells.map((c) => c.target.name))]);
