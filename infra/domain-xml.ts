@@ -6,7 +6,8 @@
  * and docs/infra.md.
  */
 import { createHash } from 'node:crypto';
-import type { IommuDevice, IommuMode, VmClock, VmProfile } from '../scenario/types.js';
+import { CLOCKS } from '../core/clock.js';
+import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { kernelCmdline } from './kernel-cmdline.js';
 
 export const LAB_XMLNS = 'https://iommu-lab.dev/xmlns/guest/1';
@@ -14,8 +15,9 @@ export const LAB_XMLNS = 'https://iommu-lab.dev/xmlns/guest/1';
 export interface GuestDiskFile {
   readonly name: string;
   readonly bus: 'nvme' | 'virtio-blk';
-  /** Raw scratch file on the hypervisor host. */
-  readonly file: string;
+  readonly size_mib: number;
+  /** Raw scratch file on the hypervisor host; absent when the clock puts test disks on QEMU's instant null-co backend. */
+  readonly file?: string;
 }
 
 export interface DomainSpec {
@@ -44,36 +46,43 @@ export function domainUuid(domain: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-/**
- * Guest time under TCG. `icount` makes the guest's clock follow executed
- * instructions (shift=auto adapts the rate), which removes host scheduling
- * noise from the guest's view of time; see docs/timing.md for the measured CVs.
- */
-function clockArgs(clock: VmClock): string[] {
-  return clock === 'icount' ? ['-icount', 'shift=auto,sleep=on'] : [];
-}
-
 // Fixed PCI slots for devices added through <qemu:commandline>: without an
 // explicit bus/addr they take slot 1 before libvirt's root ports do.
 const NET_ADDR = '0x11';
 const nvmeAddr = (i: number) => `0x${(0x12 + i).toString(16)}`;
+const instantVirtioAddr = (i: number) => `0x${(0x1a + i).toString(16)}`;
+
+/**
+ * A test disk's block backend on QEMU's command line. With a file: the raw
+ * scratch file. Without one (virtual clock): `null-co`, which completes every
+ * request at once — reads return zeroes, writes are discarded — so the guest
+ * never waits on the host's storage and its time counts only its own work.
+ */
+function blockdevArgs(d: GuestDiskFile): string[] {
+  const node = `lab-${d.name}`;
+  return d.file
+    ? ['-drive', `file=${d.file},if=none,id=${node},format=raw,cache=none,aio=threads`]
+    : ['-blockdev', `driver=null-co,node-name=${node},size=${d.size_mib * 1024 * 1024},read-zeroes=on`];
+}
 
 export function domainXml(spec: DomainSpec): string {
   const { profile, iommu } = spec;
   const intel = iommu.device === 'intel';
-  const cmdline = kernelCmdline(iommu.device, iommu.mode);
-  const virtioDisks = spec.disks.filter((d) => d.bus === 'virtio-blk');
+  const clock = CLOCKS[profile.clock];
+  const cmdline = kernelCmdline(iommu.device, iommu.mode, profile.clock);
+  // Scratch-file virtio disks are plain libvirt <disk>s; instant ones need -blockdev null-co, which libvirt 9.0 cannot say.
+  const virtioDisks = spec.disks.filter((d) => d.bus === 'virtio-blk' && d.file);
+  const instantVirtioDisks = spec.disks.filter((d) => d.bus === 'virtio-blk' && !d.file);
   const nvmeDisks = spec.disks.filter((d) => d.bus === 'nvme');
 
   const qemuArgs: string[] = [
     '-netdev', `user,id=labnet,restrict=on,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     // romfile= : no iPXE option ROM; SeaBIOS running it under TCG cost seconds per boot.
     '-device', `virtio-net-pci,netdev=labnet,bus=pcie.0,addr=${NET_ADDR},romfile=`,
-    ...nvmeDisks.flatMap((d, i) => [
-      '-drive', `file=${d.file},if=none,id=lab-${d.name},format=raw,cache=none,aio=threads`,
-      '-device', `nvme,drive=lab-${d.name},serial=${d.name},bus=pcie.0,addr=${nvmeAddr(i)}`,
-    ]),
-    ...clockArgs(profile.clock),
+    ...nvmeDisks.flatMap((d, i) => [...blockdevArgs(d), '-device', `nvme,drive=lab-${d.name},serial=${d.name},bus=pcie.0,addr=${nvmeAddr(i)}`]),
+    // iommu_platform=on negotiates ACCESS_PLATFORM (the vIOMMU translates the disk); it needs a modern-only device.
+    ...instantVirtioDisks.flatMap((d, i) => [...blockdevArgs(d), '-device', `virtio-blk-pci,drive=lab-${d.name},serial=${d.name},iommu_platform=on,disable-legacy=on,bus=pcie.0,addr=${instantVirtioAddr(i)}`]),
+    ...clock.qemuArgs,
   ];
 
   const iommuXml = intel
@@ -123,7 +132,7 @@ export function domainXml(spec: DomainSpec): string {
       `    <disk type='file' device='disk'>`,
       // iommu='on' negotiates ACCESS_PLATFORM: without it virtio bypasses the vIOMMU.
       `      <driver name='qemu' type='raw' cache='none' io='threads' iommu='on'/>`,
-      `      <source file='${esc(d.file)}'/>`,
+      `      <source file='${esc(d.file!)}'/>`,
       `      <target dev='vd${String.fromCharCode(98 + i)}' bus='virtio'/>`,
       `      <serial>${esc(d.name)}</serial>`,
       `    </disk>`,

@@ -14,7 +14,8 @@ import type { Image } from '../guest-images/build.js';
 import type { InventoryTarget } from '../inventory/types.js';
 import { SshSession } from '../runner/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
-import { domainXml, type DomainSpec } from './domain-xml.js';
+import { CLOCKS } from '../core/clock.js';
+import { domainXml, type DomainSpec, type GuestDiskFile } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
 import { Virsh, VirshError } from './virsh.js';
 
@@ -121,23 +122,28 @@ export function guestTarget(req: GuestRequest, port: number): InventoryTarget {
       domain: domainName(req.guest),
       image_digest: req.image.manifest.digest,
       kernel: k.version,
-      cmdline: kernelCmdline(req.iommu.device, req.iommu.mode),
+      cmdline: kernelCmdline(req.iommu.device, req.iommu.mode, req.profile.clock),
       clock: req.profile.clock,
     },
   };
 }
 
-async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: string; disks: { name: string; bus: 'nvme' | 'virtio-blk'; file: string }[]; consoleLog: string }> {
+async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: string; disks: GuestDiskFile[]; consoleLog: string }> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o755 });
   const overlay = join(dir, 'root.qcow2');
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(req.image.dir, 'rootfs.qcow2'), overlay]);
-  const disks = [];
+  const disks: GuestDiskFile[] = [];
   for (const d of req.profile.disks) {
+    // Instant disks (virtual clock) are QEMU's null-co: no file behind them.
+    if (CLOCKS[req.profile.clock].instantDisks) {
+      disks.push({ name: d.name, bus: d.bus, size_mib: d.size_mib });
+      continue;
+    }
     const file = join(dir, `${d.name}.raw`);
     await writeFile(file, '');
     await truncate(file, d.size_mib * 1024 * 1024);
-    disks.push({ name: d.name, bus: d.bus, file });
+    disks.push({ name: d.name, bus: d.bus, size_mib: d.size_mib, file });
   }
   const consoleLog = join(dir, 'console.log');
   await writeFile(consoleLog, '');
@@ -145,7 +151,7 @@ async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: 
   // <qemu:commandline> names (the NVMe disks): QEMU runs as libvirt-qemu and must own them.
   const ids = await qemuIds();
   if (ids) {
-    for (const f of [dir, ...disks.map((d) => d.file), consoleLog]) await chown(f, ids.uid, ids.gid);
+    for (const f of [dir, ...disks.flatMap((d) => (d.file ? [d.file] : [])), consoleLog]) await chown(f, ids.uid, ids.gid);
   }
   return { overlay, disks, consoleLog };
 }
@@ -221,7 +227,8 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   const domain = domainName(req.guest);
   await virsh.remove(domain);
   await exposeImage(req.image);
-  let virtType = brokenKvm.has(req.uri) ? 'qemu' : await virsh.virtType();
+  // An instruction-count clock is TCG's alone: QEMU refuses -icount with hardware virtualization.
+  let virtType = brokenKvm.has(req.uri) || CLOCKS[req.profile.clock].tcgOnly ? 'qemu' : await virsh.virtType();
   let kvmFallback: string | undefined = brokenKvm.get(req.uri);
   const port = req.sshPort ?? (await choosePort(req.guest, options.taken));
   if (!(await portIsFree(port))) {
@@ -258,6 +265,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
     }
     try {
       await waitForSsh(target, req.bootTimeoutS * 1000, async () => (await virsh.state(domain)) === 'running', isLocalUri(req.uri) ? () => consoleSaysReady(files.consoleLog) : undefined);
+      await parkGuest(target);
       return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, virtType, ...(kvmFallback ? { kvmFallback } : {}), ...(retried ? { retried } : {}) } };
     } catch (e) {
       const tail = await consoleTail(files.consoleLog);
@@ -271,6 +279,24 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
       throw e;
     }
   }
+}
+
+/** The serial console log of a guest on this machine, where the lab can read it; undefined elsewhere. */
+export function consoleLogOf(target: InventoryTarget): string | undefined {
+  return target.vm && isLocalUri(target.vm.hypervisor_uri) ? join(GUESTS_DIR, target.vm.domain, 'console.log') : undefined;
+}
+
+/** Whether the guest is paused between its repetitions (see core/clock.ts, parkWhenIdle). */
+export const parksWhenIdle = (target: InventoryTarget): boolean => Boolean(target.vm && CLOCKS[target.vm.clock].parkWhenIdle);
+
+/** Pauses a guest that parks when idle; a no-op for every other target. */
+export async function parkGuest(target: InventoryTarget): Promise<void> {
+  if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).suspend(target.vm!.domain);
+}
+
+/** Resumes a parked guest; a no-op for every other target. */
+export async function unparkGuest(target: InventoryTarget): Promise<void> {
+  if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).resume(target.vm!.domain);
 }
 
 export async function removeGuest(uri: string, guest: string): Promise<void> {

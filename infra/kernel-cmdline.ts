@@ -3,6 +3,7 @@
  * here, on the command line of a direct kernel boot, so one image serves every
  * configuration.
  */
+import { CLOCKS, type VmClock } from '../core/clock.js';
 import type { IommuDevice, IommuMode } from '../scenario/types.js';
 
 const BASE = ['console=ttyS0,115200', 'loglevel=4', 'net.ifnames=0', 'panic=-1', 'random.trust_cpu=on', 'tsc=reliable'];
@@ -23,6 +24,6 @@ export function iommuArgs(device: IommuDevice, mode: IommuMode): string[] {
   }
 }
 
-export function kernelCmdline(device: IommuDevice, mode: IommuMode): string {
-  return [...BASE, ...iommuArgs(device, mode)].join(' ');
+export function kernelCmdline(device: IommuDevice, mode: IommuMode, clock: VmClock = 'tcg'): string {
+  return [...BASE, ...CLOCKS[clock].kernelArgs, ...iommuArgs(device, mode)].join(' ');
 }

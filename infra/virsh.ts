@@ -80,6 +80,16 @@ export class Virsh {
     await this.run(['start', name]);
   }
 
+  /** Pauses a running guest (its vCPUs stop, and with them an instruction-count clock). */
+  async suspend(name: string): Promise<void> {
+    if ((await this.state(name)) === 'running') await this.run(['suspend', name]);
+  }
+
+  /** Resumes a paused guest; a running one is left as it is. */
+  async resume(name: string): Promise<void> {
+    if ((await this.state(name)) === 'paused') await this.run(['resume', name]);
+  }
+
   async state(name: string): Promise<string | undefined> {
     const r = await this.run(['domstate', name], { allowFailure: true });
     return r.exitCode === 0 ? r.stdout.trim() : undefined;

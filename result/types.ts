@@ -39,6 +39,7 @@ export const FAILURE_KINDS = [
   'parse',
   'bpftrace',
   'guest-died',
+  'host-contention',
   'interrupted',
   'internal',
 ] as const;

@@ -25,6 +25,29 @@ import { prepareScript, probeAvailability, scriptProbes, traceMetrics, type Prep
 import { interleave, type Task } from './order.js';
 import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
 import { shellQuote, SshError, SshSession, type ExecResult } from './ssh.js';
+import { installDetached, runDetached } from './detached.js';
+import { consoleLogOf, parkGuest, parksWhenIdle, unparkGuest } from '../infra/guest.js';
+import { Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
+import { timebaseOf } from '../core/clock.js';
+
+/**
+ * A virtual-time repetition beside more than this much other host work (CPUs,
+ * averaged over the measurement) is contaminated: it is run again, and never
+ * reported. A quiet host measured 0.0–0.1 here (the runner itself, sshd).
+ */
+export const HOST_LOAD_LIMIT_CPUS = 0.25;
+/** Attempts at a contaminated repetition before it fails as host-contention. */
+export const CONTAMINATED_ATTEMPTS = 3;
+
+export function hostLoadCheck(load: LoadReport, realtime: RealtimeState, limit = HOST_LOAD_LIMIT_CPUS, discarded: readonly LoadReport[] = []): Check {
+  const rt = realtime.state === 'on' ? `QEMU at SCHED_FIFO ${realtime.priority}${realtime.budgetUs ? ` (cgroup budget ${realtime.budgetUs / 1000} ms/s)` : ''}` : `QEMU at normal priority (${realtime.why})`;
+  const earlier = discarded.length ? `; ${discarded.length} earlier attempt(s) discarded (other load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs)` : '';
+  return {
+    name: 'host-load',
+    ok: load.otherCpus <= limit,
+    detail: `other processes used ${load.otherCpus.toFixed(2)} CPUs during ${load.seconds.toFixed(1)} s (limit ${limit}); QEMU ${load.qemuCpus.toFixed(2)} CPUs; ${rt}${earlier}`,
+  };
+}
 
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
 
@@ -215,7 +238,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const connect = async (target: InventoryTarget): Promise<SshSession> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await SshSession.connect(target.name, target.ssh, { connectTimeoutMs: options.connectTimeoutMs ?? 20_000 });
+        // A parked guest does not answer keepalives; its session must survive the pause.
+        return await SshSession.connect(target.name, target.ssh, { connectTimeoutMs: options.connectTimeoutMs ?? 20_000, ...(parksWhenIdle(target) ? { keepaliveIntervalMs: 0 } : {}) });
       } catch (e) {
         if (!(e instanceof SshError) || !e.transient || attempt >= retries || signal?.aborted) throw e;
         emit({ type: 'target-state', target: target.name, state: `connect failed, retry ${attempt + 1}/${retries}` });
@@ -250,6 +274,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       }
       const remoteDir = `/tmp/iommu-lab-${run}`;
       await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });
+      await installDetached(session, remoteDir);
       return { kind: 'ready', session, remoteDir, extra };
     } catch (e) {
       session.close();
@@ -278,7 +303,17 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     // Budget: the job's own length plus the scenario's per-cell allowance.
     const timeoutMs = (task.cell.job.runtime + task.cell.job.ramp_time + s.timeouts.cell_s) * 1000;
     const extra = { ...st.extra, job };
-    const fioCommand = `fio --output-format=json+ ${shellQuote(jobPath)}`;
+    const consoleLog = consoleLogOf(target);
+    const virtualTime = timebaseOf(target.vm?.clock) === 'virtual';
+    // The workload runs detached from the session (runner/detached.ts): a dropped connection does not lose it.
+    const workload = () => runDetached({
+      remoteDir: st.remoteDir, name: `${task.cell.id}.${repId(task.rep)}`, command: ['fio', '--output-format=json+', jobPath],
+      timeoutMs, expectedMs: (cell.job.runtime + cell.job.ramp_time) * 1000,
+      ...(signal ? { signal } : {}),
+      ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, ...(sig ? { signal: sig } : {}) }) } : {}),
+      session: () => st.session,
+      reconnect: async () => (st.session = await connect(target)),
+    });
     for (let attempt = 0; ; attempt++) {
       try {
         await st.session.upload(jobPath, job);
@@ -286,10 +321,11 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         let res: ExecResult;
         let traces: TraceRun[] = [];
         let tracing: Record<string, TraceRecord> | undefined;
+        const checks: Check[] = [];
         if (traced) {
           const scripts = (await scriptsFor(st)).filter((x) => repScripts.includes(x.name));
           const runnable = scripts.filter((x) => x.prepared.probes.length > 0);
-          const out = await runTraced(st.session, st.remoteDir, runnable, fioCommand, timeoutMs, signal);
+          const out = await runTraced(st.session, st.remoteDir, runnable, workload, timeoutMs, signal);
           res = out.fio;
           traces = out.traces;
           tracing = Object.fromEntries(scripts.map((x) => {
@@ -301,7 +337,32 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
             if (t.stderr.trim()) files[`bpftrace-${t.name}.stderr.txt`] = t.stderr;
           }
         } else {
-          res = await st.session.exec(fioCommand, { timeoutMs, signal, allowFailure: true });
+          // Timing repetitions of a guest on this machine: QEMU at real-time priority under the
+          // virtual clock, and the host's other load measured; a contaminated virtual-time
+          // repetition is run again (infra/isolation.ts).
+          const discarded: LoadReport[] = [];
+          for (;;) {
+            const iso = target.vm ? await Isolation.begin(target.vm.domain, { realtime: virtualTime }) : undefined;
+            let load: LoadReport | undefined;
+            try {
+              res = await workload();
+            } finally {
+              load = await iso?.end();
+            }
+            if (!iso || !load) break;
+            const check = hostLoadCheck(load, iso.realtime, HOST_LOAD_LIMIT_CPUS, discarded);
+            if (check.ok || !virtualTime || signal?.aborted) {
+              checks.push(check);
+              break;
+            }
+            discarded.push(load);
+            if (discarded.length >= CONTAMINATED_ATTEMPTS) {
+              await record(target, task, { state: 'failed', failure: { kind: 'host-contention', message: `${CONTAMINATED_ATTEMPTS} attempts ran beside other host load (${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs; limit ${HOST_LOAD_LIMIT_CPUS}): a virtual-time result would not be trustworthy`, stderr_tail: check.detail } }, started, { ...extra, files });
+              return;
+            }
+            emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)}: host busy (other load ${load.otherCpus.toFixed(2)} CPUs), measuring again` });
+            await sleep(5000, signal);
+          }
         }
         if (signal?.aborted) return;
         files['fio.json'] = res.stdout;
@@ -314,7 +375,6 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         }
         try {
           const { output, metrics } = parseFio(res.stdout);
-          const checks: Check[] = [];
           if (traced) {
             const ios = fioTotalIos(output);
             const pci = st.extra.facts.disks.find((d) => d.name === task.cell.disk)?.pci;
@@ -366,29 +426,38 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           continue;
         }
         let st = states.get(target.name);
-        if (!st) {
-          st = await prepare(target);
-          if (signal?.aborted) return;
-          states.set(target.name, st);
-        }
-        if (st.kind === 'failed') {
-          await record(target, task, { state: 'failed', failure: st.failure }, new Date(), st.extra ?? {});
-          continue;
-        }
-        emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)}` });
+        if (st?.kind !== 'failed') await unparkGuest(target).catch(() => {}); // a guest that is gone shows as an SSH failure
         try {
-          await runRep(target, st, task);
-        } catch (e) {
-          // Reconnecting failed: the target is gone for the rest of this run.
-          if (signal?.aborted) return;
-          states.set(target.name, { kind: 'failed', failure: failureOf(e), extra: st.extra });
+          if (!st) {
+            st = await prepare(target);
+            if (signal?.aborted) return;
+            states.set(target.name, st);
+          }
+          if (st.kind === 'failed') {
+            await record(target, task, { state: 'failed', failure: st.failure }, new Date(), st.extra ?? {});
+            continue;
+          }
+          emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)}` });
+          try {
+            await runRep(target, st, task);
+          } catch (e) {
+            // Reconnecting failed: the target is gone for the rest of this run.
+            if (signal?.aborted) return;
+            states.set(target.name, { kind: 'failed', failure: failureOf(e), extra: st.extra });
+          }
+        } finally {
+          // Parked between its repetitions: an idle virtual-clock guest would spin a host core.
+          await parkGuest(target).catch(() => {});
         }
       }
     } finally {
       for (const [name, st] of states) {
+        const target = targets.get(name)!;
         if (st.kind === 'ready') {
+          await unparkGuest(target).catch(() => {});
           await st.session.exec(`rm -rf ${shellQuote(st.remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
           st.session.close();
+          await parkGuest(target).catch(() => {});
         }
         emit({ type: 'target-state', target: name, state: 'done' });
       }

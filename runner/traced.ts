@@ -37,7 +37,8 @@ export async function runTraced(
   session: SshSession,
   remoteDir: string,
   scripts: readonly { name: string; prepared: PreparedScript }[],
-  fioCommand: string,
+  /** Runs the workload once every script is attached (detached from this session: runner/detached.ts). */
+  workload: () => Promise<ExecResult>,
   fioTimeoutMs: number,
   signal?: AbortSignal,
 ): Promise<{ fio: ExecResult; traces: TraceRun[] }> {
@@ -78,7 +79,7 @@ export async function runTraced(
       }
       if (signal?.aborted) throw new SshError('command', 'interrupted', undefined);
     }
-    const fio = await session.exec(fioCommand, { timeoutMs: fioTimeoutMs, signal, allowFailure: true });
+    const fio = await workload();
     return { fio, traces: await stopAll(session, running) };
   } catch (e) {
     await stopAll(session, running).catch(() => []);

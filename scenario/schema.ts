@@ -100,7 +100,7 @@ const vmProfile: Schema = {
     vcpus: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     memory_mib: { type: 'integer', minimum: 512, maximum: 262144, default: 2048 },
     kernel: { enum: [...GUEST_KERNELS], default: '6.12', description: "Guest kernel: Debian 12's 6.1 or 6.12 from bookworm-backports (virtio-iommu needs 6.12)." },
-    clock: { enum: [...VM_CLOCKS], default: 'tcg', description: 'tcg: wall-clock guest time; icount: guest time follows executed instructions (less noise, see docs/timing.md).' },
+    clock: { enum: [...VM_CLOCKS], default: 'tcg', description: "tcg: wall-clock guest time (noisy under emulation); virtual: a fixed instruction-count clock with instant test disks, so timings count the guest's own work and repeat (reports label them virtual time; see docs/timing.md); icount: instruction-counted time re-tuned to the host (shift=auto), kept for comparison." },
     disks: {
       type: 'array',
       minItems: 1,

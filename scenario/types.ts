@@ -25,9 +25,9 @@ export type GuestKernel = (typeof GUEST_KERNELS)[number];
 export const DISK_BUSES = ['nvme', 'virtio-blk'] as const;
 export type DiskBus = (typeof DISK_BUSES)[number];
 
-/** How guest time is kept under TCG; see docs/timing.md for the measured CVs. */
-export const VM_CLOCKS = ['tcg', 'icount'] as const;
-export type VmClock = (typeof VM_CLOCKS)[number];
+/** How guest time is kept: described in core/clock.ts. */
+export { VM_CLOCKS, type VmClock } from '../core/clock.js';
+import type { VmClock } from '../core/clock.js';
 
 export type FioOptionValue = string | number | boolean;
 

@@ -1,0 +1,27 @@
+#!/bin/sh
+# iommu-lab: one measurement, detached from the SSH session that started it.
+#
+# A measurement must not depend on an SSH session staying up: under host load
+# a session open across a virtual-clock measurement failed, and a lost
+# connection used to lose the repetition. The runner starts this script with
+# setsid and returns at once; the workload's output, stderr and exit code land
+# in DIR; when it ends, a line on the serial console (where the lab reads it)
+# says so without a single packet to the guest during the measurement.
+#
+# usage: detached.sh DIR TOKEN CONSOLE -- COMMAND [ARG...]
+#   DIR      where out, err, rc (written last, atomically) and pid go
+#   TOKEN    names this measurement in the console line
+#   CONSOLE  1: print "iommu-lab: done TOKEN RC" on /dev/console at the end
+# Under the virtual clock the guest's pacer (see guest-images/files/initramfs-init)
+# is stopped for exactly the workload.
+dir=$1 token=$2 console=$3
+shift 4
+echo $$ > "$dir/pid"
+pacer=$(cat /run/iommu-lab-pacer.pid 2>/dev/null)
+[ -n "$pacer" ] && kill -STOP "$pacer" 2>/dev/null
+"$@" > "$dir/out" 2> "$dir/err" < /dev/null
+rc=$?
+[ -n "$pacer" ] && kill -CONT "$pacer" 2>/dev/null
+echo "$rc" > "$dir/rc.tmp" && mv "$dir/rc.tmp" "$dir/rc"
+[ "$console" = 1 ] && echo "iommu-lab: done $token $rc" > /dev/console
+exit 0

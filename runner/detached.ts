@@ -1,0 +1,98 @@
+/**
+ * Runs a workload on a target detached from the SSH session (runner/detached.sh):
+ * start it and return, wait for its end without talking to the guest where
+ * possible, then read what it wrote. The connection may drop meanwhile — the
+ * measurement goes on, and the runner reconnects to collect it.
+ */
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { labPath } from '../core/paths.js';
+import { shellQuote, SshError, type ExecResult, type SshSession } from './ssh.js';
+
+let scriptText: string | undefined;
+export const detachedScript = () => (scriptText ??= readFileSync(labPath('runner', 'detached.sh'), 'utf8'));
+
+/** The console line the script prints when a measurement ends. */
+export const doneLine = (token: string) => `iommu-lab: done ${token} `;
+
+export interface DetachedOptions {
+  /** The target's working directory (holds detached.sh, uploaded by installDetached). */
+  readonly remoteDir: string;
+  readonly name: string;
+  readonly command: readonly string[];
+  readonly timeoutMs: number;
+  /** How long the workload should take; polling starts then. */
+  readonly expectedMs: number;
+  readonly signal?: AbortSignal;
+  /**
+   * Resolves when the target said on its serial console that the measurement
+   * ended (local VM guests); without it the runner polls over SSH.
+   */
+  readonly waitForConsole?: (line: string, timeoutMs: number, signal?: AbortSignal) => Promise<unknown>;
+  /** The current session, and a way to get a new one when it dropped. */
+  readonly session: () => SshSession;
+  readonly reconnect: () => Promise<SshSession>;
+  /** Called right after the workload started, and when it is over: the measurement window. */
+  readonly onStarted?: () => void | Promise<void>;
+}
+
+export async function installDetached(session: SshSession, remoteDir: string): Promise<void> {
+  await session.upload(`${remoteDir}/detached.sh`, detachedScript(), '0755');
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+/** Runs one command on the current session, reconnecting once when the connection had dropped. */
+async function execAgain(o: DetachedOptions, command: string, timeoutMs: number): Promise<ExecResult> {
+  try {
+    return await o.session().exec(command, { timeoutMs, allowFailure: true });
+  } catch (e) {
+    if (!(e instanceof SshError) || !e.transient) throw e;
+    return (await o.reconnect()).exec(command, { timeoutMs, allowFailure: true });
+  }
+}
+
+export async function runDetached(o: DetachedOptions): Promise<ExecResult> {
+  const token = randomBytes(6).toString('hex');
+  const dir = `${o.remoteDir}/m-${o.name}-${token}`;
+  const q = shellQuote;
+  const useConsole = Boolean(o.waitForConsole);
+  await o.session().exec(
+    `mkdir -p ${q(dir)} && setsid sh ${q(`${o.remoteDir}/detached.sh`)} ${q(dir)} ${token} ${useConsole ? 1 : 0} -- ${o.command.map(q).join(' ')} < /dev/null > /dev/null 2>&1 &`,
+    { timeoutMs: 30_000 },
+  );
+  await o.onStarted?.();
+  const kill = () => execAgain(o, `kill -KILL -- -$(cat ${q(`${dir}/pid`)}) 2>/dev/null; true`, 30_000).catch(() => undefined);
+  const t0 = Date.now();
+  try {
+    if (o.waitForConsole) {
+      await o.waitForConsole(doneLine(token), o.timeoutMs, o.signal);
+    } else {
+      await sleep(Math.min(o.expectedMs, o.timeoutMs), o.signal);
+      for (;;) {
+        if (o.signal?.aborted) break;
+        const r = await execAgain(o, `test -f ${q(`${dir}/rc`)}`, 30_000);
+        if (r.code === 0) break;
+        if (Date.now() - t0 > o.timeoutMs) throw new Error('timeout');
+        await sleep(1000, o.signal);
+      }
+    }
+  } catch (e) {
+    await kill();
+    if (o.signal?.aborted) throw new SshError('command', `${o.session().target}: interrupted`, undefined);
+    throw new SshError('timeout', `${o.session().target}: the detached ${o.name} did not finish within ${Math.round(o.timeoutMs / 1000)} s (${(e as Error).message})`, 'raise timeouts.cell_s in the scenario, or look at the target');
+  }
+  if (o.signal?.aborted) {
+    await kill();
+    throw new SshError('command', `${o.session().target}: interrupted`, undefined);
+  }
+  const rc = await execAgain(o, `cat ${q(`${dir}/rc`)}`, 30_000);
+  const out = await execAgain(o, `cat ${q(`${dir}/out`)}`, 60_000);
+  const err = await execAgain(o, `cat ${q(`${dir}/err`)}; rm -rf ${q(dir)}`, 30_000);
+  const code = Number(rc.stdout.trim());
+  return { code: rc.code === 0 && Number.isInteger(code) ? code : 255, stdout: out.stdout, stderr: err.stdout };
+}
