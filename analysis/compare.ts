@@ -15,10 +15,11 @@
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
 import { describeMetric, type MetricDescription } from '../core/metrics.js';
+import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
-import { samples } from './load.js';
+import { samples, timebaseOfCell } from './load.js';
 import { benjaminiHochberg, compareRates, cvPct, hodgesLehmann, mannWhitney, median, power, welchLog } from './stats/index.js';
 
 export type Verdict = 'regression' | 'improvement' | 'no-change' | 'inconclusive';
@@ -38,6 +39,8 @@ export interface Comparison {
   /** e.g. "intel-strict vs intel-lazy" or "candidate vs baseline". */
   readonly label: string;
   readonly group: string;
+  /** What the timings measured; reports say "virtual time" where it is virtual. Absent means wall-clock time. */
+  readonly timebase?: Timebase;
   readonly metric: string;
   readonly metricKind: 'timing' | 'count';
   readonly unit: string;
@@ -86,7 +89,7 @@ export function compareSamples(
   cand: { values: number[]; exposures: number[] },
   d: MetricDescription,
   t: Thresholds,
-  head: Pick<Comparison, 'kind' | 'cell' | 'reference' | 'label' | 'group'>,
+  head: Pick<Comparison, 'kind' | 'cell' | 'reference' | 'label' | 'group' | 'timebase'>,
 ): Pending | string {
   if (base.values.length === 0 || cand.values.length === 0) return `no passed repetitions with ${d.name} on ${base.values.length === 0 ? 'the reference' : 'the candidate'} side`;
   const common = { ...head, metric: d.name, unit: d.unit, better: d.better, ref: summary(base.values), cand: summary(cand.values) };
@@ -187,8 +190,15 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun): ComparisonSet {
       leftOut.push({ cell: id, reason: 'not in the baseline' });
       continue;
     }
+    // Virtual time and wall-clock time measure different things: a baseline taken with the other clock compares counts only.
+    const baseCell = base.cells.get(id)!;
+    const clocksDiffer = timebaseOfCell(base, baseCell) !== timebaseOfCell(cand, cell);
     for (const d of metricsOf(cand)) {
-      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell) });
+      if (clocksDiffer && d.kind === 'timing') {
+        leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${timebaseOfCell(cand, cell)} time: timings are not comparable (counts are)` });
+        continue;
+      }
+      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: timebaseOfCell(cand, cell) });
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
     }
@@ -240,7 +250,7 @@ export function compareModes(run: LoadedRun): ComparisonSet {
   for (const [group, cells] of groups) {
     for (const [a, b] of modePairs(cells)) {
       for (const d of metricsOf(run)) {
-        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group });
+        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: timebaseOfCell(run, b) });
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b)} vs ${configName(a)}: ${r}` });
         else pending.push(r);
       }
@@ -276,11 +286,13 @@ export function pairFindings(set: ComparisonSet): PairFinding[] {
     const timingChanges = timings.filter((c) => c.verdict === 'regression' || c.verdict === 'improvement');
     const timingUnsure = timings.filter((c) => c.verdict === 'inconclusive');
     const describeCount = (c: Comparison) => `${c.metric} ${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`;
+    // Virtual-time timings say so wherever they are quoted: they count the guest's own work, not wall-clock time.
+    const tm = (c: Comparison) => `${c.timebase === 'virtual' ? 'virtual-time ' : ''}${c.metric} ${fmtPct(c.ratio)}${c.timebase === 'virtual' ? ` [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]` : ''}`;
     let summary: string;
-    if (countChanges.length && timingChanges.length) summary = `counts and timings differ: ${countChanges.map(describeCount).join(', ')}; ${timingChanges.map((c) => `${c.metric} ${fmtPct(c.ratio)}`).join(', ')}`;
+    if (countChanges.length && timingChanges.length) summary = `counts and timings differ: ${countChanges.map(describeCount).join(', ')}; ${timingChanges.map(tm).join(', ')}`;
     else if (countChanges.length && timingUnsure.length) summary = `the exact counts differ (${countChanges.map(describeCount).join(', ')}); the timings cannot tell under this noise (${timingUnsure[0]!.reason})`;
     else if (countChanges.length) summary = `the exact counts differ (${countChanges.map(describeCount).join(', ')}); timings show no change`;
-    else if (timingChanges.length) summary = `timings differ: ${timingChanges.map((c) => `${c.metric} ${fmtPct(c.ratio)}`).join(', ')}`;
+    else if (timingChanges.length) summary = `timings differ: ${timingChanges.map(tm).join(', ')}`;
     else if (timingUnsure.length) summary = `no difference shown; the timings are inconclusive (${timingUnsure[0]!.reason})`;
     else summary = 'no change';
     out.push({ group, label, counts, timings, summary });

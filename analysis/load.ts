@@ -11,6 +11,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { LabError } from '../core/errors.js';
 import { describeMetric } from '../core/metrics.js';
+import { timebaseOf, type Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import { repResultSchema } from '../result/schema.js';
 import { RUN_FILE, RESULT_FILE } from '../result/store.js';
@@ -127,4 +128,15 @@ export function samples(run: LoadedRun, cellId: string, metric: string): { value
     exposures.push(r.outcome.metrics['ios'] ?? NaN);
   }
   return { values, exposures };
+}
+
+/**
+ * What the timings of a cell measured: guest virtual time (a VM profile with
+ * `clock: virtual`) or wall-clock time (every other VM clock, static hosts).
+ * The two are never compared with each other.
+ */
+export function timebaseOfCell(run: LoadedRun, cell: Cell): Timebase {
+  if (cell.target.kind !== 'vm') return 'wall';
+  const profile = (cell.target as { profile: string }).profile;
+  return timebaseOf(run.scenario.targets.vms.find((v) => v.name === profile)?.clock);
 }

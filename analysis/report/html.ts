@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import type { Report } from './model.js';
+import { VIRTUAL_TIME_NOTE } from './markdown.js';
 
 const require = createRequire(import.meta.url);
 let echartsSource: string | undefined;
@@ -21,7 +22,7 @@ const h = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(
 
 function table(cs: readonly Comparison[]): string {
   if (!cs.length) return '<p class="muted">None.</p>';
-  const rows = cs.map((c) => `<tr class="${c.verdict}"><td><code>${h(c.cell)}</code></td><td>${h(c.label)}</td><td>${h(c.metric)}</td><td>${c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}` : `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`} ${h(c.unit)}</td><td>${c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]${c.confidence < 0.949 ? ` <span class="muted">(${(c.confidence * 100).toFixed(0)} % CI)</span>` : ''}`}</td><td>${fmtP(c.q)}</td><td><b>${c.verdict}</b></td><td>${h(c.reason)}</td></tr>`);
+  const rows = cs.map((c) => `<tr class="${c.verdict}"><td><code>${h(c.cell)}</code></td><td>${h(c.label)}</td><td>${h(c.metric)}${c.timebase === 'virtual' && c.metricKind === 'timing' ? ' <span class="muted">(virtual)</span>' : ''}</td><td>${c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}` : `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`} ${h(c.unit)}</td><td>${c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]${c.confidence < 0.949 ? ` <span class="muted">(${(c.confidence * 100).toFixed(0)} % CI)</span>` : ''}`}</td><td>${fmtP(c.q)}</td><td><b>${c.verdict}</b></td><td>${h(c.reason)}</td></tr>`);
   return `<table><thead><tr><th>cell</th><th>comparison</th><th>metric</th><th>medians</th><th>effect [95 % CI]</th><th>q</th><th>verdict</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -51,7 +52,9 @@ code{font-size:12px}
 <header><h1>${h(r.title)}</h1><p>scenario <b>${h(r.run.scenario)}</b> · run ${h(r.run.id)} · ${h(r.run.created)} on ${h(r.run.host)} · lab ${h(r.run.labVersion)} · ${r.cells.length} cells × ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions${r.baseline ? ` · baseline ${h(r.baseline.id)}` : ''}</p>${banner}</header>
 <main>
 <section><h2>Findings per pair of IOMMU configurations</h2><ul>${findings || '<li class="muted">No pairs of configurations to compare.</li>'}</ul>
+${r.cells.some((c) => c.timebase === 'virtual') ? `<p>${h(VIRTUAL_TIME_NOTE)}</p>` : ''}
 <p class="muted">Timings: Mann–Whitney U on repetitions, Hodges–Lehmann effect with the interval from the same test; counts: exact Poisson rate test; Benjamini–Hochberg at α = ${r.modes.thresholds.alpha}; minimum effect ${r.modes.thresholds.min_effect_pct} %; cells with CV above ${r.modes.thresholds.max_cv_pct} % are flagged noisy and not trusted.</p></section>
+${r.costs.length ? `<section><h2>Where the time goes (virtual time)</h2><ul>${r.costs.map((c) => `<li><code>${h(c.group)}</code> ${h(c.summary)}</li>`).join('')}</ul></section>` : ''}
 ${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.crossChecks.map((x) => `<li>${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} <code>${h(x.workload)}</code> ${h(x.summary)}</li>`).join('')}</ul></section>` : ''}
 <section><h2>Effect with 95 % interval, ${h(r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations')}</h2><div id="effects" class="chart tall"></div></section>
 <section><h2>What each configuration costs</h2><div id="cost" class="grid"></div></section>
@@ -121,7 +124,7 @@ const CLIENT = String.raw`
       var tput = cells.filter(function (c) { return c.metrics.iops; });
       if (tput.length) {
         chart(mk(host), {
-          title: { text: 'IOPS · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 40, bottom: 40 },
+          title: { text: (tput[0].timebase === 'virtual' ? 'IOPS (virtual time) · ' : 'IOPS · ') + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 40, bottom: 40 },
           tooltip: { trigger: 'axis' },
           xAxis: { type: 'category', data: tput.map(function (c) { return c.config; }) }, yAxis: { type: 'value', name: 'IO/s' },
           series: [

@@ -4,9 +4,14 @@ import { newlyConfirmedWorse, type Report } from './model.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
+/** What a reader must know about virtual-time timings, said once per report where any cell has them. */
+export const VIRTUAL_TIME_NOTE = 'Timings of cells on the virtual clock are guest virtual time (a fixed instruction-count clock, instant test disks): they count the guest\'s own work per I/O — DMA API, IOMMU driver, invalidation submission and wait as the guest sees them — and leave out device latency, the silicon cost of an IOTLB invalidation, the vIOMMU emulation inside QEMU and lock contention between vCPUs (docs/timing.md). They are never compared with wall-clock timings.';
+
+const metricLabel = (c: Comparison) => (c.timebase === 'virtual' && c.metricKind === 'timing' ? `${c.metric} (virtual)` : c.metric);
+
 function row(c: Comparison): string {
   const ci = c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} /IO` : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]`;
-  return `| \`${c.cell}\` | ${c.label} | ${c.metric} | ${ci} | ${fmtP(c.q)} | **${c.verdict}** | ${esc(c.reason)} |`;
+  return `| \`${c.cell}\` | ${c.label} | ${metricLabel(c)} | ${ci} | ${fmtP(c.q)} | **${c.verdict}** | ${esc(c.reason)} |`;
 }
 
 function counts(cs: readonly Comparison[]): string {
@@ -18,6 +23,7 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = [];
   out.push(`## ${r.regression ? '❌ Regression' : '✅ No regression'} — ${r.run.scenario} (${r.run.id})`, '');
   out.push(`${r.cells.length} cells, ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions each; α = ${r.modes.thresholds.alpha} (Benjamini–Hochberg over the matrix), minimum effect ${r.modes.thresholds.min_effect_pct} %, noisy above CV ${r.modes.thresholds.max_cv_pct} %.`, '');
+  if (r.cells.some((c) => c.timebase === 'virtual')) out.push(VIRTUAL_TIME_NOTE, '');
   if (r.baseline) {
     const cs = r.baseline.set.comparisons;
     out.push(`### Against the baseline ${r.baseline.id}`, '', counts(cs), '');
@@ -33,6 +39,11 @@ export function renderMarkdown(r: Report): string {
   out.push('### What each IOMMU configuration costs', '');
   for (const f of r.findings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);
   out.push('');
+  if (r.costs.length) {
+    out.push('### Where the time goes (virtual time)', '');
+    for (const c of r.costs) out.push(`- \`${c.group}\` ${c.summary}`);
+    out.push('');
+  }
   if (r.crossChecks.length) {
     out.push('### Emulated against real hosts', '');
     for (const x of r.crossChecks) out.push(`- ${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} \`${x.workload}\` ${x.summary}`);

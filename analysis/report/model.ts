@@ -6,8 +6,10 @@ import { describeMetric, METRICS } from '../../core/metrics.js';
 import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
 import { compareModes, compareRuns, configName, groupKey, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
+import { costDecomposition, type CostStep } from '../cost.js';
+import type { Timebase } from '../../core/clock.js';
 import { nightsOf } from '../history.js';
-import { samples, type LoadedRun, type LoadProblem } from '../load.js';
+import { samples, timebaseOfCell, type LoadedRun, type LoadProblem } from '../load.js';
 import { cvPct, median } from '../stats/describe.js';
 import { repId } from '../../result/types.js';
 
@@ -19,6 +21,8 @@ export interface CellStats {
   readonly workload: string;
   readonly disk: string;
   readonly profile: string;
+  /** What its timings measured: guest virtual time or wall-clock time. */
+  readonly timebase: Timebase;
   readonly axes: Readonly<Record<string, string | number>>;
   /** metric → summary over this run's repetitions. */
   readonly metrics: Readonly<Record<string, { readonly n: number; readonly median: number; readonly cvPct: number; readonly values: readonly number[] }>>;
@@ -40,6 +44,8 @@ export interface Report {
   readonly findings: readonly PairFinding[];
   /** The same configuration pair on VM targets and on static hosts. */
   readonly crossChecks: readonly CrossCheck[];
+  /** What each IOMMU event costs, from virtual time and exact counts (virtual-clock cells only). */
+  readonly costs: readonly CostStep[];
   readonly cells: readonly CellStats[];
   readonly trends: readonly Trend[];
   readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: string; readonly message: string }[];
@@ -60,6 +66,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     workload: c.job.workload,
     disk: c.disk,
     profile: c.target.kind === 'vm' ? c.target.profile : c.target.host,
+    timebase: timebaseOfCell(run, c),
     axes: c.axes,
     metrics: Object.fromEntries(
       metricDescs
@@ -99,6 +106,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     modes,
     findings: pairFindings(modes),
     crossChecks: emulatedVsReal(modes, run),
+    costs: costDecomposition(run),
     cells,
     trends,
     failures,
