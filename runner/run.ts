@@ -354,7 +354,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
             }
             if (!iso || !load) break;
             const check = hostLoadCheck(load, iso.realtime, loadLimit, discarded);
-            if (check.ok || !virtualTime || signal?.aborted) {
+            if (load.otherCpus <= loadLimit || !virtualTime || signal?.aborted) {
               checks.push(check);
               break;
             }
