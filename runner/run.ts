@@ -52,7 +52,7 @@ export function hostLoadCheck(load: LoadReport, realtime: RealtimeState, limit =
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
 
 export type RunEvent =
-  | { readonly type: 'run-start'; readonly run: string; readonly dir: string; readonly todo: number; readonly done: number }
+  | { readonly type: 'run-start'; readonly run: string; readonly dir: string; readonly todo: number; readonly done: number; /** Repetitions to do per target. */ readonly perTarget: Readonly<Record<string, number>> }
   | { readonly type: 'target-state'; readonly target: string; readonly state: string }
   | { readonly type: 'rep-done'; readonly target: string; readonly cell: string; readonly rep: string; readonly outcome: RepOutcome; readonly left: number };
 
@@ -193,7 +193,9 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     if (left.length) todo.set(target, left);
   }
   let remaining = [...todo.values()].reduce((n, l) => n + l.length, 0);
-  emit({ type: 'run-start', run, dir: store.dir, todo: remaining, done: doneCount });
+  const perTarget: Record<string, number> = {};
+  for (const tasks of todo.values()) for (const t of tasks) perTarget[t.cell.target.name] = (perTarget[t.cell.target.name] ?? 0) + 1;
+  emit({ type: 'run-start', run, dir: store.dir, todo: remaining, done: doneCount, perTarget });
 
   const summary = { passed: 0, failed: 0, skipped: 0 };
   const failures: { cell: string; rep: string; kind: FailureKind; message: string }[] = [];

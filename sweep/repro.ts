@@ -49,7 +49,7 @@ export function splitTarget(target: string): { run: string; cell: string } {
   let run = dirname(abs);
   if (basename(run) === 'cells') run = dirname(run);
   if (!existsSync(join(run, 'run.json'))) {
-    throw new LabError('E_REPRO_TARGET', `${target} is not RUN_DIR/CELL_ID (no run.json in ${run})`, { fix: 'pass the run directory and the cell id, e.g. results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__tcg__nvme0', exitCode: 2 });
+    throw new LabError('E_REPRO_TARGET', `${target} is not RUN_DIR/CELL_ID (no run.json in ${run})`, { fix: 'pass the run directory and the cell id, e.g. results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__virtual__nvme0', exitCode: 2 });
   }
   cell = cell.trim();
   return { run, cell };

@@ -67,7 +67,7 @@ export const reproCommand: CommandSpec = {
     { flags: '--any-image', description: 'reproduce on the cached image even if its digest differs from the run\'s (the output says so)' },
     { flags: '--keep', description: 'leave the guest up afterwards' },
   ],
-  example: 'sudo iommu-lab repro results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__tcg__nvme0',
+  example: 'sudo iommu-lab repro results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__virtual__nvme0',
   async run(args, options, io) {
     const hypervisors = hypervisorsOf(options);
     const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guest down');

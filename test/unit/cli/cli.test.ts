@@ -47,8 +47,8 @@ describe('iommu-lab CLI', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^#\s+cell\s+target\s+iommu\s+fio\s+disk$/);
-    expect(lines[2]).toMatch(/^1\s+randread-4k__intel-strict__tcg__nvme0\s+tcg-intel-strict\s+intel\/strict\s+randread 4k qd16 j1 libaio\s+nvme0$/);
-    expect(r.stdout).toContain('4 cells on 4 guest(s); 4 timing + 2 traced repetitions per cell');
+    expect(lines[2]).toMatch(/^1\s+randread-4k__intel-strict__virtual__nvme0\s+virtual-intel-strict\s+intel\/strict\s+randread 4k qd16 j1 libaio\s+nvme0$/);
+    expect(r.stdout).toContain('4 cells on 4 guest(s); 5 timing + 2 traced repetitions per cell');
   });
 
   it('prints the plan as JSON for machines', async () => {

@@ -64,3 +64,35 @@ describe('domainXml', () => {
     expect(xml).toContain("<cpu mode='host-passthrough'/>");
   });
 });
+
+describe('the virtual clock', () => {
+  const virtualSpec = (device: 'intel' | 'virtio', mode: 'strict' | 'lazy') => {
+    const s = baseSpec(device, mode);
+    return { ...s, profile: { ...s.profile, clock: 'virtual' as const }, disks: s.disks.map(({ file: _file, ...d }) => d) };
+  };
+
+  it('fixes the instruction-count clock without sleep and disables address-space randomisation', () => {
+    const xml = domainXml(virtualSpec('intel', 'strict'));
+    expect(xml).toContain("<qemu:arg value='-icount'/>\n    <qemu:arg value='shift=3,sleep=off,align=off'/>");
+    expect(xml).toMatch(/<cmdline>[^<]*nokaslr norandmaps iommu_lab.pacer=1[^<]*iommu.strict=1<\/cmdline>/);
+    expect(kernelCmdline('intel', 'strict', 'virtual')).toContain('iommu_lab.pacer=1');
+    expect(kernelCmdline('intel', 'strict', 'tcg')).not.toContain('pacer');
+  });
+
+  it('puts both kinds of test disk on null-co, the virtio one translated by the IOMMU', () => {
+    const xml = domainXml(virtualSpec('virtio', 'lazy'));
+    expect(xml).toContain("<qemu:arg value='driver=null-co,node-name=lab-nvme0,size=268435456,read-zeroes=on'/>");
+    expect(xml).toContain("<qemu:arg value='nvme,drive=lab-nvme0,serial=nvme0,bus=pcie.0,addr=0x12'/>");
+    expect(xml).toContain("<qemu:arg value='virtio-blk-pci,drive=lab-vblk0,serial=vblk0,iommu_platform=on,disable-legacy=on,bus=pcie.0,addr=0x1a'/>");
+    // Only the root disk stays a libvirt <disk>, and no scratch file is named.
+    expect(xml.split('<disk ').length - 1).toBe(1);
+    expect(xml).not.toContain('.raw');
+  });
+
+  it('leaves the wall-clock set-ups as they were', () => {
+    const xml = domainXml(baseSpec('intel', 'lazy'));
+    expect(xml).not.toContain('icount');
+    expect(xml).not.toContain('null-co');
+    expect(xml).toContain("<qemu:arg value='file=/g/nvme0.raw,if=none,id=lab-nvme0,format=raw,cache=none,aio=threads'/>");
+  });
+});

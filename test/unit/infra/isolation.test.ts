@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { loadBetween } from '../../../infra/isolation.js';
+import { hostLoadCheck } from '../../../runner/run.js';
+
+describe('host load during a measurement', () => {
+  it('is the host\'s busy time less the measuring QEMU\'s, in CPUs', () => {
+    const l = loadBetween({ at: 0, hostBusy: 1000, qemuBusy: 200 }, { at: 4000, hostBusy: 1000 + 4 * 100 * 1.9, qemuBusy: 200 + 4 * 100 * 1.2 });
+    expect(l.seconds).toBe(4);
+    expect(l.qemuCpus).toBeCloseTo(1.2);
+    expect(l.otherCpus).toBeCloseTo(0.7);
+  });
+
+  it('flags a repetition beside too much other load, and says what isolation was in force', () => {
+    const quiet = hostLoadCheck({ seconds: 4, otherCpus: 0.02, qemuCpus: 1.2 }, { state: 'on', priority: 1, budgetUs: 800_000 });
+    expect(quiet.ok).toBe(true);
+    expect(quiet.detail).toContain('SCHED_FIFO 1 (cgroup budget 800 ms/s)');
+    const busy = hostLoadCheck({ seconds: 4, otherCpus: 1.9, qemuCpus: 1.1 }, { state: 'off', why: 'IOMMU_LAB_REALTIME=off' }, 0.25, [{ seconds: 4, otherCpus: 1.8, qemuCpus: 1 }]);
+    expect(busy.ok).toBe(false);
+    expect(busy.detail).toContain('normal priority (IOMMU_LAB_REALTIME=off)');
+    expect(busy.detail).toContain('1 earlier attempt(s) discarded (other load 1.80 CPUs)');
+  });
+});
