@@ -49,6 +49,9 @@ export interface ClockDescription {
   readonly summary: string;
 }
 
+/** Kernel parameter that makes the image's init start the pacer (guest-images/files/initramfs-init). */
+export const PACER_ARG = 'iommu_lab.pacer=1';
+
 /** One instruction = 2^3 ns of guest time: about the speed TCG runs at here, so guest seconds stay close to wall seconds. */
 export const VIRTUAL_ICOUNT_SHIFT = 3;
 
@@ -65,7 +68,7 @@ export const CLOCKS: Readonly<Record<VmClock, ClockDescription>> = {
     name: 'virtual', timebase: 'virtual',
     qemuArgs: ['-icount', `shift=${VIRTUAL_ICOUNT_SHIFT},sleep=off,align=off`],
     instantDisks: true,
-    kernelArgs: ['nokaslr', 'norandmaps', 'iommu_lab.pacer=1'],
+    kernelArgs: ['nokaslr', 'norandmaps', PACER_ARG],
     tcgOnly: true,
     parkWhenIdle: true,
     summary: 'virtual time: a fixed instruction-count clock and instant test disks; timings count the guest\'s own work and repeat',

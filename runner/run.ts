@@ -28,7 +28,7 @@ import { shellQuote, SshError, SshSession, type ExecResult } from './ssh.js';
 import { installDetached, runDetached } from './detached.js';
 import { consoleLogOf, parkGuest, parksWhenIdle, unparkGuest } from '../infra/guest.js';
 import { Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
-import { timebaseOf } from '../core/clock.js';
+import { CLOCKS, PACER_ARG, timebaseOf } from '../core/clock.js';
 
 /**
  * A virtual-time repetition beside more than this much other host work (CPUs,
@@ -276,6 +276,14 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       if (pre.facts.tools.fio === 'missing') {
         session.close();
         return { kind: 'failed', failure: { kind: 'preflight', message: `${target.name}: fio is not installed on the target (apt-get install fio)` }, extra };
+      }
+      // Under the virtual clock the guest's pacer must run, or SSH to the idle guest fails at random (docs/runner.md).
+      if (target.vm && CLOCKS[target.vm.clock].kernelArgs.includes(PACER_ARG)) {
+        const pacer = await session.exec('kill -0 "$(cat /run/iommu-lab-pacer.pid 2>/dev/null)" 2>/dev/null', { timeoutMs: 30_000, allowFailure: true });
+        if (pacer.code !== 0) {
+          session.close();
+          return { kind: 'failed', failure: { kind: 'preflight', message: `${target.name}: the guest's pacer is not running (no live /run/iommu-lab-pacer.pid): its virtual clock would race whenever it idles, and SSH to it fails at random; rebuild the image (iommu-lab image build --force)` }, extra };
+        }
       }
       const remoteDir = `/tmp/iommu-lab-${run}`;
       await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });

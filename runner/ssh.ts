@@ -61,11 +61,16 @@ export interface ConnectOptions {
 const tail = (s: string, lines = 20) => s.split('\n').slice(-lines).join('\n').trim();
 
 export class SshSession {
+  private closed = false;
+
   private constructor(
     private readonly client: Client,
     readonly target: string,
     readonly endpoint: string,
-  ) {}
+  ) {
+    client.on('close', () => { this.closed = true; });
+    client.on('end', () => { this.closed = true; });
+  }
 
   static async connect(target: string, ssh: InventorySsh, options: ConnectOptions = {}): Promise<SshSession> {
     let privateKey: Buffer;
@@ -128,6 +133,11 @@ export class SshSession {
    */
   exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     return new Promise<ExecResult>((resolve, reject) => {
+      // ssh2 throws (not rejects) "Not connected" on a closed connection: that is a lost connection, worth a reconnect.
+      if (this.closed) {
+        reject(new SshError('connect', `${this.target}: the connection to ${this.endpoint} was closed`, 'the runner reconnects'));
+        return;
+      }
       this.client.exec(command, (err, channel: ClientChannel) => {
         if (err) {
           reject(new SshError('connect', `${this.target}: cannot start a command: ${err.message}`, 'the SSH connection dropped; the runner retries', { cause: err }));

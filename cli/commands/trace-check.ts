@@ -1,5 +1,6 @@
 import { EXIT, UsageError } from '../../core/errors.js';
 import { loadInventoryFile } from '../../inventory/load.js';
+import { parkGuest, unparkGuest } from '../../infra/guest.js';
 import { SshSession } from '../../runner/ssh.js';
 import { checkScripts, LAB_SCRIPTS, type ScriptCheck } from '../../runner/trace-check.js';
 import { table } from '../render.js';
@@ -23,12 +24,15 @@ export const traceCheckCommand: CommandSpec = {
     const results: { target: string; kernel: string; checks: ScriptCheck[] }[] = [];
     for (const t of inventory.targets) {
       io.err(`${t.name}: checking ${scripts.length} script(s)…`);
+      // Virtual-clock guests wait paused between measurements: resumed for the check, paused again after.
+      await unparkGuest(t);
       const session = await SshSession.connect(t.name, t.ssh, { connectTimeoutMs: 30_000 });
       try {
         const kernel = (await session.exec('uname -r', { timeoutMs: 30_000 })).stdout.trim();
         results.push({ target: t.name, kernel, checks: await checkScripts(session, kernel, scripts) });
       } finally {
         session.close();
+        await parkGuest(t).catch(() => {});
       }
     }
     if (options['json']) io.out(JSON.stringify(results, null, 2));
