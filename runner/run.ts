@@ -39,6 +39,25 @@ export const HOST_LOAD_LIMIT_CPUS = 0.25;
 /** Attempts at a contaminated repetition before it fails as host-contention. */
 export const CONTAMINATED_ATTEMPTS = 3;
 
+/**
+ * How far a time-based fio job overran its runtime, in guest time (%), or
+ * undefined when the output does not say. Under the virtual clock an overrun
+ * means the guest's clock jumped while it waited (an I/O whose completion
+ * reached the guest late): the repetition is disturbed and run again.
+ */
+export function runtimeOverrunPct(fioStdout: string, runtimeS: number): number | undefined {
+  try {
+    const j = JSON.parse(fioStdout.slice(fioStdout.indexOf('{'))) as { jobs?: { job_runtime?: number }[] };
+    const ms = Math.max(...(j.jobs ?? []).map((x) => x.job_runtime ?? 0));
+    return ms > 0 ? (100 * (ms - runtimeS * 1000)) / (runtimeS * 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Guest time a virtual-time repetition may run past its runtime before it counts as disturbed. */
+export const MAX_OVERRUN_PCT = 2;
+
 export function hostLoadCheck(load: LoadReport, realtime: RealtimeState, limit = HOST_LOAD_LIMIT_CPUS, discarded: readonly LoadReport[] = []): Check {
   const rt = realtime.state === 'on' ? `QEMU at SCHED_FIFO ${realtime.priority}${realtime.budgetUs ? ` (cgroup budget ${realtime.budgetUs / 1000} ms/s)` : ''}` : `QEMU at normal priority (${realtime.why})`;
   const earlier = discarded.length ? `; ${discarded.length} earlier attempt(s) discarded (other load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs)` : '';
@@ -362,19 +381,27 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
             } finally {
               load = await iso?.end();
             }
-            if (!iso || !load) break;
-            const check = hostLoadCheck(load, iso.realtime, loadLimit, discarded);
-            if (load.otherCpus <= loadLimit || !virtualTime || signal?.aborted) {
-              checks.push(check);
-              break;
+            const overrun = virtualTime && res.code === 0 ? runtimeOverrunPct(res.stdout, cell.job.runtime) : undefined;
+            const jumped = overrun !== undefined && overrun > MAX_OVERRUN_PCT;
+            if (jumped) checks.push({ name: 'virtual-clock', ok: false, detail: `the job ran ${overrun.toFixed(1)} % past its ${cell.job.runtime} s of guest time: the guest's clock jumped during the measurement` });
+            if (!iso || !load) {
+              if (!jumped || !virtualTime) break;
+            } else {
+              const check = hostLoadCheck(load, iso.realtime, loadLimit, discarded);
+              if ((load.otherCpus <= loadLimit && !jumped) || !virtualTime || signal?.aborted) {
+                checks.push(check);
+                break;
+              }
             }
-            discarded.push(load);
+            const why = jumped ? `the guest clock jumped (${overrun!.toFixed(1)} % overrun)` : `host busy (other load ${load!.otherCpus.toFixed(2)} CPUs)`;
+            discarded.push(load ?? { seconds: 0, otherCpus: 0, qemuCpus: 0 });
             if (discarded.length >= CONTAMINATED_ATTEMPTS) {
-              await record(target, task, { state: 'failed', failure: { kind: 'host-contention', message: `${CONTAMINATED_ATTEMPTS} attempts ran beside other host load (${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs; limit ${loadLimit}): a virtual-time result would not be trustworthy`, stderr_tail: check.detail } }, started, { ...extra, files });
+              await record(target, task, { state: 'failed', failure: { kind: 'host-contention', message: `${CONTAMINATED_ATTEMPTS} attempts were disturbed (last: ${why}; other host load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs, limit ${loadLimit}): a virtual-time result would not be trustworthy` } }, started, { ...extra, files });
               return;
             }
-            emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)}: host busy (other load ${load.otherCpus.toFixed(2)} CPUs), measuring again` });
-            await sleep(5000, signal);
+            checks.length = 0;
+            emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)}: ${why}, measuring again` });
+            await sleep(jumped ? 0 : 5000, signal);
           }
         }
         if (signal?.aborted) return;

@@ -74,7 +74,7 @@ describe('the virtual clock', () => {
   it('fixes the instruction-count clock without sleep and disables address-space randomisation', () => {
     const xml = domainXml(virtualSpec('intel', 'strict'));
     expect(xml).toContain("<qemu:arg value='-icount'/>\n    <qemu:arg value='shift=3,sleep=off,align=off'/>");
-    expect(xml).toMatch(/<cmdline>[^<]*nokaslr norandmaps iommu_lab.pacer=1[^<]*iommu.strict=1<\/cmdline>/);
+    expect(xml).toMatch(/<cmdline>[^<]*nokaslr norandmaps nohz=off iommu_lab.pacer=1[^<]*iommu.strict=1<\/cmdline>/);
     expect(kernelCmdline('intel', 'strict', 'virtual')).toContain('iommu_lab.pacer=1');
     expect(kernelCmdline('intel', 'strict', 'tcg')).not.toContain('pacer');
   });
