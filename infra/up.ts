@@ -13,6 +13,8 @@ import type { Image } from '../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
+import { availableParallelism } from 'node:os';
+import { CLOCKS } from '../core/clock.js';
 import { createGuest, domainName, GUESTS_DIR, type BootRecord } from './guest.js';
 import { metadataAttr, Virsh } from './virsh.js';
 
@@ -82,22 +84,29 @@ export async function up(options: UpOptions): Promise<UpResult> {
   for (const g of guests) byHost.set(placement.get(g.name)!.uri, [...(byHost.get(placement.get(g.name)!.uri) ?? []), g]);
 
   // One host boots its guests one after another (parallel TCG boots on a small host only
-  // slow each other down); different hosts boot in parallel.
+  // slow each other down), except virtual-clock guests on this machine: icount runs a guest on
+  // one host thread and parks it once booted, so one boot per CPU goes in parallel. Different
+  // hosts boot in parallel.
   await Promise.all(
-    [...byHost].map(async ([uri, list]) => {
-      for (const g of list) {
-        options.onProgress?.(`${g.name}: booting on ${uri}`);
-        const running = await createGuest(
-          { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, iommu: g.iommu, image: options.image, uri, bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
-          { taken },
-        );
-        targets.push(running.target);
-        boots[g.name] = running.boot;
-        await write();
-        options.onGuest?.(g.name, running.boot, running.target);
-      }
+    [...byHost].map(async ([uri, all]) => {
+      const parallel = uri.startsWith('qemu:///') && all.every((g) => CLOCKS[profiles.get(g.profile)!.clock].parkWhenIdle) ? availableParallelism() : 1;
+      const queue = [...all];
+      await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, () => bootNext(uri, queue)));
     }),
   );
+  async function bootNext(uri: string, queue: GuestSpec[]): Promise<void> {
+    for (let g = queue.shift(); g; g = queue.shift()) {
+      options.onProgress?.(`${g.name}: booting on ${uri}`);
+      const running = await createGuest(
+        { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, iommu: g.iommu, image: options.image, uri, bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
+        { taken },
+      );
+      targets.push(running.target);
+      boots[g.name] = running.boot;
+      await write();
+      options.onGuest?.(g.name, running.boot, running.target);
+    }
+  }
   targets.sort((a, b) => guests.findIndex((g) => g.name === a.name) - guests.findIndex((g) => g.name === b.name));
   await write();
   return { inventory: inventoryOf(targets), boots };
@@ -121,12 +130,13 @@ export async function down(hypervisors: readonly Hypervisor[], options: { scenar
   const removed: string[] = [];
   for (const h of hypervisors) {
     const virsh = new Virsh(h.uri);
-    for (const d of await virsh.labDomains()) {
-      if (options.scenario && metadataAttr(d.metadata, 'scenario') !== options.scenario) continue;
+    const mine = (await virsh.labDomains()).filter((d) => !options.scenario || metadataAttr(d.metadata, 'scenario') === options.scenario);
+    // Removing is waiting on libvirt, not work: all of a host's guests at once.
+    await Promise.all(mine.map(async (d) => {
       await virsh.remove(d.name);
-      removed.push(d.name);
       await rm(join(GUESTS_DIR, d.name), { recursive: true, force: true });
-    }
+    }));
+    removed.push(...mine.map((d) => d.name));
   }
   // Local guest directories without a domain: a crash between files and define.
   const leftovers: string[] = [];

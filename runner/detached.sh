@@ -19,6 +19,9 @@ shift 4
 echo $$ > "$dir/pid"
 pacer=$(cat /run/iommu-lab-pacer.pid 2>/dev/null)
 [ -n "$pacer" ] && kill -STOP "$pacer" 2>/dev/null
+# Under the virtual clock sshd (and so this script) is pinned to CPU 0; the workload gets them all.
+all="0-$(($(getconf _NPROCESSORS_ONLN) - 1))"
+if command -v taskset > /dev/null 2>&1; then set -- taskset -c "$all" "$@"; fi
 "$@" > "$dir/out" 2> "$dir/err" < /dev/null
 rc=$?
 [ -n "$pacer" ] && kill -CONT "$pacer" 2>/dev/null
