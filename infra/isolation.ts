@@ -149,25 +149,15 @@ function raise(pid: number): { state: RealtimeState; restore: () => void } {
     }
   };
   try {
-    for (const dir of cpuCgroupChain(pid)) {
+    // The process's group chain and those of its threads (libvirt's emulator/vcpuN groups), parents first.
+    const dirs = [...new Set([pid, ...threadsOf(pid)].flatMap(cpuCgroupChain))].sort((x, y) => x.length - y.length);
+    for (const dir of dirs) {
       const file = join(dir, 'cpu.rt_runtime_us');
       if (!existsSync(file)) continue;
       const before = Number(readFileSync(file, 'utf8').trim());
       if (before >= RT_BUDGET_US) continue;
       writeFileSync(file, String(RT_BUDGET_US));
       budgets.push({ file, before });
-    }
-    // The guest's threads below its group (libvirt's emulator/vcpuN groups) need the budget too.
-    for (const tid of threadsOf(pid)) {
-      const chain = cpuCgroupChain(tid);
-      for (const dir of chain) {
-        const file = join(dir, 'cpu.rt_runtime_us');
-        if (!existsSync(file) || budgets.some((b) => b.file === file)) continue;
-        const before = Number(readFileSync(file, 'utf8').trim());
-        if (before >= RT_BUDGET_US) continue;
-        writeFileSync(file, String(RT_BUDGET_US));
-        budgets.push({ file, before });
-      }
     }
     execaSync('chrt', ['-a', '-f', '-p', String(RT_PRIORITY), String(pid)]);
   } catch (e) {

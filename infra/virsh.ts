@@ -80,14 +80,20 @@ export class Virsh {
     await this.run(['start', name]);
   }
 
-  /** Pauses a running guest (its vCPUs stop, and with them an instruction-count clock). */
+  /** Pauses a running guest (its vCPUs stop, and with them an instruction-count clock); a paused one stays paused. */
   async suspend(name: string): Promise<void> {
-    if ((await this.state(name)) === 'running') await this.run(['suspend', name]);
+    await this.toState(name, 'suspend', 'paused');
   }
 
   /** Resumes a paused guest; a running one is left as it is. */
   async resume(name: string): Promise<void> {
-    if ((await this.state(name)) === 'paused') await this.run(['resume', name]);
+    await this.toState(name, 'resume', 'running');
+  }
+
+  /** One virsh call on the hot path (every repetition); the state is asked only when it failed. */
+  private async toState(name: string, verb: 'suspend' | 'resume', wanted: string): Promise<void> {
+    const r = await this.run([verb, name], { allowFailure: true });
+    if (r.exitCode !== 0 && (await this.state(name)) !== wanted) await this.run([verb, name]);
   }
 
   async state(name: string): Promise<string | undefined> {
