@@ -4,23 +4,31 @@
  * another IOMMU configuration of the same workload, disk and profile in the same
  * run ("what strict costs against lazy").
  *
- * The unit of replication is the repetition: each repetition contributes one
- * value per metric, never its individual I/Os. Timings: two-sided Mann–Whitney
- * U (exact without ties up to 30 a side) with Welch's t on logs beside it, the
- * effect as a ratio (Hodges–Lehmann on logs, interval from inverting the U
- * test, distribution-free and exact for the few repetitions a lab can afford; a
- * bootstrap over 3–10 values would understate the spread). Counts: the
- * conditional Poisson rate test on events and I/Os. Benjamini–Hochberg over
+ * Two levels of noise: repetitions inside a boot, and boots (analysis/boots.ts).
+ * Two sides are two different boots, so timings are compared by their boot
+ * means with the boot-to-boot noise (t test, df of that estimate), never by
+ * treating repetitions of one boot as independent samples of the difference;
+ * where no estimate of that noise exists the verdict says so. Only two sides
+ * that ran in the same boots use the repetitions as units (two-sided
+ * Mann–Whitney U, exact without ties up to 30 a side, with the Hodges–Lehmann
+ * shift and the interval from inverting the test).
+ *
+ * Counts follow their model in core/metrics.ts: exact ones by the conditional
+ * Poisson rate test on events and I/Os, rare per-repetition events as a rate
+ * per repetition, and counts that vary from run to run (timer-driven flushes
+ * in lazy mode) over repetitions like timings, with too few repetitions an
+ * inconclusive verdict that says how many are needed. Benjamini–Hochberg over
  * every test of the comparison set. Verdicts need significance and an effect of
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
-import { describeMetric, type MetricDescription } from '../core/metrics.js';
+import { countVariation, describeMetric, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
 import { samples, timebaseOfCell } from './load.js';
-import { benjaminiHochberg, compareRates, cvPct, hodgesLehmann, mannWhitney, median, power, welchLog } from './stats/index.js';
+import { acrossCellNoise, bootMeans, bootTest, byBoot, historyBootNoise, replicateBootNoise, sameBoots, withinFloor, type BootGroup, type BootNoise } from './boots.js';
+import { benjaminiHochberg, compareRates, cvPct, hodgesLehmann, mannWhitney, mean, median, power, tTestMde, welchLog } from './stats/index.js';
 
 export type Verdict = 'regression' | 'improvement' | 'no-change' | 'inconclusive';
 
@@ -52,12 +60,25 @@ export interface Comparison {
   readonly lower: number;
   readonly upper: number;
   readonly confidence: number;
-  readonly test: 'mann-whitney-exact' | 'mann-whitney-asymptotic' | 'poisson-rate' | 'none';
+  /**
+   * boot-t: t test of boot means with the boot-to-boot noise; mann-whitney-*: repetitions as units
+   * (same boots on both sides); poisson-rate: exact or per-repetition counts; none: no valid test
+   * (boot-to-boot noise unknown, or too few repetitions of a varying count).
+   */
+  readonly test: 'boot-t' | 'mann-whitney-exact' | 'mann-whitney-asymptotic' | 'poisson-rate' | 'none';
   readonly p: number;
   readonly pWelch?: number;
   /** Benjamini–Hochberg adjusted p over the comparison set. */
   readonly q: number;
   readonly mdePct?: number;
+  /** Boots on each side, and where the boot-to-boot noise came from (timings and varying counts). */
+  readonly boots?: { readonly ref: number; readonly cand: number; readonly noise?: BootNoise };
+  /** The effect within these boots alone, when the boot-to-boot noise is unknown (information, not a verdict). */
+  readonly within?: { readonly ratio: number; readonly lower: number; readonly upper: number; readonly p: number };
+  /** How the count behaves (core/metrics.ts), for counts. */
+  readonly variation?: CountVariation;
+  /** Repetitions a side a varying count needs before it can be compared, when it has fewer. */
+  readonly needsReps?: number;
   readonly noisy: boolean;
   readonly verdict: Verdict;
   readonly reason: string;
@@ -83,40 +104,114 @@ function maxCv(t: Thresholds, metric: string): number {
   return t.metrics?.[metric]?.max_cv_pct ?? t.max_cv_pct;
 }
 
-/** Compares one metric of two samples; undefined when there is nothing to compare (with the reason). */
+export interface Side {
+  readonly values: readonly number[];
+  readonly exposures: readonly number[];
+  /** The boot each value ran in (provenance boot_id, else run and target). */
+  readonly boots: readonly string[];
+}
+
+export interface CompareContext {
+  /** How a count behaves on each side (from the cells' IOMMU modes); exact when absent. */
+  readonly variation?: { readonly ref: CountVariation; readonly cand: CountVariation };
+  /** The boot-to-boot noise of this metric, when something estimates it. */
+  readonly bootNoise?: BootNoise;
+}
+
+const sum = (x: readonly number[]) => x.reduce((s, v) => s + v, 0);
+
+/** Compares one metric of two samples; a string says why there is nothing to compare. */
 export function compareSamples(
-  base: { values: number[]; exposures: number[] },
-  cand: { values: number[]; exposures: number[] },
+  base: Side,
+  cand: Side,
   d: MetricDescription,
   t: Thresholds,
   head: Pick<Comparison, 'kind' | 'cell' | 'reference' | 'label' | 'group' | 'timebase'>,
+  ctx: CompareContext = {},
 ): Pending | string {
   if (base.values.length === 0 || cand.values.length === 0) return `no passed repetitions with ${d.name} on ${base.values.length === 0 ? 'the reference' : 'the candidate'} side`;
   const common = { ...head, metric: d.name, unit: d.unit, better: d.better, ref: summary(base.values), cand: summary(cand.values) };
   if (d.kind === 'count') {
-    const e1 = base.exposures.reduce((s, x) => s + x, 0);
-    const e2 = cand.exposures.reduce((s, x) => s + x, 0);
+    const v = ctx.variation ?? { ref: d.count?.variation ?? 'exact', cand: d.count?.variation ?? 'exact' };
+    if (v.ref === 'varies' || v.cand === 'varies') return compareOverRepetitions(base, cand, d, t, common, ctx, 'varies');
+    if (d.count?.per === 'repetition') {
+      // Raw counts per repetition: a rate per repetition, the exposure the number of repetitions.
+      const r = compareRates(Math.round(sum(base.values)), base.values.length, Math.round(sum(cand.values)), cand.values.length);
+      return { ...common, metricKind: 'count', variation: 'poisson', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
+    }
+    const e1 = sum(base.exposures);
+    const e2 = sum(cand.exposures);
     if (!(e1 > 0) || !(e2 > 0)) return 'no I/O count (ios) beside the per-I/O counts';
     // Events back from per-I/O rates and the I/Os of the same repetition.
-    const k1 = base.values.reduce((s, v, i) => s + v * base.exposures[i]!, 0);
-    const k2 = cand.values.reduce((s, v, i) => s + v * cand.exposures[i]!, 0);
-    const r = compareRates(k1, e1, k2, e2);
-    return { ...common, metricKind: 'count', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
+    const k1 = base.values.reduce((s, x, i) => s + x * base.exposures[i]!, 0);
+    const k2 = cand.values.reduce((s, x, i) => s + x * cand.exposures[i]!, 0);
+    const r = compareRates(Math.round(k1), e1, Math.round(k2), e2);
+    return { ...common, metricKind: 'count', variation: 'exact', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
   }
-  if (base.values.some((v) => !(v > 0)) || cand.values.some((v) => !(v > 0))) return 'timing values must be positive to compare as ratios';
-  const logB = base.values.map(Math.log);
-  const logC = cand.values.map(Math.log);
+  if (base.values.some((x) => !(x > 0)) || cand.values.some((x) => !(x > 0))) return 'timing values must be positive to compare as ratios';
+  return compareOverRepetitions(base, cand, d, t, common, ctx, undefined);
+}
+
+/**
+ * Timings, and counts that vary from run to run: repetitions within a boot,
+ * boots between sides. On logs (effects as ratios) when every value is
+ * positive; a varying count that reaches zero is compared on its own scale.
+ */
+function compareOverRepetitions(
+  base: Side, cand: Side, d: MetricDescription, t: Thresholds,
+  common: Omit<Pending, 'metricKind' | 'ratio' | 'lower' | 'upper' | 'confidence' | 'test' | 'p' | 'noisy'>,
+  ctx: CompareContext, variation: 'varies' | undefined,
+): Pending {
+  const metricKind = d.kind === 'count' ? 'count' : 'timing';
+  const positive = base.values.every((x) => x > 0) && cand.values.every((x) => x > 0);
+  const f = positive ? Math.log : (x: number) => x;
+  const back = (shift: number) => (positive ? Math.exp(shift) : (median(base.values) + shift) / median(base.values));
+  const A = byBoot(base.values.map(f), base.boots);
+  const B = byBoot(cand.values.map(f), cand.boots);
+  const cv = Math.max(common.ref.cvPct, common.cand.cvPct);
+  // max_cv_pct judges the machine's noise on timings; a varying count's spread is its nature, tested as such.
+  const noisy = metricKind === 'timing' && Number.isFinite(cv) && cv > maxCv(t, d.name);
+  const boots = { ref: A.length, cand: B.length };
+  const extra = variation ? { variation } : {};
+  if (variation) {
+    // A count that varies has no exactness to lean on: without enough repetitions there is no test.
+    const need = power(1, 2, 2, t.alpha).minRepsPerSide;
+    if (base.values.length < need || cand.values.length < need) {
+      return { ...common, ...extra, metricKind, ratio: back(median(cand.values.map(f)) - median(base.values.map(f))), lower: NaN, upper: NaN, confidence: NaN, test: 'none', p: NaN, noisy, needsReps: need, boots };
+    }
+  }
+  const logB = base.values.map(f);
+  const logC = cand.values.map(f);
   const mw = mannWhitney(logB, logC);
   const hl = hodgesLehmann(logB, logC, 0.95);
-  const w = welchLog(base.values, cand.values);
-  const cv = Math.max(summary(base.values).cvPct, summary(cand.values).cvPct);
-  const pw = Number.isFinite(cv) ? power(cv, base.values.length, cand.values.length, t.alpha) : undefined;
+  const w = positive && base.values.length >= 2 && cand.values.length >= 2 ? welchLog(base.values, cand.values) : undefined;
+  if (sameBoots(A, B)) {
+    // The boot offsets cancel: repetitions are the units.
+    const pw = Number.isFinite(cv) ? power(cv, base.values.length, cand.values.length, t.alpha) : undefined;
+    return {
+      ...common, ...extra, metricKind, boots,
+      ratio: back(hl.estimate), lower: back(hl.lower), upper: back(hl.upper), confidence: hl.confidence,
+      test: mw.method === 'exact' ? 'mann-whitney-exact' : 'mann-whitney-asymptotic', p: mw.p,
+      ...(w ? { pWelch: w.p } : {}), ...(pw ? { mdePct: pw.mdePct } : {}), noisy,
+    };
+  }
+  if (!ctx.bootNoise) {
+    return {
+      ...common, ...extra, metricKind, boots,
+      ratio: back(hl.estimate), lower: NaN, upper: NaN, confidence: NaN, test: 'none', p: NaN,
+      within: { ratio: back(hl.estimate), lower: back(hl.lower), upper: back(hl.upper), p: mw.p },
+      ...(w ? { pWelch: w.p } : {}), noisy,
+    };
+  }
+  const bt = bootTest(A, B, ctx.bootNoise, 0.95);
+  const mde = tTestMde(bt.df, t.alpha) * bt.se;
   return {
-    ...common, metricKind: 'timing',
-    ratio: Math.exp(hl.estimate), lower: Math.exp(hl.lower), upper: Math.exp(hl.upper), confidence: hl.confidence,
-    test: mw.method === 'exact' ? 'mann-whitney-exact' : 'mann-whitney-asymptotic', p: mw.p,
-    ...(w ? { pWelch: w.p } : {}), ...(pw ? { mdePct: pw.mdePct } : {}),
-    noisy: Number.isFinite(cv) && cv > maxCv(t, d.name),
+    ...common, ...extra, metricKind, boots: { ...boots, noise: ctx.bootNoise },
+    ratio: back(bt.diff), lower: back(bt.lower), upper: back(bt.upper), confidence: 0.95,
+    test: 'boot-t', p: bt.p, ...(w ? { pWelch: w.p } : {}),
+    ...(positive ? { mdePct: 100 * (Math.exp(mde) - 1) } : {}),
+    within: { ratio: back(hl.estimate), lower: back(hl.lower), upper: back(hl.upper), p: mw.p },
+    noisy,
   };
 }
 
@@ -138,24 +233,36 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
   const inside = c.lower >= 1 - eff && c.upper <= 1 + eff;
   const sig = q < t.alpha;
   const direction = (): Verdict => (worse ? 'regression' : 'improvement');
-  if (c.metricKind === 'count') {
-    if (c.ref.median === 0 && c.cand.median === 0 && c.ref.values.every((v) => v === 0) && c.cand.values.every((v) => v === 0)) {
+  if (c.metricKind === 'count' && c.test === 'poisson-rate') {
+    if (c.ref.values.every((v) => v === 0) && c.cand.values.every((v) => v === 0)) {
       return { verdict: 'no-change', reason: 'no events on either side' };
     }
-    if (sig && big) return { verdict: direction(), reason: `per-I/O rate ${rateChange(c)} (exact counts, q ${fmtP(q)})` };
-    if (inside || (sig && !big)) return { verdict: 'no-change', reason: `per-I/O rate within ±${minEffect(t, c.metric)} %` };
-    return { verdict: 'inconclusive', reason: `too few events to bound the rate within ±${minEffect(t, c.metric)} %` };
+    const what = c.variation === 'poisson' ? 'rate per repetition' : 'per-I/O rate';
+    const change = c.variation === 'poisson' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per repetition` : rateChange(c);
+    if (sig && big) return { verdict: direction(), reason: `${what} ${change} (${c.variation === 'poisson' ? 'Poisson' : 'exact counts'}, q ${fmtP(q)})` };
+    if (inside || (sig && !big)) return { verdict: 'no-change', reason: `${what} within ±${minEffect(t, c.metric)} %` };
+    return { verdict: 'inconclusive', reason: `too few events to bound the ${what} within ±${minEffect(t, c.metric)} %` };
   }
-  if (c.ref.n < 2 || c.cand.n < 2) return { verdict: 'inconclusive', reason: `needs at least 2 timing repetitions a side (has ${c.ref.n} and ${c.cand.n})` };
+  if (c.needsReps !== undefined) {
+    return { verdict: 'inconclusive', reason: `varies from run to run (driven by a timer or a queue, not by the I/Os), so it is compared over traced repetitions: needs ≥ ${c.needsReps} a side, has ${c.ref.n} and ${c.cand.n}` };
+  }
+  if (c.ref.n < 2 && c.cand.n < 2 && c.test !== 'boot-t') return { verdict: 'inconclusive', reason: `needs at least 2 repetitions a side (has ${c.ref.n} and ${c.cand.n})` };
   if (c.noisy) return { verdict: 'inconclusive', reason: `noisy: CV ${Math.max(c.ref.cvPct, c.cand.cvPct).toFixed(1)} % above max_cv_pct ${maxCv(t, c.metric)} %; not trusted` };
-  const pw = power(1, c.ref.n, c.cand.n, t.alpha);
-  if (!pw.canReach && c.test === 'mann-whitney-exact') {
-    return { verdict: 'inconclusive', reason: `${c.ref.n} vs ${c.cand.n} repetitions: the exact U test cannot go below p = ${pw.minP.toPrecision(2)}, so nothing is significant at α = ${t.alpha}; use ≥ ${pw.minRepsPerSide} a side (effect ${fmtPct(c.ratio)})` };
+  if (c.test === 'none' && c.within) {
+    return {
+      verdict: 'inconclusive',
+      reason: `${fmtPct(c.within.ratio)} [${fmtPct(c.within.lower)}, ${fmtPct(c.within.upper)}] within these boots, but the two sides ran in different boots (${c.boots?.ref ?? 1} and ${c.boots?.cand ?? 1}) and nothing estimates how much boots differ: set boots: 2 (or more) in the VM profile, or compare once the scenario has history`,
+    };
   }
-  if (sig && big) return { verdict: direction(), reason: `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}], q ${fmtP(q)}` };
+  if (c.test === 'mann-whitney-exact') {
+    const pw = power(1, c.ref.n, c.cand.n, t.alpha);
+    if (!pw.canReach) return { verdict: 'inconclusive', reason: `${c.ref.n} vs ${c.cand.n} repetitions: the exact U test cannot go below p = ${pw.minP.toPrecision(2)}, so nothing is significant at α = ${t.alpha}; use ≥ ${pw.minRepsPerSide} a side (effect ${fmtPct(c.ratio)})` };
+  }
+  const level = c.test === 'boot-t' ? ` (${c.boots!.ref} vs ${c.boots!.cand} boots, boot noise from ${c.boots!.noise!.source})` : '';
+  if (sig && big) return { verdict: direction(), reason: `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}], q ${fmtP(q)}${level}` };
   if (sig && !big) return { verdict: 'no-change', reason: `significant but ${fmtPct(c.ratio)} is below the ${minEffect(t, c.metric)} % minimum effect` };
-  if (inside) return { verdict: 'no-change', reason: `interval [${fmtPct(c.lower)}, ${fmtPct(c.upper)}] within ±${minEffect(t, c.metric)} %` };
-  return { verdict: 'inconclusive', reason: `not significant (q ${fmtP(q)}); this noise and n detect ≥ ${c.mdePct?.toFixed(1) ?? '?'} % with 80 % power` };
+  if (inside) return { verdict: 'no-change', reason: `interval [${fmtPct(c.lower)}, ${fmtPct(c.upper)}] within ±${minEffect(t, c.metric)} %${level}` };
+  return { verdict: 'inconclusive', reason: `not significant (q ${fmtP(q)}); this noise and n detect ≥ ${c.mdePct !== undefined && Number.isFinite(c.mdePct) ? c.mdePct.toFixed(1) : '?'} % with 80 % power${level}` };
 }
 
 export function fmtP(p: number): string {
@@ -179,12 +286,79 @@ export function metricsOf(run: LoadedRun): MetricDescription[] {
   return [...names].map((n) => describeMetric(n)).filter((d): d is MetricDescription => d !== undefined && d.kind !== 'exposure');
 }
 
+/** Values of one metric in one cell of one run, as boot groups on the log scale; undefined when a value is not positive. */
+function logGroups(run: LoadedRun, cellId: string, metric: string): BootGroup[] | undefined {
+  const x = samples(run, cellId, metric);
+  if (x.values.length === 0 || x.values.some((v) => !(v > 0))) return undefined;
+  return byBoot(x.values.map(Math.log), x.boots);
+}
+
+/** Metrics compared over repetitions with boots as a level: timings, and counts that vary. */
+function overRepetitions(d: MetricDescription, cells: readonly Cell[]): boolean {
+  return d.kind === 'timing' || cells.some((c) => countVariation(d, c.iommu.mode) === 'varies');
+}
+
+/**
+ * The boot-to-boot noise of one metric on one clock, pooled over cells: from
+ * replicate boots within runs and from the history of each cell (analysis/boots.ts),
+ * never smaller than the repetitions alone imply. `history` is oldest first and
+ * must not contain a run whose difference is being tested against another.
+ */
+export function bootNoiseOf(metric: string, timebase: Timebase, runs: readonly LoadedRun[], history: readonly LoadedRun[]): BootNoise | undefined {
+  const replicate: BootGroup[][] = [];
+  const all: BootGroup[][] = [];
+  const series = new Map<string, number[]>();
+  const seen = new Set<string>();
+  for (const run of [...runs, ...history]) {
+    if (seen.has(run.dir)) continue;
+    seen.add(run.dir);
+    for (const c of run.cells.values()) {
+      if (timebaseOfCell(run, c) !== timebase) continue;
+      const g = logGroups(run, c.id, metric);
+      if (!g) continue;
+      all.push(g);
+      if (g.length >= 2) replicate.push(g);
+    }
+  }
+  for (const run of history) {
+    for (const c of run.cells.values()) {
+      if (timebaseOfCell(run, c) !== timebase) continue;
+      const g = logGroups(run, c.id, metric);
+      // One boot per run: the first, so every point of the series has one boot mean's variance.
+      if (g) series.set(c.id, [...(series.get(c.id) ?? []), bootMeans(g.slice(0, 1))[0]!]);
+    }
+  }
+  const rep = replicateBootNoise(replicate);
+  const hist = historyBootNoise([...series.values()].filter((s) => s.length >= 2));
+  let noise: BootNoise | undefined;
+  if (rep && hist) noise = { tau2: (rep.tau2 * rep.df + hist.tau2 * hist.df) / (rep.df + hist.df), df: rep.df + hist.df, source: 'replicate boots and history' };
+  else noise = rep ?? hist;
+  if (!noise) return undefined;
+  return { ...noise, tau2: Math.max(noise.tau2, withinFloor(all)) };
+}
+
+/** Options of the comparisons: earlier runs of the scenario, oldest first, for the boot-to-boot noise. */
+export interface CompareOptions {
+  readonly history?: readonly LoadedRun[];
+}
+
 /** The same cells of two runs of one scenario. */
-export function compareRuns(base: LoadedRun, cand: LoadedRun): ComparisonSet {
+export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions = {}): ComparisonSet {
   const t = cand.scenario.thresholds;
   const pending: Pending[] = [];
   const leftOut: { cell: string; metric?: string; reason: string }[] = [];
   for (const id of base.cells.keys()) if (!cand.cells.has(id)) leftOut.push({ cell: id, reason: 'in the baseline only' });
+  // The candidate's link to earlier runs is the difference under test: history stops before it.
+  const history = (o.history ?? []).filter((r) => r.dir !== cand.dir && r.manifest.created <= cand.manifest.created);
+  if (!history.some((r) => r.dir === base.dir)) history.push(base);
+  history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
+  const metrics = metricsOf(cand);
+  const noiseCache = new Map<string, BootNoise | undefined>();
+  const noiseFor = (d: MetricDescription, tb: Timebase) => {
+    const key = `${d.name}|${tb}`;
+    if (!noiseCache.has(key)) noiseCache.set(key, bootNoiseOf(d.name, tb, [cand], history) ?? acrossCells(base, cand, d.name, tb));
+    return noiseCache.get(key);
+  };
   for (const [id, cell] of cand.cells) {
     if (!base.cells.has(id)) {
       leftOut.push({ cell: id, reason: 'not in the baseline' });
@@ -192,18 +366,36 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun): ComparisonSet {
     }
     // Virtual time and wall-clock time measure different things: a baseline taken with the other clock compares counts only.
     const baseCell = base.cells.get(id)!;
-    const clocksDiffer = timebaseOfCell(base, baseCell) !== timebaseOfCell(cand, cell);
-    for (const d of metricsOf(cand)) {
+    const tb = timebaseOfCell(cand, cell);
+    const clocksDiffer = timebaseOfCell(base, baseCell) !== tb;
+    for (const d of metrics) {
       if (clocksDiffer && d.kind === 'timing') {
-        leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${timebaseOfCell(cand, cell)} time: timings are not comparable (counts are)` });
+        leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${tb} time: timings are not comparable (counts are)` });
         continue;
       }
-      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: timebaseOfCell(cand, cell) });
+      const variation = { ref: countVariation(d, baseCell.iommu.mode) ?? 'exact', cand: countVariation(d, cell.iommu.mode) ?? 'exact' };
+      const noise = overRepetitions(d, [baseCell, cell]) && !clocksDiffer ? noiseFor(d, tb) : undefined;
+      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}) });
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
     }
   }
   return judgeAll(pending, leftOut, t);
+}
+
+/** The boot-to-boot noise from the spread of every cell's difference between two runs (analysis/boots.ts, source 3). */
+function acrossCells(base: LoadedRun, cand: LoadedRun, metric: string, tb: Timebase): BootNoise | undefined {
+  const diffs: number[] = [];
+  for (const [id, cell] of cand.cells) {
+    const baseCell = base.cells.get(id);
+    if (!baseCell || timebaseOfCell(cand, cell) !== tb || timebaseOfCell(base, baseCell) !== tb) continue;
+    const a = logGroups(base, id, metric);
+    const b = logGroups(cand, id, metric);
+    if (!a || !b || sameBoots(a, b)) continue;
+    // Scaled to one boot a side: Var(diff) = τ² (1/k₁ + 1/k₂).
+    diffs.push((mean(bootMeans(b)) - mean(bootMeans(a))) / Math.sqrt((1 / a.length + 1 / b.length) / 2));
+  }
+  return acrossCellNoise(diffs);
 }
 
 /** What makes cells comparable across IOMMU configurations: everything but the configuration. */
@@ -241,8 +433,17 @@ export function modePairs(cells: readonly Cell[]): [Cell, Cell][] {
 }
 
 /** Configurations against each other within one run. */
-export function compareModes(run: LoadedRun): ComparisonSet {
+export function compareModes(run: LoadedRun, o: CompareOptions = {}): ComparisonSet {
   const t = run.scenario.thresholds;
+  const history = (o.history ?? []).filter((r) => r.manifest.created <= run.manifest.created);
+  if (!history.some((r) => r.dir === run.dir)) history.push(run);
+  history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
+  const noiseCache = new Map<string, BootNoise | undefined>();
+  const noiseFor = (d: MetricDescription, tb: Timebase) => {
+    const key = `${d.name}|${tb}`;
+    if (!noiseCache.has(key)) noiseCache.set(key, bootNoiseOf(d.name, tb, [run], history));
+    return noiseCache.get(key);
+  };
   const groups = new Map<string, Cell[]>();
   for (const c of run.cells.values()) groups.set(groupKey(c), [...(groups.get(groupKey(c)) ?? []), c]);
   const pending: Pending[] = [];
@@ -250,7 +451,10 @@ export function compareModes(run: LoadedRun): ComparisonSet {
   for (const [group, cells] of groups) {
     for (const [a, b] of modePairs(cells)) {
       for (const d of metricsOf(run)) {
-        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: timebaseOfCell(run, b) });
+        const tb = timebaseOfCell(run, b);
+        const variation = { ref: countVariation(d, a.iommu.mode) ?? 'exact', cand: countVariation(d, b.iommu.mode) ?? 'exact' };
+        const noise = overRepetitions(d, [a, b]) ? noiseFor(d, tb) : undefined;
+        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}) });
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b)} vs ${configName(a)}: ${r}` });
         else pending.push(r);
       }

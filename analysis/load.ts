@@ -113,11 +113,12 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
  * report never mixes the two. Traced metrics come from the repetitions that
  * produced them, with the I/O count of the same repetition as exposure.
  */
-export function samples(run: LoadedRun, cellId: string, metric: string): { values: number[]; exposures: number[] } {
+export function samples(run: LoadedRun, cellId: string, metric: string): { values: number[]; exposures: number[]; boots: string[] } {
   const d = describeMetric(metric);
   const values: number[] = [];
   const exposures: number[] = [];
-  if (!d) return { values, exposures };
+  const boots: string[] = [];
+  if (!d) return { values, exposures, boots };
   const tracedTimings = run.scenario.tracing.in_timing_repetitions;
   for (const r of run.reps.get(cellId) ?? []) {
     if (r.outcome.state !== 'passed') continue;
@@ -126,8 +127,18 @@ export function samples(run: LoadedRun, cellId: string, metric: string): { value
     if (d.source === 'fio' && r.rep.kind !== 'timing' && !tracedTimings) continue;
     values.push(v);
     exposures.push(r.outcome.metrics['ios'] ?? NaN);
+    boots.push(bootOf(r));
   }
-  return { values, exposures };
+  return { values, exposures, boots };
+}
+
+/**
+ * Which boot a repetition ran in: the target's boot_id where the runner read
+ * it, else one boot per target and run (results written before boot ids: the
+ * runner booted each guest once per run).
+ */
+export function bootOf(r: RepResult): string {
+  return r.provenance.boot_id ?? `${r.run}/${r.provenance.target}`;
 }
 
 /**

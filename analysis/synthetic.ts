@@ -5,19 +5,13 @@
  * rates, so everything downstream reads them like real runs.
  */
 import { createHash } from 'node:crypto';
-import { expand } from '../cell/expand.js';
-import { prng } from '../runner/order.js';
+import { bootOfRep, bootsOfCell, expand } from '../cell/expand.js';
+import { gaussian, prng } from '../core/random.js';
+
+export { gaussian } from '../core/random.js';
 import { RunStore, thisHost } from '../result/store.js';
 import type { RunManifest } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
-
-export function gaussian(random: () => number): () => number {
-  return () => {
-    let u = 0;
-    while (u === 0) u = random();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-  };
-}
 
 /** A lognormal value with mean `mean` and coefficient of variation `cv` (e.g. 0.02). */
 export function lognormal(normal: () => number, mean: number, cv: number): number {
@@ -36,6 +30,8 @@ export interface SyntheticRunOptions {
   /** Per-I/O sync flushes per configuration (exact counts in traced repetitions). */
   readonly flushesPerIo?: (config: string) => number;
   readonly repetitions?: number;
+  /** SD (%) of a boot's multiplicative offset on every timing; 0 by default. Boots per cell come from the VM profile's `boots`. */
+  readonly bootSdPct?: number;
 }
 
 export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string> {
@@ -53,19 +49,24 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
   for (const cell of plan.cells) {
     const config = `${cell.iommu.device}-${cell.iommu.mode}`;
     const level = o.level(cell.id, config);
+    const boots = bootsOfCell(o.scenario.scenario, cell);
+    const offsets = Array.from({ length: boots }, () => lognormal(normal, 1, (o.bootSdPct ?? 0) / 100));
+    let boot = 1;
     const write = async (kind: 'timing' | 'traced', index: number, metrics: Record<string, number>) => {
       await store.writeRep({
         version: 1, run: id, cell: cell.id, rep: { kind, index }, started: o.created.toISOString(), finished: o.created.toISOString(),
         outcome: { state: 'passed', metrics },
-        provenance: { target: cell.target.name, target_kind: cell.target.kind, scenario_sha256: o.scenario.sha256, seed: o.seed, order: order++, lab_version: 'synthetic', host: thisHost() },
+        provenance: { target: cell.target.name, boot_id: `${id}/${cell.target.name}/${boot}`, target_kind: cell.target.kind, scenario_sha256: o.scenario.sha256, seed: o.seed, order: order++, lab_version: 'synthetic', host: thisHost() },
         files: {},
       }, {});
     };
     for (let i = 1; i <= reps; i++) {
-      const iops = lognormal(normal, level, o.cvPct / 100);
+      boot = bootOfRep(i, reps, boots);
+      const iops = lognormal(normal, level * offsets[boot - 1]!, o.cvPct / 100);
       await write('timing', i, { ios: Math.round(iops * cell.job.runtime), iops, clat_p50_us: (1e6 * cell.job.iodepth) / iops, clat_p99_us: (2.5e6 * cell.job.iodepth) / lognormal(normal, iops, o.cvPct / 100) });
     }
     for (let i = 1; i <= plan.repetitions.traced; i++) {
+      boot = bootOfRep(i, plan.repetitions.traced, boots);
       const ios = Math.round(level * 0.6 * cell.job.runtime);
       const f = o.flushesPerIo?.(config) ?? 0;
       await write('traced', i, { ios, iops: ios / cell.job.runtime, iotlb_sync_flush_per_io: Math.round(f * ios) / ios, dma_map_per_io: 1 });

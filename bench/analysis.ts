@@ -35,7 +35,7 @@ function pair(n: number, cvPct: number, change: number): { a: number[]; b: numbe
 }
 
 function pending(a: number[], b: number[]): Pending {
-  const r = compareSamples({ values: a, exposures: a.map(() => 1) }, { values: b, exposures: b.map(() => 1) }, IOPS, T, { kind: 'baseline', cell: 'c', reference: 'c', label: 'b vs a', group: 'g' });
+  const r = compareSamples({ values: a, exposures: a.map(() => 1), boots: a.map(() => 'b') }, { values: b, exposures: b.map(() => 1), boots: b.map(() => 'b') }, IOPS, T, { kind: 'baseline', cell: 'c', reference: 'c', label: 'b vs a', group: 'g' });
   if (typeof r === 'string') throw new Error(r);
   return r;
 }

@@ -138,3 +138,20 @@ export function tracedScripts(tracing: { scripts: readonly string[]; in_timing_r
   if (rep.kind === 'timing') return tracing.in_timing_repetitions ? tracing.scripts : [];
   return [tracing.scripts[(rep.index - 1) % tracing.scripts.length]!];
 }
+
+/** Boots a cell's repetitions are split over: its VM profile's `boots` (static hosts: 1, the lab does not reboot them). */
+export function bootsOfCell(scenario: { targets: { vms: readonly { name: string; boots?: number }[] } }, cell: Cell): number {
+  if (cell.target.kind !== 'vm') return 1;
+  const profile = (cell.target as { profile: string }).profile;
+  return scenario.targets.vms.find((v) => v.name === profile)?.boots ?? 1;
+}
+
+/**
+ * The boot (1-based) a repetition runs in: repetitions are split into `boots`
+ * consecutive blocks of (nearly) equal size, timing and traced ones each, so
+ * every boot gets its share of both. 6 repetitions over 2 boots: 1–3, 4–6.
+ */
+export function bootOfRep(index: number, count: number, boots: number): number {
+  if (boots <= 1 || count <= 0) return 1;
+  return Math.min(boots, Math.ceil((index * boots) / count));
+}

@@ -68,6 +68,7 @@ export const repResultSchema: Record<string, unknown> = {
       required: ['target', 'target_kind', 'scenario_sha256', 'seed', 'order', 'lab_version', 'host'],
       properties: {
         target: { type: 'string' },
+        boot_id: { type: 'string' },
         target_kind: { enum: ['vm', 'static'] },
         kernel: { type: 'string' },
         cmdline: { type: 'string' },

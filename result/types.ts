@@ -77,6 +77,8 @@ export interface Provenance {
   readonly target_kind: 'vm' | 'static';
   readonly kernel?: string;
   readonly cmdline?: string;
+  /** The target's /proc/sys/kernel/random/boot_id: repetitions with the same one ran in the same boot. */
+  readonly boot_id?: string;
   /** Test disk name → IOMMU group type seen in sysfs (DMA, DMA-FQ, identity). */
   readonly iommu_groups?: Record<string, string>;
   readonly tools?: Record<string, string>;

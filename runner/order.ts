@@ -6,26 +6,20 @@
  * on every machine, and drift spreads evenly over the cells.
  */
 import { createHash } from 'node:crypto';
+import { bootOfRep } from '../cell/expand.js';
 import type { Cell } from '../cell/types.js';
 import type { RepRef } from '../result/types.js';
+import { prng } from '../core/random.js';
+
+export { prng } from '../core/random.js';
 
 export interface Task {
   readonly cell: Cell;
   readonly rep: RepRef;
   /** Position in the target's full order (also for tasks skipped on resume). */
   readonly order: number;
-}
-
-/** mulberry32: small, fast, and good enough to shuffle a run order. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  /** The boot of its guest it runs in (1-based; cell/expand.ts bootOfRep). */
+  readonly boot: number;
 }
 
 function seedFor(seed: number, target: string): number {
@@ -52,22 +46,26 @@ export function interleave(
   reps: { timing: number; traced: number },
   seed: number,
   groupOf: (cell: Cell) => string = (c) => c.target.name,
+  bootsOf: (cell: Cell) => number = () => 1,
 ): Map<string, Task[]> {
   const byTarget = new Map<string, Cell[]>();
   for (const c of cells) byTarget.set(groupOf(c), [...(byTarget.get(groupOf(c)) ?? []), c]);
   const out = new Map<string, Task[]>();
   for (const [target, list] of byTarget) {
     const random = prng(seedFor(seed, target));
-    const tasks: Task[] = [];
+    const rounds: Omit<Task, 'order'>[] = [];
     for (let round = 1; round <= Math.max(reps.timing, reps.traced); round++) {
       const roundTasks: Omit<Task, 'order'>[] = [];
       for (const cell of list) {
-        if (round <= reps.timing) roundTasks.push({ cell, rep: { kind: 'timing', index: round } });
-        if (round <= reps.traced) roundTasks.push({ cell, rep: { kind: 'traced', index: round } });
+        const boots = bootsOf(cell);
+        if (round <= reps.timing) roundTasks.push({ cell, rep: { kind: 'timing', index: round }, boot: bootOfRep(round, reps.timing, boots) });
+        if (round <= reps.traced) roundTasks.push({ cell, rep: { kind: 'traced', index: round }, boot: bootOfRep(round, reps.traced, boots) });
       }
-      for (const t of shuffle(roundTasks, random)) tasks.push({ ...t, order: tasks.length });
+      rounds.push(...shuffle(roundTasks, random));
     }
-    out.set(target, tasks);
+    // A boot's repetitions all run before the next boot (stable: rounds stay interleaved within a boot).
+    const ordered = rounds.map((t, i) => [t, i] as const).sort((a, b) => a[0].boot - b[0].boot || a[1] - b[1]).map(([t]) => t);
+    out.set(target, ordered.map((t, order) => ({ ...t, order })));
   }
   return out;
 }

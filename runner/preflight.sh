@@ -7,6 +7,8 @@ SYS="$1"; shift
 T="$(printf '\t')"
 echo "kernel${T}$(uname -r)"
 echo "cmdline${T}$(cat /proc/cmdline)"
+# This boot's identity: repetitions that share it share its boot-to-boot offset (docs/statistics.md).
+echo "boot_id${T}$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
 echo "fio${T}$(fio --version 2>/dev/null || echo missing)"
 echo "bpftrace${T}$(bpftrace --version 2>/dev/null || echo missing)"
 if [ -e "$SYS/kernel/btf/vmlinux" ]; then echo "btf${T}yes"; else echo "btf${T}no"; fi

@@ -26,6 +26,8 @@ export interface DiskFacts {
 export interface PreflightFacts {
   readonly kernel: string;
   readonly cmdline: string;
+  /** /proc/sys/kernel/random/boot_id: which boot the repetitions ran in. */
+  readonly bootId?: string;
   readonly tools: { readonly fio: string; readonly bpftrace: string };
   readonly btf: boolean;
   readonly iommuClass: readonly string[];
@@ -37,6 +39,7 @@ export interface PreflightFacts {
 export function parsePreflight(stdout: string): PreflightFacts {
   let kernel = '';
   let cmdline = '';
+  let bootId = '';
   let fio = 'missing';
   let bpftrace = 'missing';
   let btf = false;
@@ -49,6 +52,7 @@ export function parsePreflight(stdout: string): PreflightFacts {
     switch (key) {
       case 'kernel': kernel = f[0] ?? ''; break;
       case 'cmdline': cmdline = f.join('\t').trim(); break;
+      case 'boot_id': bootId = (f[0] ?? '').trim(); break;
       case 'fio': fio = f[0] ?? 'missing'; break;
       case 'bpftrace': bpftrace = f[0] ?? 'missing'; break;
       case 'btf': btf = f[0] === 'yes'; break;
@@ -68,7 +72,7 @@ export function parsePreflight(stdout: string): PreflightFacts {
       default: break;
     }
   }
-  return { kernel, cmdline, tools: { fio, bpftrace }, btf, iommuClass, groups, disks, boot };
+  return { kernel, cmdline, ...(bootId ? { bootId } : {}), tools: { fio, bpftrace }, btf, iommuClass, groups, disks, boot };
 }
 
 /** What a group type means. `undefined` (no group) means the disk's DMA is not translated. */

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tracedScripts } from '../cell/expand.js';
+import { bootsOfCell, tracedScripts } from '../cell/expand.js';
 import type { Cell, Plan } from '../cell/types.js';
 import { LabError, UsageError } from '../core/errors.js';
 import { BPF_DIR, labPath } from '../core/paths.js';
@@ -26,7 +26,7 @@ import { interleave, type Task } from './order.js';
 import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
 import { shellQuote, SshError, SshSession, type ExecResult } from './ssh.js';
 import { installDetached, runDetached } from './detached.js';
-import { consoleLogOf, parkGuest, parksWhenIdle, unparkGuest } from '../infra/guest.js';
+import { consoleLogOf, GuestError, parkGuest, parksWhenIdle, rebootGuest, unparkGuest } from '../infra/guest.js';
 import { Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
 import { CLOCKS, PACER_ARG, timebaseOf } from '../core/clock.js';
 
@@ -132,6 +132,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 function failureOf(e: unknown): Failure {
+  if (e instanceof GuestError) return { kind: e.code === 'E_BOOT_TIMEOUT' ? 'timeout' : 'guest-died', message: `${e.message.split('\n')[0]}${e.fix ? ` (${e.fix})` : ''}`, ...(e.consoleTail ? { stderr_tail: e.consoleTail } : {}) };
   if (e instanceof BpftraceError) return { kind: 'bpftrace', message: e.message, ...(e.stderr ? { stderr_tail: e.stderr.split('\n').slice(-20).join('\n') } : {}) };
   if (e instanceof SshError) return { kind: e.kind, message: e.message, ...(e.stderr ? { stderr_tail: e.stderr } : {}) };
   if (e instanceof FioParseError) return { kind: 'parse', message: e.message };
@@ -199,7 +200,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const run = store.id;
 
   // What is already done (on resume): passed repetitions are never run again.
-  const order = interleave(plan.cells, plan.repetitions, s.seed, (c) => concurrencyGroup(targets.get(c.target.name)!));
+  const order = interleave(plan.cells, plan.repetitions, s.seed, (c) => concurrencyGroup(targets.get(c.target.name)!), (c) => bootsOfCell(s, c));
   const todo = new Map<string, Task[]>();
   let doneCount = 0;
   for (const [target, tasks] of order) {
@@ -234,7 +235,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       started: started.toISOString(), finished: new Date().toISOString(), outcome,
       provenance: {
         target: target.name, target_kind: target.kind,
-        ...(extra.facts ? { kernel: extra.facts.kernel, cmdline: extra.facts.cmdline, tools: { fio: extra.facts.tools.fio, bpftrace: extra.facts.tools.bpftrace } } : {}),
+        ...(extra.facts ? { kernel: extra.facts.kernel, cmdline: extra.facts.cmdline, ...(extra.facts.bootId ? { boot_id: extra.facts.bootId } : {}), tools: { fio: extra.facts.tools.fio, bpftrace: extra.facts.tools.bpftrace } } : {}),
         ...(extra.verdict ? { iommu_groups: extra.verdict.observed } : {}),
         ...(target.vm ? { image_digest: target.vm.image_digest } : {}),
         scenario_sha256: loaded.sha256,
@@ -453,12 +454,36 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     }
   };
 
+  /** Ends a ready target's session and removes its remote files (the guest is running). */
+  const release = async (st: Extract<TargetState, { kind: 'ready' }>) => {
+    await st.session.exec(`rm -rf ${shellQuote(st.remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
+    st.session.close();
+  };
+
   const runGroup = async (tasks: readonly Task[]) => {
     const states = new Map<string, TargetState>();
+    /** The boot of each guest its state belongs to (`boots:` in the VM profile; cell/expand.ts bootOfRep). */
+    const boots = new Map<string, number>();
     try {
       for (const task of tasks) {
         if (signal?.aborted) return;
         const target = targets.get(task.cell.target.name)!;
+        const current = boots.get(target.name);
+        if (current !== undefined && task.boot !== current && target.vm && states.get(target.name)?.kind !== 'failed') {
+          // The next boot of this guest: the repetitions after it share a new boot offset.
+          emit({ type: 'target-state', target: target.name, state: `rebooting for boot ${task.boot}` });
+          const st = states.get(target.name);
+          states.delete(target.name);
+          try {
+            await unparkGuest(target);
+            if (st?.kind === 'ready') await release(st);
+            await rebootGuest(target, s.timeouts.boot_s * 1000);
+          } catch (e) {
+            if (signal?.aborted) return;
+            states.set(target.name, { kind: 'failed', failure: failureOf(e) });
+          }
+        }
+        boots.set(target.name, task.boot);
         // Refusals need no connection.
         const refusal = destructiveWriteRefusal(target, task.cell);
         if (refusal) {
@@ -495,8 +520,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         const target = targets.get(name)!;
         if (st.kind === 'ready') {
           await unparkGuest(target).catch(() => {});
-          await st.session.exec(`rm -rf ${shellQuote(st.remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
-          st.session.close();
+          await release(st);
           await parkGuest(target).catch(() => {});
         }
         emit({ type: 'target-state', target: name, state: 'done' });

@@ -100,6 +100,9 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
   const problems: Problem[] = [];
   problems.push(...duplicates(src, ['workloads'], s.workloads.map((w) => w.name), 'workload'));
   problems.push(...duplicates(src, ['targets', 'vms'], s.targets.vms.map((v) => v.name), 'VM profile'));
+  s.targets.vms.forEach((v, i) => {
+    if ((v.boots ?? 1) > s.repetitions) problems.push(problemAt(src, ['targets', 'vms', i, 'boots'], `${v.boots} boots but only ${s.repetitions} timing repetitions: each boot needs at least one`, `set repetitions to at least ${v.boots}, or boots to at most ${s.repetitions}`));
+  });
 
   if (s.targets.vms.length === 0 && s.targets.hosts.length === 0) {
     problems.push(problemAt(src, ['targets'], 'declares no VM profile and no host', 'add a VM profile under targets.vms, or a host under targets.hosts'));

@@ -100,6 +100,7 @@ const vmProfile: Schema = {
     vcpus: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     memory_mib: { type: 'integer', minimum: 512, maximum: 262144, default: 2048 },
     kernel: { enum: [...GUEST_KERNELS], default: '6.12', description: "Guest kernel: Debian 12's 6.1 or 6.12 from bookworm-backports (virtio-iommu needs 6.12)." },
+    boots: { type: 'integer', minimum: 1, maximum: 20, default: 1, description: "Boots of each guest per run: the timing repetitions are split over them (the guest is rebooted in between), so comparisons know how much two boots differ (docs/statistics.md). With 1 boot a comparison across runs or configurations needs the scenario's history for that." },
     clock: { enum: [...VM_CLOCKS], default: 'tcg', description: "tcg: wall-clock guest time (noisy under emulation); virtual: a fixed instruction-count clock with instant test disks, so timings count the guest's own work and repeat (reports label them virtual time; see docs/timing.md); icount: instruction-counted time re-tuned to the host (shift=auto), kept for comparison." },
     disks: {
       type: 'array',

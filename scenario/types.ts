@@ -65,6 +65,8 @@ export interface VmProfile {
   readonly memory_mib: number;
   readonly kernel: GuestKernel;
   readonly clock: VmClock;
+  /** Boots per run (default 1); the timing repetitions are split over them. */
+  readonly boots?: number;
   readonly disks: readonly VmDiskSpec[];
 }
 

@@ -13,6 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { compareRuns, type ComparisonSet } from '../analysis/compare.js';
 import { loadRun, type LoadedRun } from '../analysis/load.js';
+import { loadHistory } from '../analysis/history.js';
 import { expand } from '../cell/expand.js';
 import { LabError } from '../core/errors.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
@@ -107,7 +108,9 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
         ...(o.signal ? { signal: o.signal } : {}), ...(o.onRunEvent ? { onEvent: o.onRunEvent } : {}),
       });
       const fresh = await loadRun(summary.dir);
-      const set = compareRuns(original, fresh);
+      // The original's earlier runs tell how much boots differ; without them the timings say that it is unknown.
+      const history = await loadHistory(dirname(original.dir), original.manifest.scenario.name, original.manifest.created, undefined, [original]);
+      const set = compareRuns(original, fresh, { history });
       const comparison = { ...set, leftOut: set.leftOut.filter((l) => l.cell === cellId) };
       return { original, cell: cellId, summary, comparison, ...(imageNote ? { imageNote } : {}) };
     } finally {

@@ -54,9 +54,15 @@ export interface Report {
   readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string }[];
 }
 
-export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; history?: readonly LoadedRun[] } = {}): Report {
-  const modes = compareModes(run);
-  const baselineSet = options.baseline ? compareRuns(options.baseline, run) : undefined;
+/**
+ * history: earlier runs of the scenario (oldest first), for the boot-to-boot
+ * noise and, unless `trends` is false, for change points.
+ */
+export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; history?: readonly LoadedRun[]; trends?: boolean } = {}): Report {
+  // Earlier runs of the scenario tell how much boots differ (analysis/boots.ts).
+  const history = options.history ?? [];
+  const modes = compareModes(run, { history });
+  const baselineSet = options.baseline ? compareRuns(options.baseline, run, { history }) : undefined;
   const metricDescs = metricsOf(run);
   const cells: CellStats[] = [...run.cells.values()].map((c) => ({
     cell: c.id,
@@ -76,8 +82,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     ),
   }));
   const trends: Trend[] = [];
-  const history = options.history ?? [];
-  if (history.length >= 3) {
+  if (history.length >= 3 && options.trends !== false) {
     const t = run.scenario.thresholds;
     for (const c of run.cells.values()) {
       for (const d of metricDescs) {

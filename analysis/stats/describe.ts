@@ -1,6 +1,12 @@
-/** Summaries of one sample (one cell's repetitions of one metric). */
+/**
+ * Summaries of one sample (one cell's repetitions of one metric). Every value
+ * must be finite and the sample non-empty (RangeError otherwise); a spread of
+ * fewer than 2 values is NaN, "not measured", never 0.
+ */
+import { checkProbability, checkSample } from './check.js';
 
 export function mean(x: readonly number[]): number {
+  checkSample('mean', 'x', x);
   let s = 0;
   for (const v of x) s += v;
   return s / x.length;
@@ -8,6 +14,7 @@ export function mean(x: readonly number[]): number {
 
 /** Sample variance (n − 1 in the denominator, as SciPy's ddof=1). */
 export function variance(x: readonly number[]): number {
+  checkSample('variance', 'x', x);
   if (x.length < 2) return NaN;
   const m = mean(x);
   let s = 0;
@@ -16,12 +23,14 @@ export function variance(x: readonly number[]): number {
 }
 
 export function median(x: readonly number[]): number {
+  checkSample('median', 'x', x);
   return quantile(x, 0.5);
 }
 
 /** Linear interpolation between order statistics (NumPy's default). */
 export function quantile(x: readonly number[], q: number): number {
-  if (x.length === 0) return NaN;
+  checkSample('quantile', 'x', x);
+  checkProbability('quantile', 'q', q);
   const s = [...x].sort((a, b) => a - b);
   const h = (s.length - 1) * q;
   const lo = Math.floor(h);
@@ -30,6 +39,7 @@ export function quantile(x: readonly number[], q: number): number {
 
 /** Coefficient of variation, sd / mean, in percent. */
 export function cvPct(x: readonly number[]): number {
+  checkSample('cvPct', 'x', x);
   if (x.length < 2) return NaN;
   return (100 * Math.sqrt(variance(x))) / Math.abs(mean(x));
 }

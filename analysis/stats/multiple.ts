@@ -5,6 +5,10 @@
  * do not count toward m.
  */
 export function benjaminiHochberg(p: readonly number[]): number[] {
+  if (!Array.isArray(p)) throw new RangeError(`benjaminiHochberg: p must be an array of p-values, got ${String(p)}`);
+  p.forEach((v, i) => {
+    if (typeof v !== 'number' || (!Number.isNaN(v) && !(v >= 0 && v <= 1))) throw new RangeError(`benjaminiHochberg: p[${i}] must be a p-value in [0, 1] (or NaN for a test that could not run), got ${v}`);
+  });
   const idx = p.map((v, i) => [v, i] as const).filter(([v]) => Number.isFinite(v));
   const m = idx.length;
   const out = p.map(() => NaN);

@@ -8,6 +8,7 @@
  * SciPy's `binomtest`. The ratio's interval comes from Clopper–Pearson bounds on
  * the binomial proportion.
  */
+import { checkCount, checkPositive, checkProbability } from './check.js';
 import { betaIinv, binomLogPmf } from './special.js';
 
 export interface RateComparison {
@@ -22,6 +23,10 @@ export interface RateComparison {
 
 /** Two-sided binomial test p-value, SciPy's "minlike" rule with its relative tolerance 1 + 1e-7. */
 export function binomTestP(k: number, n: number, p: number): number {
+  checkCount('binomTestP', 'n', n);
+  checkCount('binomTestP', 'k', k);
+  if (k > n) throw new RangeError(`binomTestP: k must be at most n (${n}), got ${k}`);
+  checkProbability('binomTestP', 'p', p);
   if (n === 0) return 1;
   const logD = binomLogPmf(k, n, p);
   const limit = logD + Math.log1p(1e-7);
@@ -35,6 +40,11 @@ export function binomTestP(k: number, n: number, p: number): number {
 }
 
 export function compareRates(events1: number, exposure1: number, events2: number, exposure2: number, level = 0.95): RateComparison {
+  checkPositive('compareRates', 'events1', events1, { orZero: true });
+  checkPositive('compareRates', 'events2', events2, { orZero: true });
+  checkPositive('compareRates', 'exposure1', exposure1);
+  checkPositive('compareRates', 'exposure2', exposure2);
+  checkProbability('compareRates', 'level', level, { open: true });
   const k1 = Math.round(events1);
   const k2 = Math.round(events2);
   const rate1 = k1 / exposure1;

@@ -4,6 +4,7 @@
  * distributions. Written for double precision (agreement with SciPy to 1e-9 is
  * tested on stored vectors); nothing here allocates in a loop.
  */
+import { checkFinite, checkPositive, checkProbability } from './check.js';
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
@@ -12,6 +13,7 @@ const LANCZOS = [
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7; relative error about 1e-15). */
 export function logGamma(x: number): number {
+  checkPositive('logGamma', 'x', x);
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   const z = x - 1;
   let a = LANCZOS[0]!;
@@ -23,14 +25,10 @@ export function logGamma(x: number): number {
 const EPS = 1e-16;
 const TINY = 1e-300;
 
-/** Regularized lower incomplete gamma P(a, x). */
-export function gammaP(a: number, x: number): number {
-  if (x <= 0) return 0;
-  return x < a + 1 ? gammaSeries(a, x) : 1 - gammaContinuedFraction(a, x);
-}
-
 /** Regularized upper incomplete gamma Q(a, x) = 1 − P(a, x), accurate in the tail. */
 export function gammaQ(a: number, x: number): number {
+  checkPositive('gammaQ', 'a', a);
+  checkPositive('gammaQ', 'x', x, { orZero: true });
   if (x <= 0) return 1;
   return x < a + 1 ? 1 - gammaSeries(a, x) : gammaContinuedFraction(a, x);
 }
@@ -69,6 +67,9 @@ function gammaContinuedFraction(a: number, x: number): number {
 
 /** Regularized incomplete beta I_x(a, b). */
 export function betaI(x: number, a: number, b: number): number {
+  checkProbability('betaI', 'x', x);
+  checkPositive('betaI', 'a', a);
+  checkPositive('betaI', 'b', b);
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   // The continued fraction converges fast for x < (a+1)/(a+b+2); use the symmetry otherwise.
@@ -109,17 +110,16 @@ function betaContinuedFraction(x: number, a: number, b: number): number {
 
 /** Standard normal survival function P(Z > z). */
 export function normSf(z: number): number {
+  if (Number.isNaN(z)) throw new RangeError('normSf: z must be a number, got NaN');
   if (z < 0) return 1 - normSf(-z);
   // erfc(z/√2)/2, with erfc(y) = Q(1/2, y²).
   return 0.5 * gammaQ(0.5, (z * z) / 2);
 }
 
-export function normCdf(z: number): number {
-  return normSf(-z);
-}
-
 /** Student t survival function P(T > t) with df degrees of freedom (df may be fractional). */
 export function tSf(t: number, df: number): number {
+  if (Number.isNaN(t)) throw new RangeError('tSf: t must be a number, got NaN');
+  checkPositive('tSf', 'df', df);
   if (!Number.isFinite(t)) return t > 0 ? 0 : 1;
   const x = df / (df + t * t);
   const tail = 0.5 * betaI(x, df / 2, 0.5);
@@ -139,6 +139,7 @@ function invertSf(sf: (x: number) => number, p: number, lo: number, hi: number):
 
 /** z such that P(Z > z) = p. */
 export function normIsf(p: number): number {
+  checkProbability('normIsf', 'p', p);
   if (p <= 0) return Infinity;
   if (p >= 1) return -Infinity;
   return invertSf(normSf, p, -40, 40);
@@ -146,6 +147,8 @@ export function normIsf(p: number): number {
 
 /** t such that P(T > t) = p. */
 export function tIsf(p: number, df: number): number {
+  checkProbability('tIsf', 'p', p);
+  checkPositive('tIsf', 'df', df);
   if (p <= 0) return Infinity;
   if (p >= 1) return -Infinity;
   let hi = 1;
@@ -168,6 +171,9 @@ export function binomLogPmf(k: number, n: number, p: number): number {
 
 /** x such that I_x(a, b) = q, by bisection (for Clopper–Pearson bounds). */
 export function betaIinv(q: number, a: number, b: number): number {
+  checkProbability('betaIinv', 'q', q);
+  checkPositive('betaIinv', 'a', a);
+  checkPositive('betaIinv', 'b', b);
   let lo = 0;
   let hi = 1;
   for (let i = 0; i < 200; i++) {

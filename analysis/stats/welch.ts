@@ -3,6 +3,7 @@
  * The lab applies it to log values: timings are multiplicative (a mode costs a
  * share of throughput), and logs make the effect a ratio and the noise symmetric.
  */
+import { checkSample } from './check.js';
 import { mean, variance } from './describe.js';
 import { tSf } from './special.js';
 
@@ -13,8 +14,9 @@ export interface Welch {
   readonly p: number;
 }
 
-export function welch(a: readonly number[], b: readonly number[]): Welch | undefined {
-  if (a.length < 2 || b.length < 2) return undefined;
+export function welch(a: readonly number[], b: readonly number[]): Welch {
+  checkSample('welch', 'a', a, 2);
+  checkSample('welch', 'b', b, 2);
   const va = variance(a) / a.length;
   const vb = variance(b) / b.length;
   const diff = mean(a) - mean(b);
@@ -26,7 +28,10 @@ export function welch(a: readonly number[], b: readonly number[]): Welch | undef
   return { t, df, p: Math.min(1, 2 * tSf(Math.abs(t), df)) };
 }
 
-export function welchLog(a: readonly number[], b: readonly number[]): Welch | undefined {
-  if (a.some((v) => !(v > 0)) || b.some((v) => !(v > 0))) return undefined;
+export function welchLog(a: readonly number[], b: readonly number[]): Welch {
+  checkSample('welchLog', 'a', a, 2);
+  checkSample('welchLog', 'b', b, 2);
+  const bad = [...a, ...b].find((v) => !(v > 0));
+  if (bad !== undefined) throw new RangeError(`welchLog: every value must be > 0 to take its log, got ${bad}`);
   return welch(a.map(Math.log), b.map(Math.log));
 }

@@ -81,7 +81,9 @@ export const compareCommand: CommandSpec = {
     const base = await loadRun(args[0] as string);
     const cand = await loadRun(args[1] as string);
     sameScenario(base, cand, Boolean(options['force']));
-    const report = buildReport(cand, { baseline: base });
+    // Earlier runs beside the base tell how much boots differ; no change points here (that is `report`).
+    const history = await loadHistory(dirname(base.dir), base.manifest.scenario.name, cand.manifest.created, undefined, [base, cand]);
+    const report = buildReport(cand, { baseline: base, history, trends: false });
     return emit(report, (options['out'] as string | undefined) ?? join(cand.dir, 'compare'), options, io);
   },
 };

@@ -6,7 +6,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectChanges } from '../../../analysis/changepoint.js';
-import { compareModes, compareRuns, pairFindings } from '../../../analysis/compare.js';
+import { compareModes, compareRuns, compareSamples, judgeAll, pairFindings } from '../../../analysis/compare.js';
+import { countVariation, describeMetric } from '../../../core/metrics.js';
 import { loadRun } from '../../../analysis/load.js';
 import { renderJUnit } from '../../../analysis/report/junit.js';
 import { renderMarkdown } from '../../../analysis/report/markdown.js';
@@ -19,7 +20,7 @@ import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
 
-const SCENARIO = (reps: number) => `name: syn
+const SCENARIO = (reps: number, boots = 2) => `name: syn
 seed: 1
 repetitions: ${reps}
 workloads:
@@ -30,6 +31,7 @@ iommu:
 targets:
   vms:
     - name: t
+      boots: ${boots}
       disks: [{ name: nvme0, bus: nvme }]
 tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
 metrics: [iops, clat_p50_us, iotlb_sync_flush_per_io]
@@ -38,9 +40,9 @@ thresholds: { alpha: 0.05, min_effect_pct: 3, max_cv_pct: 10 }
 
 const FLUSHES: Record<string, number> = { 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1 };
 
-async function runs(reps: number, candidateLevel: (cell: string, config: string) => number, cvPct = 2) {
+async function runs(reps: number, candidateLevel: (cell: string, config: string) => number, cvPct = 2, boots = 2) {
   const dir = await tmp();
-  const scenario = await loadScenarioFile(await writeIn(dir, 'syn.yaml', SCENARIO(reps)));
+  const scenario = await loadScenarioFile(await writeIn(dir, 'syn.yaml', SCENARIO(reps, boots)));
   const root = join(dir, 'results');
   const base = await writeSyntheticRun({ root, scenario, seed: 11, created: new Date('2026-11-01T02:00:00Z'), level: () => 10000, cvPct, flushesPerIo: (c) => FLUSHES[c]! });
   const cand = await writeSyntheticRun({ root, scenario, seed: 12, created: new Date('2026-11-02T02:00:00Z'), level: candidateLevel, cvPct, flushesPerIo: (c) => FLUSHES[c]! });
@@ -57,7 +59,9 @@ describe('a run against its baseline', () => {
     expect(iops.lower).toBeLessThan(0.9);
     expect(iops.upper).toBeGreaterThan(0.9);
     expect(iops.upper).toBeLessThan(0.97);
-    expect(iops.test).toBe('mann-whitney-exact');
+    // Two boots a side: boot means are the units, their noise pooled over the cells' replicate boots.
+    expect(iops.test).toBe('boot-t');
+    expect(iops.boots).toMatchObject({ ref: 2, cand: 2, noise: { source: 'replicate boots' } });
     // Every other cell's IOPS: no regression reported.
     expect(set.comparisons.filter((c) => c.metric === 'iops' && c.cell !== iops.cell && c.verdict === 'regression')).toEqual([]);
     // Counts are unchanged, exactly.
@@ -65,10 +69,22 @@ describe('a run against its baseline', () => {
     expect(set.comparisons.find((c) => c.cell === 'rr.qd16__intel-passthrough__t__nvme0' && c.metric === 'iotlb_sync_flush_per_io')!.reason).toBe('no events on either side');
   });
 
-  it('says that 3 repetitions a side can never be significant, instead of "no change"', async () => {
-    const { base, cand } = await runs(3, (cell) => (cell.includes('strict') ? 8000 : 10000));
+  it('with one boot a side and no history, says that the boot-to-boot variation is unknown instead of declaring a change', async () => {
+    const { base, cand } = await runs(10, (cell) => (cell.includes('strict') ? 9700 : 10000), 0.3, 1);
     const set = compareRuns(await loadRun(base), await loadRun(cand));
     const c = set.comparisons.find((x) => x.cell === 'rr.qd16__intel-strict__t__nvme0' && x.metric === 'iops')!;
+    expect(c.verdict).toBe('inconclusive');
+    expect(c.test).toBe('none');
+    expect(c.reason).toContain('nothing estimates how much boots differ');
+    expect(c.within!.ratio).toBeCloseTo(0.97, 2);
+  });
+
+  it('3 repetitions a side in the same boots can never be significant, and says so', () => {
+    const side = (v: number[]) => ({ values: v, exposures: v.map(() => 1), boots: v.map(() => 'b1') });
+    const p = compareSamples(side([100, 101, 102]), side([80, 81, 82]), describeMetric('iops')!, { alpha: 0.05, min_effect_pct: 3, max_cv_pct: 10 }, { kind: 'baseline', cell: 'c', reference: 'c', label: 'x', group: 'g' });
+    if (typeof p === 'string') throw new Error(p);
+    const c = judgeAll([p], [], { alpha: 0.05, min_effect_pct: 3, max_cv_pct: 10 }).comparisons[0]!;
+    expect(c.test).toBe('mann-whitney-exact');
     expect(c.verdict).toBe('inconclusive');
     expect(c.reason).toContain('cannot go below p = 0.10');
     expect(c.reason).toContain('use ≥ 4 a side');
@@ -105,11 +121,66 @@ describe('configurations within one run', () => {
   it('reports that strict costs exact flushes even when the timings cannot tell', async () => {
     const { cand } = await runs(3, () => 10000, 8);
     const set = compareModes(await loadRun(cand));
-    const f = pairFindings(set).find((x) => x.label === 'intel-strict vs intel-lazy' && x.group === 'rr.qd16__t__nvme0')!;
-    expect(f.summary).toMatch(/^the exact counts differ \(iotlb_sync_flush_per_io 6\.50e-3 → 1\.000\); the timings cannot tell/);
+    const f = pairFindings(set).find((x) => x.label === 'intel-strict vs intel-passthrough' && x.group === 'rr.qd16__t__nvme0')!;
+    expect(f.summary).toMatch(/^the exact counts differ \(iotlb_sync_flush_per_io 0 → 1\.000\); the timings cannot tell/);
     const count = f.counts.find((c) => c.metric === 'iotlb_sync_flush_per_io')!;
-    expect(count).toMatchObject({ test: 'poisson-rate', verdict: 'regression' });
-    expect(count.ratio).toBeCloseTo(1 / 0.0065, 0);
+    expect(count).toMatchObject({ test: 'poisson-rate', verdict: 'regression', variation: 'exact' });
+  });
+
+  it('a count that varies in lazy mode is compared over repetitions, never by a Poisson test on one a side', async () => {
+    const { cand } = await runs(3, () => 10000, 8);
+    const set = compareModes(await loadRun(cand));
+    const c = set.comparisons.find((x) => x.label === 'intel-strict vs intel-lazy' && x.metric === 'iotlb_sync_flush_per_io')!;
+    expect(c).toMatchObject({ test: 'none', verdict: 'inconclusive', variation: 'varies', needsReps: 4 });
+    expect(c.reason).toContain('needs ≥ 4 a side, has 1 and 1');
+  });
+});
+
+describe('counts that are not exact (issue figures)', () => {
+  const T = { alpha: 0.05, min_effect_pct: 2, max_cv_pct: 2 };
+  const head = { kind: 'baseline' as const, cell: 'intel-lazy', reference: 'intel-lazy', label: 'candidate vs baseline', group: 'g' };
+  const side = (values: number[], ios: number, boot: string) => ({ values, exposures: values.map(() => ios), boots: values.map(() => boot) });
+  const judge1 = (a: ReturnType<typeof side>, b: ReturnType<typeof side>, metric: string, modes: ['lazy' | 'strict', 'lazy' | 'strict']) => {
+    const d = describeMetric(metric)!;
+    const p = compareSamples(a, b, d, T, head, { variation: { ref: countVariation(d, modes[0])!, cand: countVariation(d, modes[1])! } });
+    if (typeof p === 'string') throw new Error(p);
+    return judgeAll([p], [], T).comparisons[0]!;
+  };
+
+  it('two runs of intel lazy minutes apart: flush-queue and synchronous flushes per I/O are not a change, either way round', () => {
+    // repro of one quick-sweep cell: 7.54e-3 → 5.28e-3 flush-queue flushes, 7.26e-3 → 5.28e-3 synchronous ones, one traced repetition a side.
+    for (const [metric, a, b] of [['fq_flush_per_io', 7.54e-3, 5.28e-3], ['iotlb_sync_flush_per_io', 7.26e-3, 5.28e-3]] as const) {
+      for (const [x, y] of [[a, b], [b, a]] as [number, number][]) {
+        const c = judge1(side([x], 45_000, 'r1'), side([y], 45_000, 'r2'), metric, ['lazy', 'lazy']);
+        expect(c.verdict, metric).toBe('inconclusive');
+        expect(c.test).toBe('none');
+        expect(c.reason).toContain('needs ≥ 4 a side');
+      }
+    }
+  });
+
+  it('with enough traced repetitions, lazy run-to-run variation is not a change, and a real one is', () => {
+    const r = prng(5);
+    const lazy = (m: number) => Array.from({ length: 6 }, () => m * (1 + 0.15 * (r() - 0.5)));
+    const same = judge1(side(lazy(6.5e-3), 45_000, 'b'), side(lazy(6.5e-3), 45_000, 'b'), 'fq_flush_per_io', ['lazy', 'lazy']);
+    expect(same.verdict === 'regression' || same.verdict === 'improvement').toBe(false);
+    const doubled = judge1(side(lazy(6.5e-3), 45_000, 'b'), side(lazy(13e-3), 45_000, 'b'), 'fq_flush_per_io', ['lazy', 'lazy']);
+    expect(doubled.verdict).toBe('regression');
+  });
+
+  it('strict mode synchronous flushes stay exact: 1.000 against 0.5 is a change on one repetition a side', () => {
+    const c = judge1(side([1], 45_000, 'r1'), side([0.5], 45_000, 'r2'), 'iotlb_sync_flush_per_io', ['strict', 'strict']);
+    expect(c).toMatchObject({ test: 'poisson-rate', verdict: 'improvement' });
+  });
+
+  it('IOMMU faults are a count per repetition: 1 against 3 is not a regression (Poisson p = 0.62)', () => {
+    const d = describeMetric('iommu_faults')!;
+    const p = compareSamples(side([1], 100_000, 'a'), side([3], 100_000, 'b'), d, T, head);
+    if (typeof p === 'string') throw new Error(p);
+    const c = judgeAll([p], [], T).comparisons[0]!;
+    expect(c.p).toBeCloseTo(0.625, 2);
+    expect(c.verdict).toBe('inconclusive');
+    expect(c.reason).toContain('rate per repetition');
   });
 });
 

@@ -33,4 +33,13 @@ describe('interleave', () => {
     const rounds = new Set([0, 1, 2, 3, 4, 5].map((r) => t1.slice(r * 4, r * 4 + 4).map((t) => t.cell.id).join('')));
     expect(rounds.size).toBeGreaterThan(1);
   });
+
+  it('with boots: runs every repetition of a boot before the next boot, timing and traced split alike', () => {
+    const t1 = interleave(cells, { timing: 6, traced: 2 }, 3, (c) => c.target.name, () => 2).get('t1')!;
+    expect(t1).toHaveLength(4 * 8);
+    const boots = t1.map((t) => t.boot);
+    expect(boots).toEqual([...boots].sort());
+    expect(t1.filter((t) => t.boot === 1).map((t) => `${t.rep.kind}${t.rep.index}`).sort()).toEqual(['timing1', 'timing2', 'timing3', 'traced1'].flatMap((r) => [r, r, r, r]).sort());
+    expect(t1.map((t) => t.order)).toEqual(t1.map((_, i) => i));
+  });
 });

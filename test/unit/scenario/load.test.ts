@@ -61,6 +61,13 @@ describe('loadScenarioFile', () => {
     expect(messages[0]).toContain('error[E_YAML]');
   });
 
+  it('refuses more boots than timing repetitions, at the boots key', async () => {
+    const { file, messages } = await problemsOf(VALID.replace('name: t\n', 'name: t\nrepetitions: 2\n').replace('    - name: vm\n', '    - name: vm\n      boots: 3\n'));
+    const line = messages.find((m) => m.includes('3 boots but only 2 timing repetitions'));
+    expect(line).toContain(`${file}:`);
+    expect(messages.join('\n')).toContain('set repetitions to at least 3');
+  });
+
   it('rejects duplicate keys at the repeated key', async () => {
     const { file, messages } = await problemsOf(VALID.replace('    bs: 4k\n', '    bs: 4k\n    bs: 8k\n'));
     const line = messages.find((m) => m.includes('unique'));
