@@ -1,7 +1,8 @@
 /**
  * Measurement quality of the analysis, on synthetic data with realistic noise:
- *   1. false positives on A/A comparisons (per comparison, and false discoveries over a matrix);
- *   2. power for 2 %, 5 % and 10 % changes at n = 5, 10, 20;
+ *   0. boots as a level: A/A matrices and power with a boot-to-boot offset in both arms;
+ *   1. false positives on A/A comparisons within one boot (per comparison, and false discoveries over a matrix);
+ *   2. power for 2 %, 5 % and 10 % changes at n = 5, 10, 20 (within one boot), against the stated MDE;
  *   3. nightly time to detect an injected step, against an E-divisive (Otava-style) baseline;
  *   4. speed of a 1,000-cell × 20-repetition comparison.
  * Noise: lognormal repetitions (CV 1–5 %), a slow linear drift within a run
@@ -10,6 +11,9 @@
  */
 import { describeMetric } from '../core/metrics.js';
 import { compareSamples, judgeAll, type Pending } from '../analysis/compare.js';
+import { acrossCellNoise, replicateBootNoise, type BootNoise } from '../analysis/boots.js';
+import { hodgesLehmann, power } from '../analysis/stats/index.js';
+import { eDivisive } from './changepoint-score.js';
 import { detectChanges, type Night } from '../analysis/changepoint.js';
 import { median } from '../analysis/stats/describe.js';
 import { gaussian, lognormal } from '../analysis/synthetic.js';
@@ -42,6 +46,89 @@ function pending(a: number[], b: number[]): Pending {
 
 const changed = (v: string) => v === 'regression' || v === 'improvement';
 const fmt = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+// 0. Boots as a level of noise: a matrix of 100 cells, each its own boot (or boots), the same
+// noise in both arms; the comparison estimates the boot-to-boot noise as the lab does.
+{
+  const CELLS = 100;
+  const MATRICES = quick ? 4 : 20;
+  const side = (n: number, boots: number, cvPct: number, bootSd: number, level: number, tag: string) => {
+    const values: number[] = [];
+    const bootIds: string[] = [];
+    for (let b = 0; b < boots; b++) {
+      const offset = lognormal(normal, 1, bootSd / 100);
+      for (let i = 0; i < n / boots; i++) {
+        values.push(lognormal(normal, level * offset, cvPct / 100));
+        bootIds.push(`${tag}${b}`);
+      }
+    }
+    return { values, exposures: values.map(() => 1), boots: bootIds };
+  };
+  const matrix = (n: number, boots: number, cvPct: number, bootSd: number, change: number) => {
+    const cells = Array.from({ length: CELLS }, (_, c) => ({ a: side(n, boots, cvPct, bootSd, 10000, `a${c}-`), b: side(n, boots, cvPct, bootSd, 10000 * (1 + change), `b${c}-`) }));
+    const logMeans = (x: { values: number[]; boots: string[] }) => {
+      const by = new Map<string, number[]>();
+      x.values.forEach((v, i) => by.set(x.boots[i]!, [...(by.get(x.boots[i]!) ?? []), Math.log(v)]));
+      return [...by.values()].map((g) => ({ boot: '', values: g }));
+    };
+    let noise: BootNoise | undefined;
+    if (boots >= 2) noise = replicateBootNoise(cells.flatMap((c) => [logMeans(c.a), logMeans(c.b)]));
+    else noise = acrossCellNoise(cells.map((c) => (Math.log(median(c.b.values)) - Math.log(median(c.a.values)))));
+    const T1: Thresholds = { alpha: 0.05, min_effect_pct: 1, max_cv_pct: 10 };
+    const pend = cells.map((c) => {
+      const r = compareSamples(c.a, c.b, IOPS, T1, { kind: 'baseline', cell: 'c', reference: 'c', label: 'b vs a', group: 'g' }, noise ? { bootNoise: noise } : {});
+      if (typeof r === 'string') throw new Error(r);
+      return r;
+    });
+    return judgeAll(pend, [], T1).comparisons;
+  };
+  console.log(`\n## Boots as a level of noise (${MATRICES} matrices of ${CELLS} cells, 10 repetitions a cell and side, repetition CV 0.3 %, min effect 1 %)\n`);
+  console.log('| boots a side | boot SD | A/A: cells with a changed verdict | 10 % change: found | 5 % change: found | per-repetition verdicts (boots ignored): A/A changed |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const boots of [1, 2]) {
+    for (const sd of [0.3, 1, 2]) {
+      let aa = 0;
+      let ten = 0;
+      let five = 0;
+      let naive = 0;
+      for (let m = 0; m < MATRICES; m++) {
+        aa += matrix(10, boots, 0.3, sd, 0).filter((c) => changed(c.verdict)).length;
+        ten += matrix(10, boots, 0.3, sd, -0.1).filter((c) => c.verdict === 'regression').length;
+        five += matrix(10, boots, 0.3, sd, -0.05).filter((c) => c.verdict === 'regression').length;
+        // What the lab did before: every repetition an independent sample, same boots on both sides in effect.
+        const cells = Array.from({ length: CELLS }, (_, c) => {
+          const a = side(10, boots, 0.3, sd, 10000, 'x');
+          const b = side(10, boots, 0.3, sd, 10000, 'x');
+          const r = compareSamples({ ...a, boots: a.values.map(() => 'same') }, { ...b, boots: b.values.map(() => 'same') }, IOPS, { alpha: 0.05, min_effect_pct: 1, max_cv_pct: 10 }, { kind: 'baseline', cell: `c${c}`, reference: 'c', label: 'b vs a', group: 'g' });
+          if (typeof r === 'string') throw new Error(r);
+          return r;
+        });
+        naive += judgeAll(cells, [], { alpha: 0.05, min_effect_pct: 1, max_cv_pct: 10 }).comparisons.filter((c) => changed(c.verdict)).length;
+      }
+      const per = (k: number) => fmt(k / (MATRICES * CELLS));
+      console.log(`| ${boots} | ${sd} % | ${per(aa)} | ${per(ten)} | ${per(five)} | ${per(naive)} |`);
+    }
+  }
+}
+
+// Power as stated: the MDE the lab reports, checked by simulating the U test at that effect.
+{
+  console.log('\n## Stated power: simulated power of the U test at the MDE the lab states (CV 1 %, 4,000 trials)\n');
+  console.log('| n a side | stated MDE | simulated power at it |');
+  console.log('| --- | --- | --- |');
+  for (const n of [4, 5, 7, 10, 20]) {
+    const pw = power(1, n, n, 0.05);
+    let hit = 0;
+    const trials = quick ? 1000 : 4000;
+    for (let t = 0; t < trials; t++) {
+      const a = Array.from({ length: n }, () => lognormal(normal, 10000, 0.01));
+      const b = Array.from({ length: n }, () => lognormal(normal, 10000 * (1 + pw.mdePct / 100), 0.01));
+      const r = compareSamples({ values: a, exposures: a.map(() => 1), boots: a.map(() => 'b') }, { values: b, exposures: b.map(() => 1), boots: b.map(() => 'b') }, IOPS, T, { kind: 'baseline', cell: 'c', reference: 'c', label: 'b vs a', group: 'g' });
+      if (typeof r !== 'string' && r.p < 0.05) hit++;
+    }
+    console.log(`| ${n} | ${pw.mdePct.toFixed(2)} % | ${fmt(hit / trials)} |`);
+  }
+}
 
 // 1. A/A.
 console.log(`\n## A/A false positives (${TRIALS} comparisons each, α = ${T.alpha}, min effect ${T.min_effect_pct} %)\n`);
@@ -86,41 +173,6 @@ for (const cv of [1, 2, 5]) {
 }
 
 // 3. Nightly time to detect.
-/** E-divisive with means (energy statistic, α = 1) and a permutation test, as Otava / Hunter use; medians of nights. */
-function eDivisive(x: readonly number[], permutations = 99, pLimit = 0.05): number[] {
-  const random = prng(x.length * 7919);
-  const stat = (v: readonly number[], tau: number) => {
-    const a = v.slice(0, tau);
-    const b = v.slice(tau);
-    let ab = 0;
-    for (const p of a) for (const q of b) ab += Math.abs(p - q);
-    let aa = 0;
-    for (const p of a) for (const q of a) aa += Math.abs(p - q);
-    let bb = 0;
-    for (const p of b) for (const q of b) bb += Math.abs(p - q);
-    const e = (2 * ab) / (a.length * b.length) - aa / (a.length * a.length) - bb / (b.length * b.length);
-    return ((a.length * b.length) / (a.length + b.length)) * e;
-  };
-  const best = (v: readonly number[]) => {
-    let bt = -1;
-    let bs = -Infinity;
-    for (let tau = 2; tau <= v.length - 2; tau++) {
-      const s = stat(v, tau);
-      if (s > bs) { bs = s; bt = tau; }
-    }
-    return { tau: bt, s: bs };
-  };
-  if (x.length < 5) return [];
-  const { tau, s } = best(x);
-  let exceed = 0;
-  for (let i = 0; i < permutations; i++) {
-    const v = [...x];
-    for (let j = v.length - 1; j > 0; j--) { const k = Math.floor(random() * (j + 1)); [v[j], v[k]] = [v[k]!, v[j]!]; }
-    if (best(v).s >= s) exceed++;
-  }
-  return (exceed + 1) / (permutations + 1) < pLimit ? [tau] : [];
-}
-
 function nightSeries(nights: number, stepAt: number, step: number, cvPct: number, reps: number): Night[] {
   return Array.from({ length: nights }, (_, i) => {
     const offset = Math.exp(0.003 * normal());
@@ -189,5 +241,10 @@ for (const step of [0.05, 0.02]) {
   const t0 = performance.now();
   const set = judgeAll(data.map(({ a, b }) => pending(a, b)), [], T);
   const ms = performance.now() - t0;
+  const big = Array.from({ length: 100_000 }, () => normal());
+  const big2 = Array.from({ length: 100_000 }, () => normal() + 0.1);
+  const h0 = performance.now();
+  hodgesLehmann(big, big2);
+  console.log(`\nHodges–Lehmann with its interval, 10⁵ values a side: ${(performance.now() - h0).toFixed(0)} ms.`);
   console.log(`\nSpeed: ${cells} cells × ${n} repetitions a side compared and judged (U test, HL interval, Welch, BH) in ${ms.toFixed(0)} ms (${set.comparisons.length} comparisons).`);
 }

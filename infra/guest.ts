@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { LabError } from '../core/errors.js';
@@ -282,8 +282,8 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
 }
 
 /**
- * Boots a running guest again (same domain, disks and pinned keys; a new boot
- * of the same kernel): how a run measures several boots of one configuration
+ * Boots a running guest again (same domain, disks and pinned keys; a new QEMU
+ * process and a new boot of the same kernel): how a run measures several boots of one configuration
  * (`boots:` in a VM profile). Waits for SSH as `up` does, then parks it again.
  */
 export async function rebootGuest(target: InventoryTarget, timeoutMs: number): Promise<void> {
@@ -291,27 +291,13 @@ export async function rebootGuest(target: InventoryTarget, timeoutMs: number): P
   const virsh = new Virsh(target.vm.hypervisor_uri);
   const domain = target.vm.domain;
   const log = consoleLogOf(target);
-  // The console already holds the first boot's ready mark: only a mark after this point counts.
-  const from = log ? await stat(log).then((s) => s.size, () => 0) : 0;
-  await virsh.resume(domain);
-  await virsh.reset(domain);
-  const ready = log
-    ? async () => {
-        try {
-          const fh = await open(log, 'r');
-          try {
-            const { size } = await fh.stat();
-            const buf = Buffer.alloc(Math.max(0, size - from));
-            await fh.read(buf, 0, buf.length, from);
-            return buf.toString('utf8').includes(READY_MARK);
-          } finally {
-            await fh.close();
-          }
-        } catch {
-          return false;
-        }
-      }
-    : undefined;
+  // A fresh QEMU process, not a reset: the domain's on_reboot is destroy, so that a guest that
+  // reboots by itself shows as dead; and a new process is what a new run's boot is.
+  await virsh.run(['destroy', domain], { allowFailure: true });
+  // The console must not still hold the first boot's ready mark.
+  if (log) await truncate(log, 0).catch(() => {});
+  await virsh.start(domain);
+  const ready = log ? () => consoleSaysReady(log) : undefined;
   await waitForSsh(target, timeoutMs, async () => (await virsh.state(domain)) === 'running', ready);
   await parkGuest(target);
 }

@@ -80,11 +80,6 @@ export class Virsh {
     await this.run(['start', name]);
   }
 
-  /** A hard reset (as the reset button): the guest boots again with the same domain, disks and kernel. */
-  async reset(name: string): Promise<void> {
-    await this.run(['reset', name]);
-  }
-
   /** Pauses a running guest (its vCPUs stop, and with them an instruction-count clock); a paused one stays paused. */
   async suspend(name: string): Promise<void> {
     await this.toState(name, 'suspend', 'paused');

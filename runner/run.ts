@@ -7,6 +7,8 @@
  * and `resume` runs exactly the repetitions that have no passed result.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { forEachLimit } from '../core/pool.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bootsOfCell, tracedScripts } from '../cell/expand.js';
@@ -462,28 +464,35 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
 
   const runGroup = async (tasks: readonly Task[]) => {
     const states = new Map<string, TargetState>();
-    /** The boot of each guest its state belongs to (`boots:` in the VM profile; cell/expand.ts bootOfRep). */
-    const boots = new Map<string, number>();
+    /** The boot the group's guests are in (`boots:` in the VM profile; cell/expand.ts bootOfRep). */
+    let groupBoot: number | undefined;
     try {
-      for (const task of tasks) {
+      for (const [i, task] of tasks.entries()) {
         if (signal?.aborted) return;
         const target = targets.get(task.cell.target.name)!;
-        const current = boots.get(target.name);
-        if (current !== undefined && task.boot !== current && target.vm && states.get(target.name)?.kind !== 'failed') {
-          // The next boot of this guest: the repetitions after it share a new boot offset.
-          emit({ type: 'target-state', target: target.name, state: `rebooting for boot ${task.boot}` });
-          const st = states.get(target.name);
-          states.delete(target.name);
-          try {
-            await unparkGuest(target);
-            if (st?.kind === 'ready') await release(st);
-            await rebootGuest(target, s.timeouts.boot_s * 1000);
-          } catch (e) {
-            if (signal?.aborted) return;
-            states.set(target.name, { kind: 'failed', failure: failureOf(e) });
-          }
+        if (groupBoot !== undefined && task.boot !== groupBoot) {
+          // The next boot: every guest with repetitions in it boots again, side by side, and the
+          // repetitions after it share a new boot offset. Tasks are ordered by boot (runner/order.ts).
+          const next = [...new Set(tasks.slice(i).filter((t) => t.boot === task.boot).map((t) => t.cell.target.name))]
+            .map((n) => targets.get(n)!)
+            .filter((t) => t.vm && states.get(t.name)?.kind !== 'failed');
+          // As `up` boots them: one per host CPU where they are local guests that park (one host thread each), else one at a time.
+          const side = next.every((t) => t.vm!.hypervisor_uri.startsWith('qemu:///') && parksWhenIdle(t)) ? availableParallelism() : 1;
+          await forEachLimit(next, side, async (t) => {
+            emit({ type: 'target-state', target: t.name, state: `rebooting for boot ${task.boot}` });
+            const st = states.get(t.name);
+            states.delete(t.name);
+            try {
+              await unparkGuest(t);
+              if (st?.kind === 'ready') await release(st);
+              await rebootGuest(t, s.timeouts.boot_s * 1000);
+            } catch (e) {
+              if (!signal?.aborted) states.set(t.name, { kind: 'failed', failure: failureOf(e) });
+            }
+          });
+          if (signal?.aborted) return;
         }
-        boots.set(target.name, task.boot);
+        groupBoot = task.boot;
         // Refusals need no connection.
         const refusal = destructiveWriteRefusal(target, task.cell);
         if (refusal) {

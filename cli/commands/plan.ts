@@ -37,7 +37,8 @@ export const planCommand: CommandSpec = {
     io.out(
       `${plan.cells.length} cells on ${plan.guests.length} guest(s)` +
         `${s.targets.hosts.length ? ` and ${s.targets.hosts.length} static host(s)` : ''}; ` +
-        `${reps.timing} timing + ${reps.traced} traced repetitions per cell; ` +
+        `${reps.timing} timing + ${reps.traced} traced repetitions per cell` +
+        `${s.targets.vms.some((v) => (v.boots ?? 1) > 1) ? ` (VM guests booted ${[...new Set(s.targets.vms.map((v) => v.boots ?? 1))].join('/')} times each)` : ''}; ` +
         `fio time ${formatDuration(fioSeconds)} before boots and preflight`,
     );
     return EXIT.ok;

@@ -5,7 +5,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectChanges } from '../../../analysis/changepoint.js';
 import { compareModes, compareRuns, compareSamples, judgeAll, pairFindings } from '../../../analysis/compare.js';
 import { countVariation, describeMetric } from '../../../core/metrics.js';
 import { loadRun } from '../../../analysis/load.js';
@@ -212,32 +211,6 @@ describe('reports', () => {
     expect(r3.code).toBe(2);
     expect(r3.stderr).toContain('error[E_COMPARE_SCENARIOS]');
     expect((await runCli('compare', good.base, other)).stderr).toContain('error[E_RUN_UNREADABLE]');
-  });
-});
-
-describe('change points over nightly history', () => {
-  const nights = (levels: number[], seed = 5, cv = 0.02, reps = 10) => {
-    const n = gaussian(prng(seed));
-    return levels.map((l, i) => ({ run: `r${i}`, created: `2026-10-${String(i + 1).padStart(2, '0')}`, values: Array.from({ length: reps }, () => lognormal(n, l, cv)) }));
-  };
-  const o = { alpha: 0.05, minEffectPct: 2 };
-
-  it('a 5 % step is suspect after one night and confirmed after two', () => {
-    const flat = Array(12).fill(100);
-    const one = detectChanges(nights([...flat, 95]), o);
-    expect(one.points).toEqual([]);
-    expect(one.latest.state).toBe('suspect');
-    const two = detectChanges(nights([...flat, 95, 95]), o);
-    expect(two.points).toHaveLength(1);
-    expect(two.points[0]).toMatchObject({ index: 12, nights: 2 });
-    expect(two.points[0]!.ratio).toBeCloseTo(0.95, 1);
-  });
-
-  it('one bad night never becomes a change point, and a missing night changes nothing', () => {
-    const series = nights([...Array(10).fill(100), 90, 100, 100, 100]);
-    expect(detectChanges(series, o).points).toEqual([]);
-    const gap = series.filter((_, i) => i !== 4);
-    expect(detectChanges(gap, o).points).toEqual([]);
   });
 });
 
