@@ -47,7 +47,7 @@ export interface ChangePointOptions {
   readonly alpha: number;
   /** Smallest step (and smallest total drift) worth reporting, in % (log scale only). */
   readonly minEffectPct: number;
-  /** Penalty per change point in units of ln(n) (default 3.5; docs/statistics.md says how it was chosen). */
+  /** Penalty per change point in units of ln(n) (default 3; docs/statistics.md says how it was chosen). */
   readonly penalty?: number;
   /** Nights a new level needs before it is a change point (default 2). */
   readonly minSegment?: number;
@@ -93,7 +93,7 @@ export interface ChangeReport {
   readonly latest: { readonly state: 'stable' | 'suspect' | 'changed' | 'too-short'; readonly ratio?: number; readonly p?: number };
 }
 
-const DEFAULT_PENALTY = 3.5;
+const DEFAULT_PENALTY = 3;
 const OUTLIER_SIGMAS = 5;
 
 function checkNights(nights: readonly Night[]): void {

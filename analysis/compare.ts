@@ -21,7 +21,7 @@
  * every test of the comparison set. Verdicts need significance and an effect of
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
-import { countVariation, describeMetric, type CountVariation, type MetricDescription } from '../core/metrics.js';
+import { describeMetric, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import type { Thresholds } from '../scenario/types.js';
@@ -294,8 +294,8 @@ function logGroups(run: LoadedRun, cellId: string, metric: string): BootGroup[] 
 }
 
 /** Metrics compared over repetitions with boots as a level: timings, and counts that vary. */
-function overRepetitions(d: MetricDescription, cells: readonly Cell[]): boolean {
-  return d.kind === 'timing' || cells.some((c) => countVariation(d, c.iommu.mode) === 'varies');
+function overRepetitions(d: MetricDescription, sides: readonly { cell: Cell; timebase: Timebase }[]): boolean {
+  return d.kind === 'timing' || sides.some((x) => measuredVariation(d, x.cell.iommu.mode, x.timebase) === 'varies');
 }
 
 /**
@@ -373,8 +373,9 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
         leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${tb} time: timings are not comparable (counts are)` });
         continue;
       }
-      const variation = { ref: countVariation(d, baseCell.iommu.mode) ?? 'exact', cand: countVariation(d, cell.iommu.mode) ?? 'exact' };
-      const noise = overRepetitions(d, [baseCell, cell]) && !clocksDiffer ? noiseFor(d, tb) : undefined;
+      const baseTb = timebaseOfCell(base, baseCell);
+      const variation = { ref: measuredVariation(d, baseCell.iommu.mode, baseTb) ?? 'exact', cand: measuredVariation(d, cell.iommu.mode, tb) ?? 'exact' };
+      const noise = overRepetitions(d, [{ cell: baseCell, timebase: baseTb }, { cell, timebase: tb }]) && !clocksDiffer ? noiseFor(d, tb) : undefined;
       const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}) });
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
@@ -452,8 +453,9 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
     for (const [a, b] of modePairs(cells)) {
       for (const d of metricsOf(run)) {
         const tb = timebaseOfCell(run, b);
-        const variation = { ref: countVariation(d, a.iommu.mode) ?? 'exact', cand: countVariation(d, b.iommu.mode) ?? 'exact' };
-        const noise = overRepetitions(d, [a, b]) ? noiseFor(d, tb) : undefined;
+        const ta = timebaseOfCell(run, a);
+        const variation = { ref: measuredVariation(d, a.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, b.iommu.mode, tb) ?? 'exact' };
+        const noise = overRepetitions(d, [{ cell: a, timebase: ta }, { cell: b, timebase: tb }]) ? noiseFor(d, tb) : undefined;
         const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}) });
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b)} vs ${configName(a)}: ${r}` });
         else pending.push(r);
