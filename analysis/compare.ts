@@ -215,8 +215,15 @@ function compareOverRepetitions(
   };
 }
 
-/** A ratio as a signed percentage change: 0.923 → "-7.7 %"; an infinite ratio (from zero) is "new". */
-export const fmtPct = (r: number) => (Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
+/** A ratio as a signed percentage change: 0.923 → "-7.7 %"; an infinite ratio (from zero) is "new"; NaN (no ratio) "n/a". */
+export const fmtPct = (r: number) => (Number.isNaN(r) ? 'n/a' : Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
+
+/** The effect with its interval; without a valid test, the effect within the boots and why there is no interval. */
+export function fmtEffect(c: Pick<Comparison, 'ratio' | 'lower' | 'upper' | 'within' | 'needsReps'>): string {
+  if (Number.isFinite(c.lower) && Number.isFinite(c.upper)) return `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]`;
+  if (c.within) return `${fmtPct(c.within.ratio)} within its boots (no interval: boot-to-boot noise unknown)`;
+  return `${fmtPct(c.ratio)} (no interval${c.needsReps ? `: needs ${c.needsReps} repetitions a side` : ''})`;
+}
 
 /** A count's change as people say it: "0 → 1.000 per I/O", "×159", "−16.5 %". */
 function rateChange(c: Pending): string {

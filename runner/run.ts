@@ -475,7 +475,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           // repetitions after it share a new boot offset. Tasks are ordered by boot (runner/order.ts).
           const next = [...new Set(tasks.slice(i).filter((t) => t.boot === task.boot).map((t) => t.cell.target.name))]
             .map((n) => targets.get(n)!)
-            .filter((t) => t.vm && states.get(t.name)?.kind !== 'failed');
+            // A guest that failed in the last boot boots again too: a new boot may well work.
+            .filter((t) => t.vm);
           // As `up` boots them: one per host CPU where they are local guests that park (one host thread each), else one at a time.
           const side = next.every((t) => t.vm!.hypervisor_uri.startsWith('qemu:///') && parksWhenIdle(t)) ? availableParallelism() : 1;
           await forEachLimit(next, side, async (t) => {

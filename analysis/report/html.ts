@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
+import { fmtEffect, fmtNum, fmtP, type Comparison } from '../compare.js';
 import type { Report } from './model.js';
 import { VIRTUAL_TIME_NOTE } from './markdown.js';
 
@@ -22,7 +22,7 @@ const h = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(
 
 function table(cs: readonly Comparison[]): string {
   if (!cs.length) return '<p class="muted">None.</p>';
-  const rows = cs.map((c) => `<tr class="${c.verdict}"><td><code>${h(c.cell)}</code></td><td>${h(c.label)}</td><td>${h(c.metric)}${c.timebase === 'virtual' && c.metricKind === 'timing' ? ' <span class="muted">(virtual)</span>' : ''}</td><td>${c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}` : `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`} ${h(c.unit)}</td><td>${c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]${c.confidence < 0.949 ? ` <span class="muted">(${(c.confidence * 100).toFixed(0)} % CI)</span>` : ''}`}</td><td>${fmtP(c.q)}</td><td><b>${c.verdict}</b></td><td>${h(c.reason)}</td></tr>`);
+  const rows = cs.map((c) => `<tr class="${c.verdict}"><td><code>${h(c.cell)}</code></td><td>${h(c.label)}</td><td>${h(c.metric)}${c.timebase === 'virtual' && c.metricKind === 'timing' ? ' <span class="muted">(virtual)</span>' : ''}</td><td>${c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}` : `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)}`} ${h(c.unit)}</td><td>${c.metricKind === 'count' ? (Number.isFinite(c.ratio) ? `×${fmtNum(c.ratio)}` : 'new') : `${h(fmtEffect(c))}${c.confidence < 0.949 ? ` <span class="muted">(${(c.confidence * 100).toFixed(0)} % CI)</span>` : ''}`}</td><td>${fmtP(c.q)}</td><td><b>${c.verdict}</b></td><td>${h(c.reason)}</td></tr>`);
   return `<table><thead><tr><th>cell</th><th>comparison</th><th>metric</th><th>medians</th><th>effect [95 % CI]</th><th>q</th><th>verdict</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
@@ -30,7 +30,7 @@ export function renderHtml(r: Report): string {
   const data = JSON.stringify({
     metrics: r.metrics,
     cells: r.cells,
-    effects: (r.baseline?.set.comparisons ?? r.modes.comparisons).filter((c) => c.metricKind === 'timing').map((c) => ({ cell: c.cell, label: c.label, metric: c.metric, ratio: c.ratio, lower: c.lower, upper: c.upper, verdict: c.verdict, q: c.q })),
+    effects: (r.baseline?.set.comparisons ?? r.modes.comparisons).filter((c) => c.metricKind === 'timing' && Number.isFinite(c.lower) && Number.isFinite(c.upper)).map((c) => ({ cell: c.cell, label: c.label, metric: c.metric, ratio: c.ratio, lower: c.lower, upper: c.upper, verdict: c.verdict, q: c.q })),
     effectsTitle: r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations (candidate against the cheaper one)',
     trends: r.trends.map((t) => ({ cell: t.cell, metric: t.metric, nights: t.nights.map((n) => ({ run: n.run, created: n.created })), medians: t.changes.medians, points: t.changes.points, latest: t.changes.latest })),
   }).replace(/</g, '\\u003c');

@@ -1,5 +1,5 @@
 /** The Markdown summary: short enough for a CI comment, with every regression and what was left out. */
-import { fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
+import { fmtEffect, fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import { newlyConfirmedWorse, type Report } from './model.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
@@ -10,7 +10,7 @@ export const VIRTUAL_TIME_NOTE = 'Timings of cells on the virtual clock are gues
 const metricLabel = (c: Comparison) => (c.timebase === 'virtual' && c.metricKind === 'timing' ? `${c.metric} (virtual)` : c.metric);
 
 function row(c: Comparison): string {
-  const ci = c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} /IO` : `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]`;
+  const ci = c.metricKind === 'count' ? `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} /IO` : fmtEffect(c);
   return `| \`${c.cell}\` | ${c.label} | ${metricLabel(c)} | ${ci} | ${fmtP(c.q)} | **${c.verdict}** | ${esc(c.reason)} |`;
 }
 
@@ -52,11 +52,14 @@ export function renderMarkdown(r: Report): string {
   const costRows = r.modes.comparisons.filter((c) => c.verdict !== 'no-change');
   if (costRows.length) out.push('<details><summary>All configuration comparisons</summary>', '', '| cell | comparison | metric | change [CI] | q | verdict | why |', '| --- | --- | --- | --- | --- | --- | --- |', ...costRows.map(row), '', '</details>', '');
   const confirmed = r.trends.filter((t) => t.changes.points.length > 0);
+  const drifting = r.trends.filter((t) => t.changes.drifts.length > 0 || t.changes.outliers.length > 0);
   const suspects = r.trends.filter((t) => t.changes.latest.state === 'suspect');
   if (r.trends.length) {
     out.push(`### History (${Math.max(...r.trends.map((t) => t.nights.length))} runs)`, '');
-    if (!confirmed.length && !suspects.length) out.push('No change points.', '');
-    for (const t of confirmed) for (const p of t.changes.points) out.push(`- change point: \`${t.cell}\` ${t.metric} ${fmtPct(p.ratio)} from ${p.run} (confirmed after ${p.nights} nights, p ${fmtP(p.p)})${newlyConfirmedWorse(t) && p === t.changes.points.at(-1) ? ' — **new regression**' : ''}`);
+    if (!confirmed.length && !suspects.length && !drifting.length) out.push('No change points.', '');
+    for (const t of confirmed) for (const p of t.changes.points) out.push(`- change point: \`${t.cell}\` ${t.metric} ${Number.isNaN(p.ratio) ? `${p.delta >= 0 ? '+' : ''}${fmtNum(p.delta)}` : fmtPct(p.ratio)} from ${p.run} (${p.nights} nights at the new level, p ${fmtP(p.p)})${newlyConfirmedWorse(t) && p === t.changes.points.at(-1) ? ' — **new regression**' : ''}`);
+    for (const t of r.trends) for (const d of t.changes.drifts) out.push(`- drift: \`${t.cell}\` ${t.metric} ${d.perNight >= 0 ? '+' : ''}${t.changes.scale === 'log' ? `${d.perNight.toFixed(2)} % a night (${fmtPct(d.totalRatio)} over ${d.to - d.from + 1} runs)` : `${fmtNum(d.perNight)} a night`} from ${t.nights[d.from]?.run ?? d.from}`);
+    for (const t of r.trends) if (t.changes.outliers.length) out.push(`- single bad night${t.changes.outliers.length > 1 ? 's' : ''}, set aside: \`${t.cell}\` ${t.metric} ${t.changes.outliers.map((i) => t.nights[i]?.run ?? i).join(', ')}`);
     for (const t of suspects) out.push(`- suspect (latest night only, unconfirmed): \`${t.cell}\` ${t.metric} ${fmtPct(t.changes.latest.ratio ?? 1)}`);
     out.push('');
   }
