@@ -21,7 +21,7 @@
  * every test of the comparison set. Verdicts need significance and an effect of
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
-import { describeMetric, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
+import { countVariation, describeMetric, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import type { Thresholds } from '../scenario/types.js';
@@ -79,6 +79,8 @@ export interface Comparison {
   readonly variation?: CountVariation;
   /** Repetitions a side a varying count needs before it can be compared, when it has fewer. */
   readonly needsReps?: number;
+  /** Why the count varies (a timer in lazy mode, or a partial traced window under the virtual clock). */
+  readonly variesWhy?: string;
   readonly noisy: boolean;
   readonly verdict: Verdict;
   readonly reason: string;
@@ -116,6 +118,8 @@ export interface CompareContext {
   readonly variation?: { readonly ref: CountVariation; readonly cand: CountVariation };
   /** The boot-to-boot noise of this metric, when something estimates it. */
   readonly bootNoise?: BootNoise;
+  /** Why a varying count varies, for the verdict's reason. */
+  readonly variesWhy?: string;
 }
 
 const sum = (x: readonly number[]) => x.reduce((s, v) => s + v, 0);
@@ -172,7 +176,7 @@ function compareOverRepetitions(
   // max_cv_pct judges the machine's noise on timings; a varying count's spread is its nature, tested as such.
   const noisy = metricKind === 'timing' && Number.isFinite(cv) && cv > maxCv(t, d.name);
   const boots = { ref: A.length, cand: B.length };
-  const extra = variation ? { variation } : {};
+  const extra = variation ? { variation, ...(ctx.variesWhy ? { variesWhy: ctx.variesWhy } : {}) } : {};
   if (variation) {
     // A count that varies has no exactness to lean on: without enough repetitions there is no test.
     const need = power(1, 2, 2, t.alpha).minRepsPerSide;
@@ -251,7 +255,7 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
     return { verdict: 'inconclusive', reason: `too few events to bound the ${what} within ±${minEffect(t, c.metric)} %` };
   }
   if (c.needsReps !== undefined) {
-    return { verdict: 'inconclusive', reason: `varies from run to run (driven by a timer or a queue, not by the I/Os), so it is compared over traced repetitions: needs ≥ ${c.needsReps} a side, has ${c.ref.n} and ${c.cand.n}` };
+    return { verdict: 'inconclusive', reason: `varies from run to run (${c.variesWhy ?? 'driven by a timer or a queue, not by the I/Os'}), so it is compared over traced repetitions: needs ≥ ${c.needsReps} a side, has ${c.ref.n} and ${c.cand.n}` };
   }
   if (c.ref.n < 2 && c.cand.n < 2 && c.test !== 'boot-t') return { verdict: 'inconclusive', reason: `needs at least 2 repetitions a side (has ${c.ref.n} and ${c.cand.n})` };
   if (c.noisy) return { verdict: 'inconclusive', reason: `noisy: CV ${Math.max(c.ref.cvPct, c.cand.cvPct).toFixed(1)} % above max_cv_pct ${maxCv(t, c.metric)} %; not trusted` };
@@ -298,6 +302,15 @@ function logGroups(run: LoadedRun, cellId: string, metric: string): BootGroup[] 
   const x = samples(run, cellId, metric);
   if (x.values.length === 0 || x.values.some((v) => !(v > 0))) return undefined;
   return byBoot(x.values.map(Math.log), x.boots);
+}
+
+/** Why a count varies on these sides: the kernel (a timer, a queue) or the measurement (the virtual clock's partial traced window). */
+function variesWhy(d: MetricDescription, sides: readonly { cell: Cell; timebase: Timebase }[]): string | undefined {
+  const measured = sides.filter((x) => measuredVariation(d, x.cell.iommu.mode, x.timebase) === 'varies');
+  if (!measured.length) return undefined;
+  return measured.every((x) => countVariation(d, x.cell.iommu.mode) === 'exact')
+    ? 'under the virtual clock a traced repetition counts only part of its I/Os'
+    : 'driven by a timer or a queue, not by the I/Os';
 }
 
 /** Metrics compared over repetitions with boots as a level: timings, and counts that vary. */
@@ -382,8 +395,10 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
       }
       const baseTb = timebaseOfCell(base, baseCell);
       const variation = { ref: measuredVariation(d, baseCell.iommu.mode, baseTb) ?? 'exact', cand: measuredVariation(d, cell.iommu.mode, tb) ?? 'exact' };
-      const noise = overRepetitions(d, [{ cell: baseCell, timebase: baseTb }, { cell, timebase: tb }]) && !clocksDiffer ? noiseFor(d, tb) : undefined;
-      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}) });
+      const sides = [{ cell: baseCell, timebase: baseTb }, { cell, timebase: tb }];
+      const noise = overRepetitions(d, sides) && !clocksDiffer ? noiseFor(d, tb) : undefined;
+      const why = variesWhy(d, sides);
+      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
     }
@@ -462,8 +477,10 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
         const tb = timebaseOfCell(run, b);
         const ta = timebaseOfCell(run, a);
         const variation = { ref: measuredVariation(d, a.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, b.iommu.mode, tb) ?? 'exact' };
-        const noise = overRepetitions(d, [{ cell: a, timebase: ta }, { cell: b, timebase: tb }]) ? noiseFor(d, tb) : undefined;
-        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}) });
+        const sides = [{ cell: a, timebase: ta }, { cell: b, timebase: tb }];
+        const noise = overRepetitions(d, sides) ? noiseFor(d, tb) : undefined;
+        const why = variesWhy(d, sides);
+        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b)} vs ${configName(a)}: ${r}` });
         else pending.push(r);
       }

@@ -187,7 +187,18 @@ function threadsOf(pid: number): number[] {
 }
 
 /** Resolves when the guest's serial console log holds `line`; rejects after timeoutMs or when aborted. */
-export async function waitForConsoleLine(consoleLog: string, line: string, options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number }): Promise<string> {
+/** What a guest kernel prints as it dies: waiting for a line that will never come ends there. */
+export const GUEST_DEATH = /Kernel panic - not syncing|end Kernel panic/;
+
+/** The console said the guest died while the lab waited for a line. */
+export class GuestDiedOnConsole extends Error {
+  constructor(readonly line: string, readonly tail: string) {
+    super(`the guest's kernel died: ${line}`);
+    this.name = 'GuestDiedOnConsole';
+  }
+}
+
+export async function waitForConsoleLine(consoleLog: string, line: string, options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number; failOn?: RegExp }): Promise<string> {
   const until = Date.now() + options.timeoutMs;
   const poll = options.pollMs ?? 100;
   let offset = 0;
@@ -199,8 +210,11 @@ export async function waitForConsoleLine(consoleLog: string, line: string, optio
       // The log is appended to; read on from where the last look stopped.
       const fresh = carry + text.slice(offset);
       offset = text.length;
-      const hit = fresh.split('\n').find((l) => l.includes(line));
+      const lines = fresh.split('\n');
+      const hit = lines.find((l) => l.includes(line));
       if (hit !== undefined) return hit.trim();
+      const death = options.failOn ? lines.find((l) => options.failOn!.test(l)) : undefined;
+      if (death !== undefined) throw new GuestDiedOnConsole(death.trim(), text.split('\n').slice(-40).join('\n'));
       carry = fresh.slice(fresh.lastIndexOf('\n') + 1);
     } catch {
       /* not there yet */

@@ -4,10 +4,13 @@
  * possible, then read what it wrote. The connection may drop meanwhile — the
  * measurement goes on, and the runner reconnects to collect it.
  */
+import { sleep } from '../core/sleep.js';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { labPath } from '../core/paths.js';
 import { shellQuote, SshError, type ExecResult, type SshSession } from './ssh.js';
+import { GuestError } from '../infra/guest.js';
+import { GuestDiedOnConsole } from '../infra/isolation.js';
 
 let scriptText: string | undefined;
 export const detachedScript = () => (scriptText ??= readFileSync(labPath('runner', 'detached.sh'), 'utf8'));
@@ -40,11 +43,6 @@ export async function installDetached(session: SshSession, remoteDir: string): P
   await session.upload(`${remoteDir}/detached.sh`, detachedScript(), '0755');
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 
 /** Runs one command on the current session, reconnecting once when the connection had dropped. */
 async function execAgain(o: DetachedOptions, command: string, timeoutMs: number): Promise<ExecResult> {
@@ -82,6 +80,9 @@ export async function runDetached(o: DetachedOptions): Promise<ExecResult> {
       }
     }
   } catch (e) {
+    if (e instanceof GuestDiedOnConsole) {
+      throw new GuestError('E_GUEST_DIED', `${o.session().target} died during ${o.name}: ${e.line}`, 'the serial console below says why; the next boot of the guest (boots: in the VM profile) or the next sweep boots it again', e.tail);
+    }
     await kill();
     if (o.signal?.aborted) throw new SshError('command', `${o.session().target}: interrupted`, undefined);
     throw new SshError('timeout', `${o.session().target}: the detached ${o.name} did not finish within ${Math.round(o.timeoutMs / 1000)} s (${(e as Error).message})`, 'raise timeouts.cell_s in the scenario, or look at the target');

@@ -6,6 +6,7 @@
  * write of a passed or failed result; an interrupted repetition leaves nothing,
  * and `resume` runs exactly the repetitions that have no passed result.
  */
+import { sleep } from '../core/sleep.js';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { forEachLimit } from '../core/pool.js';
@@ -29,7 +30,7 @@ import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from
 import { shellQuote, SshError, SshSession, type ExecResult } from './ssh.js';
 import { installDetached, runDetached } from './detached.js';
 import { consoleLogOf, GuestError, parkGuest, parksWhenIdle, rebootGuest, unparkGuest } from '../infra/guest.js';
-import { Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
+import { GUEST_DEATH, Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
 import { CLOCKS, PACER_ARG, timebaseOf } from '../core/clock.js';
 
 /**
@@ -127,11 +128,6 @@ export function concurrencyGroup(target: InventoryTarget): string {
   return target.kind === 'vm' && target.vm ? `hypervisor:${target.vm.hypervisor_uri}` : `target:${target.name}`;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-  });
 
 function failureOf(e: unknown): Failure {
   if (e instanceof GuestError) return { kind: e.code === 'E_BOOT_TIMEOUT' ? 'timeout' : 'guest-died', message: `${e.message.split('\n')[0]}${e.fix ? ` (${e.fix})` : ''}`, ...(e.consoleTail ? { stderr_tail: e.consoleTail } : {}) };
@@ -345,7 +341,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       remoteDir: st.remoteDir, name: `${task.cell.id}.${repId(task.rep)}`, command: ['fio', '--output-format=json+', jobPath],
       timeoutMs, expectedMs: (cell.job.runtime + cell.job.ramp_time) * 1000,
       ...(signal ? { signal } : {}),
-      ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, ...(sig ? { signal: sig } : {}) }) } : {}),
+      ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, failOn: GUEST_DEATH, ...(sig ? { signal: sig } : {}) }) } : {}),
       session: () => st.session,
       reconnect: async () => (st.session = await connect(target)),
     });
@@ -446,6 +442,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           continue;
         }
         await record(target, task, { state: 'failed', failure: failureOf(e) }, started, extra);
+        // A guest whose kernel died fails the rest of this boot at once (the next boot boots it again).
+        if (e instanceof GuestError) throw e;
         if (reconnect) {
           // The target may be wedged: the next cell gets a fresh connection.
           st.session.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadBetween } from '../../../infra/isolation.js';
+import { GUEST_DEATH, GuestDiedOnConsole, loadBetween, waitForConsoleLine } from '../../../infra/isolation.js';
 import { hostLoadCheck } from '../../../runner/run.js';
 
 describe('host load during a measurement', () => {
@@ -28,5 +28,28 @@ describe('a virtual-time job that overran its runtime', () => {
     expect(runtimeOverrunPct('{"jobs":[{"job_runtime":65446}]}', 5)).toBeCloseTo(1208.9, 0);
     expect(runtimeOverrunPct('note: noise before\n{"jobs":[{"job_runtime":5000}]}', 5)).toBe(0);
     expect(runtimeOverrunPct('not json', 5)).toBeUndefined();
+  });
+});
+
+describe('waiting for a line on the serial console', () => {
+  it('ends at once when the guest kernel panics, with the console tail', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-console-'));
+    try {
+      const log = join(dir, 'console.log');
+      // Saved from a virtio-iommu guest that double-faulted during a repetition (2026-11-25).
+      await writeFile(log, '[   78.337374] Oops: double fault: 0000 [#1] PREEMPT SMP NOPTI\n[   78.343672] Kernel panic - not syncing: Fatal exception in interrupt\n');
+      const err = await waitForConsoleLine(log, 'iommu-lab: done abc ', { timeoutMs: 30_000, failOn: GUEST_DEATH }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GuestDiedOnConsole);
+      expect((err as GuestDiedOnConsole).line).toContain('Kernel panic - not syncing');
+      expect((err as GuestDiedOnConsole).tail).toContain('double fault');
+      // Without failOn it is only the line that counts.
+      await writeFile(log, 'iommu-lab: done abc 0\n');
+      await expect(waitForConsoleLine(log, 'iommu-lab: done abc ', { timeoutMs: 5_000 })).resolves.toBe('iommu-lab: done abc 0');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
