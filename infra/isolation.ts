@@ -205,8 +205,13 @@ export async function waitForConsoleLine(consoleLog: string, line: string, optio
   let carry = '';
   for (;;) {
     if (options.signal?.aborted) throw new Error('interrupted');
+    let text: string | undefined;
     try {
-      const text = await readFile(consoleLog, 'utf8');
+      text = await readFile(consoleLog, 'utf8');
+    } catch {
+      /* not there yet */
+    }
+    if (text !== undefined) {
       // The log is appended to; read on from where the last look stopped.
       const fresh = carry + text.slice(offset);
       offset = text.length;
@@ -216,8 +221,6 @@ export async function waitForConsoleLine(consoleLog: string, line: string, optio
       const death = options.failOn ? lines.find((l) => options.failOn!.test(l)) : undefined;
       if (death !== undefined) throw new GuestDiedOnConsole(death.trim(), text.split('\n').slice(-40).join('\n'));
       carry = fresh.slice(fresh.lastIndexOf('\n') + 1);
-    } catch {
-      /* not there yet */
     }
     if (Date.now() > until) throw new Error(`no "${line}" on the serial console within ${Math.round(options.timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, poll));
