@@ -125,14 +125,27 @@ interface Series {
   readonly x: Float64Array;
   readonly scale: 'log' | 'linear';
   readonly sigma: number;
+  /** From the segmentation's scale back to the values'. */
+  readonly back: (v: number) => number;
 }
+
+/**
+ * Small counts (whole numbers ≥ 0 near zero: faults a night) are Poisson-like:
+ * their spread grows with their level and their few large values are not
+ * outliers. Anscombe's transform 2√(x + 3/8) makes them nearly normal with
+ * variance 1, so a run of ones among zeros is not a step.
+ */
+const anscombe = (v: number) => 2 * Math.sqrt(v + 0.375);
+const fromAnscombe = (a: number) => Math.max(0, (a / 2) ** 2 - 0.375);
 
 function seriesOf(medians: readonly number[]): Series {
   const positive = medians.length > 0 && medians.every((v) => v > 0);
   // Away from zero: the smallest night at least a tenth of the typical one, else ratios blow up near zero.
   const log = positive && Math.min(...medians) >= 0.1 * median(medians);
-  const x = Float64Array.from(medians, log ? Math.log : (v: number) => v);
-  return { x, scale: log ? 'log' : 'linear', sigma: noiseOf(x) * persistence(x) };
+  const counts = !log && medians.length > 0 && medians.every((v) => v >= 0 && Number.isInteger(v));
+  const f = log ? Math.log : counts ? anscombe : (v: number) => v;
+  const x = Float64Array.from(medians, f);
+  return { x, scale: log ? 'log' : 'linear', sigma: noiseOf(x) * persistence(x), back: log ? Math.exp : counts ? fromAnscombe : (v: number) => v };
 }
 
 /**
@@ -318,7 +331,7 @@ function segmentHistory(nights: readonly Night[], o: ChangePointOptions): Omit<C
   }
   // A drift whose whole change is below the minimum effect is a level.
   segs = segs.map((g) => (g.linear && Math.abs(g.b * (g.end - 1 - g.start)) < effect ? refit(s.x, outliers, g.start, g.end, true) : g));
-  const back = (v: number) => (s.scale === 'log' ? Math.exp(v) : v);
+  const back = s.back;
   const points: ChangePoint[] = [];
   for (let k = 1; k < segs.length; k++) {
     const g = segs[k]!;
