@@ -118,7 +118,7 @@ export function detectChanges(nights: readonly Night[], o: ChangePointOptions): 
   const before = segmentHistory(nights.slice(0, -1), o);
   const fresh = full.points.find((p) => !before.points.some((q) => Math.abs(q.index - p.index) <= 2));
   if (fresh && fresh.index + fresh.nights === n) return { ...full, latest: { state: 'changed', ratio: fresh.ratio, p: fresh.p } };
-  return { ...full, latest: latestNight(nights, full, o) };
+  return { ...full, latest: latestNight(full.medians, before, o) };
 }
 
 interface Series {
@@ -326,11 +326,11 @@ function segmentHistory(nights: readonly Night[], o: ChangePointOptions): Omit<C
     if (size >= effect) break;
     const a = segs[smallest - 1]!;
     const b = segs[smallest]!;
-    const sub = refit(s.x, outliers, a.start, b.end);
+    const sub = refit(s.x, s.sigma, outliers, a.start, b.end);
     segs = [...segs.slice(0, smallest - 1), sub, ...segs.slice(smallest + 1)];
   }
   // A drift whose whole change is below the minimum effect is a level.
-  segs = segs.map((g) => (g.linear && Math.abs(g.b * (g.end - 1 - g.start)) < effect ? refit(s.x, outliers, g.start, g.end, true) : g));
+  segs = segs.map((g) => (g.linear && Math.abs(g.b * (g.end - 1 - g.start)) < effect ? refit(s.x, s.sigma, outliers, g.start, g.end, true) : g));
   const back = s.back;
   const points: ChangePoint[] = [];
   for (let k = 1; k < segs.length; k++) {
@@ -356,12 +356,11 @@ function segmentHistory(nights: readonly Night[], o: ChangePointOptions): Omit<C
 }
 
 /** The best single level or line over [start, end) (outliers left out). */
-function refit(x: Float64Array, outliers: Set<number>, start: number, end: number, levelOnly = false): Segment {
+function refit(x: Float64Array, sigma: number, outliers: Set<number>, start: number, end: number, levelOnly = false): Segment {
   const sums = new Sums(x, (t) => !outliers.has(t));
   const lv = sums.level(start, end);
   if (levelOnly || sums.count(start, end) < 4) return { start, end, linear: false, a: lv.a, b: 0 };
   const ln = sums.line(start, end);
-  const sigma = noiseOf(x);
   const betaSlope = 2 * Math.log(Math.max(x.length, 3));
   return ln.rss / (sigma * sigma) + betaSlope < lv.rss / (sigma * sigma) ? { start, end, linear: true, a: ln.a, b: ln.b } : { start, end, linear: false, a: lv.a, b: 0 };
 }
@@ -370,10 +369,8 @@ function refit(x: Float64Array, outliers: Set<number>, start: number, end: numbe
  * The latest night against the current segment: a prediction-interval t test,
  * with the nights' spread around the segment's level (or line) as the noise.
  */
-function latestNight(nights: readonly Night[], _full: Omit<ChangeReport, 'latest'>, o: ChangePointOptions): ChangeReport['latest'] {
-  const m = nights.map((n) => median(n.values));
+function latestNight(m: readonly number[], before: Omit<ChangeReport, 'latest'>, o: ChangePointOptions): ChangeReport['latest'] {
   const last = m.length - 1;
-  const before = segmentHistory(nights.slice(0, -1), o);
   const start = before.points.at(-1)?.index ?? 0;
   const ref = Array.from({ length: last - start }, (_, i) => start + i).filter((t) => !before.outliers.includes(t));
   if (ref.length < 4) return { state: 'too-short' };
