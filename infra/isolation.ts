@@ -198,8 +198,13 @@ export class GuestDiedOnConsole extends Error {
   }
 }
 
-export async function waitForConsoleLine(consoleLog: string, line: string, options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number; failOn?: RegExp }): Promise<string> {
+export async function waitForConsoleLine(
+  consoleLog: string,
+  line: string,
+  options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number; failOn?: RegExp; /** Asked every 2 s: false ends the wait (the guest is gone without a word). */ isAlive?: () => Promise<boolean> },
+): Promise<string> {
   const until = Date.now() + options.timeoutMs;
+  let nextAliveCheck = Date.now() + 2000;
   const poll = options.pollMs ?? 100;
   let offset = 0;
   let carry = '';
@@ -221,6 +226,13 @@ export async function waitForConsoleLine(consoleLog: string, line: string, optio
       const death = options.failOn ? lines.find((l) => options.failOn!.test(l)) : undefined;
       if (death !== undefined) throw new GuestDiedOnConsole(death.trim(), text.split('\n').slice(-40).join('\n'));
       carry = fresh.slice(fresh.lastIndexOf('\n') + 1);
+    }
+    if (options.isAlive && Date.now() >= nextAliveCheck) {
+      nextAliveCheck = Date.now() + 2000;
+      if (!(await options.isAlive())) {
+        const tail = await readFile(consoleLog, 'utf8').then((t) => t.split('\n').slice(-40).join('\n'), () => '');
+        throw new GuestDiedOnConsole('the guest stopped running (its domain is no longer running)', tail);
+      }
     }
     if (Date.now() > until) throw new Error(`no "${line}" on the serial console within ${Math.round(options.timeoutMs / 1000)} s`);
     await new Promise((r) => setTimeout(r, poll));

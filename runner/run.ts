@@ -30,6 +30,7 @@ import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from
 import { shellQuote, SshError, SshSession, type ExecResult } from './ssh.js';
 import { installDetached, runDetached } from './detached.js';
 import { consoleLogOf, GuestError, parkGuest, parksWhenIdle, rebootGuest, unparkGuest } from '../infra/guest.js';
+import { Virsh } from '../infra/virsh.js';
 import { GUEST_DEATH, Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
 import { CLOCKS, PACER_ARG, timebaseOf } from '../core/clock.js';
 
@@ -69,6 +70,23 @@ export function hostLoadCheck(load: LoadReport, realtime: RealtimeState, limit =
     ok: load.otherCpus <= Math.min(limit, HOST_LOAD_LIMIT_CPUS),
     detail: `other processes used ${load.otherCpus.toFixed(2)} CPUs during ${load.seconds.toFixed(1)} s (limit ${limit}); QEMU ${load.qemuCpus.toFixed(2)} CPUs; ${rt}${earlier}`,
   };
+}
+
+/** Times a guest that died during a repetition is booted again in one run (then its repetitions fail as guest-died). */
+export const MAX_HEALS_PER_GUEST = 2;
+
+/** A repetition ended because its guest died: runGroup boots the guest again and retries it. */
+class HealNeeded extends Error {
+  constructor(override readonly cause: GuestError) {
+    super(cause.message);
+  }
+}
+
+/** Whether a lab guest's domain still runs (paused counts: parked guests are alive). */
+async function guestAlive(target: InventoryTarget): Promise<boolean> {
+  if (!target.vm) return true;
+  const state = await new Virsh(target.vm.hypervisor_uri).state(target.vm.domain).catch(() => 'unknown');
+  return state === 'running' || state === 'paused' || state === 'unknown';
 }
 
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
@@ -322,7 +340,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     return st.scripts;
   };
 
-  const runRep = async (target: InventoryTarget, st: Extract<TargetState, { kind: 'ready' }>, task: Task) => {
+  const runRep = async (target: InventoryTarget, st: Extract<TargetState, { kind: 'ready' }>, task: Task, notes: readonly Check[] = []) => {
     const started = new Date();
     const disk = diskOf(target, task.cell);
     const repScripts = tracedScripts(s.tracing, task.rep);
@@ -341,7 +359,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       remoteDir: st.remoteDir, name: `${task.cell.id}.${repId(task.rep)}`, command: ['fio', '--output-format=json+', jobPath],
       timeoutMs, expectedMs: (cell.job.runtime + cell.job.ramp_time) * 1000,
       ...(signal ? { signal } : {}),
-      ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, failOn: GUEST_DEATH, ...(sig ? { signal: sig } : {}) }) } : {}),
+      ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, failOn: GUEST_DEATH, isAlive: () => guestAlive(target), ...(sig ? { signal: sig } : {}) }) } : {}),
       session: () => st.session,
       reconnect: async () => (st.session = await connect(target)),
     });
@@ -426,6 +444,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
               }
             }
           }
+          checks.push(...notes);
           await record(target, task, { state: 'passed', metrics }, started, { ...more, ...(checks.length ? { checks } : {}) });
         } catch (e) {
           await record(target, task, { state: 'failed', failure: failureOf(e) }, started, more);
@@ -441,8 +460,11 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           st.session = await connect(target);
           continue;
         }
+        // A guest that died is booted again and the repetition tried again, a bounded number of times
+        // (runGroup); only then is the death recorded, so a repetition is never counted twice.
+        if (e instanceof GuestError && healsLeft(target)) throw new HealNeeded(e);
         await record(target, task, { state: 'failed', failure: failureOf(e) }, started, extra);
-        // A guest whose kernel died fails the rest of this boot at once (the next boot boots it again).
+        // Otherwise it fails the rest of this boot at once (the next boot boots it again).
         if (e instanceof GuestError) throw e;
         if (reconnect) {
           // The target may be wedged: the next cell gets a fresh connection.
@@ -451,6 +473,49 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         }
         return;
       }
+    }
+  };
+
+  /** Heals per guest and run: a guest that keeps dying is not booted forever. */
+  const heals = new Map<string, number>();
+  const healsLeft = (target: InventoryTarget) => Boolean(target.vm) && (heals.get(target.name) ?? 0) < MAX_HEALS_PER_GUEST;
+
+  /**
+   * The guest died during a repetition: boot it again (same domain, disks and
+   * keys), connect and preflight afresh, and run the repetition again; its
+   * result says that it was retried and why. A guest that does not come back,
+   * or dies again, fails the repetition as guest-died (with the first cause).
+   * Returns the guest's new state, or undefined when the task was recorded as failed.
+   */
+  const heal = async (target: InventoryTarget, task: Task, cause: GuestError): Promise<TargetState | undefined> => {
+    const n = (heals.get(target.name) ?? 0) + 1;
+    heals.set(target.name, n);
+    const why = cause.message.split('\n')[0]!;
+    emit({ type: 'target-state', target: target.name, state: `${why}; booting it again (${n}/${MAX_HEALS_PER_GUEST})` });
+    const started = new Date();
+    try {
+      await rebootGuest(target, s.timeouts.boot_s * 1000);
+      await unparkGuest(target);
+    } catch (e) {
+      await record(target, task, { state: 'failed', failure: failureOf(cause) }, started);
+      return { kind: 'failed', failure: failureOf(e) };
+    }
+    const st = await prepare(target);
+    if (st.kind !== 'ready') {
+      await record(target, task, { state: 'failed', failure: failureOf(cause) }, started, st.extra ?? {});
+      return st;
+    }
+    emit({ type: 'target-state', target: target.name, state: `${task.cell.id} ${repId(task.rep)} (again)` });
+    try {
+      await runRep(target, st, task, [{ name: 'retried', ok: true, detail: `the first attempt ended when the guest died (${why}); it was booted again and the repetition run anew` }]);
+      return st;
+    } catch (e) {
+      if (e instanceof HealNeeded) {
+        // Died again: that is the repetition's result; the next boot boots the guest again.
+        await record(target, task, { state: 'failed', failure: failureOf(e.cause) }, started, st.extra);
+        return { kind: 'failed', failure: failureOf(e.cause), extra: st.extra };
+      }
+      return { kind: 'failed', failure: failureOf(e), extra: st.extra };
     }
   };
 
@@ -514,8 +579,14 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           try {
             await runRep(target, st, task);
           } catch (e) {
-            // Reconnecting failed: the target is gone for the rest of this run.
             if (signal?.aborted) return;
+            if (e instanceof HealNeeded) {
+              const healed = await heal(target, task, e.cause);
+              if (healed) states.set(target.name, healed);
+              else states.delete(target.name);
+              continue;
+            }
+            // Reconnecting failed: the target is gone for the rest of this run.
             states.set(target.name, { kind: 'failed', failure: failureOf(e), extra: st.extra });
           }
         } finally {
