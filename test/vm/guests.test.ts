@@ -6,12 +6,10 @@
  * apart), and tear everything down with nothing left behind.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expand } from '../../cell/expand.js';
-import type { Image } from '../../guest-images/build.js';
 import { GUESTS_DIR } from '../../infra/guest.js';
 import { down, LOCAL, up, type UpResult } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
@@ -21,7 +19,7 @@ import { runPlan } from '../../runner/run.js';
 import { checkScripts, LAB_SCRIPTS } from '../../runner/trace-check.js';
 import { SshSession } from '../../runner/ssh.js';
 import { loadScenarioFile } from '../../scenario/load.js';
-import { labImage } from '../helpers/lab-image.js';
+import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmtest
 seed: 3
@@ -48,31 +46,19 @@ tracing:
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
-let dir: string;
-let image: Image;
 let upped: UpResult;
 
-beforeAll(async () => {
-  image = await labImage();
-  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-vm-'));
-  await writeFile(join(dir, 'vmtest.yaml'), SCENARIO);
-  await down([LOCAL], { scenario: 'vmtest' });
-});
-
-afterAll(async () => {
-  await down([LOCAL], { scenario: 'vmtest' });
-  await rm(dir, { recursive: true, force: true });
-});
+const vm = useVmScenario('vmtest', SCENARIO);
 
 describe('lab guests on libvirt + QEMU', () => {
   it('boots one guest per configuration and writes the inventory', async () => {
-    const loaded = await loadScenarioFile(join(dir, 'vmtest.yaml'));
-    upped = await up({ loaded, plan: expand(loaded), image, hypervisors: [LOCAL], inventoryFile: join(dir, 'inventory.json') });
+    const loaded = await loadScenarioFile(vm.file);
+    upped = await up({ loaded, plan: expand(loaded), image: vm.image, hypervisors: [LOCAL], inventoryFile: join(vm.dir, 'inventory.json') });
     expect(upped.inventory.targets.map((t) => t.name)).toEqual(['t-intel-strict', 't-intel-lazy', 't-virtio-lazy']);
     for (const [name, boot] of Object.entries(upped.boots)) {
       process.stderr.write(`boot to SSH: ${name} ${boot.seconds.toFixed(1)} s (${boot.virtType}${boot.retried ? `, retried: ${boot.retried}` : ''})\n`);
     }
-    expect(existsSync(join(dir, 'inventory.json'))).toBe(true);
+    expect(existsSync(join(vm.dir, 'inventory.json'))).toBe(true);
   });
 
   it('has the IOMMU mode it was asked for, read from sysfs over SSH', async () => {
@@ -107,14 +93,14 @@ describe('lab guests on libvirt + QEMU', () => {
   });
 
   it('runs timing and traced repetitions on every guest, and the counts tell the modes apart', async () => {
-    const loaded = await loadScenarioFile(join(dir, 'vmtest.yaml'));
-    const summary = await runPlan({ loaded, plan: expand(loaded), inventory: upped.inventory, resultsRoot: join(dir, 'results') });
+    const loaded = await loadScenarioFile(vm.file);
+    const summary = await runPlan({ loaded, plan: expand(loaded), inventory: upped.inventory, resultsRoot: join(vm.dir, 'results') });
     expect(summary.failures).toEqual([]);
     expect(summary.passed).toBe(3 * 3);
     const store = await RunStore.open(summary.dir);
     const reps = await store.listReps('rr__intel-lazy__t__nvme0');
     expect(reps[0]!.provenance.iommu_groups).toMatchObject({ nvme0: 'DMA-FQ' });
-    expect(reps[0]!.provenance.image_digest).toBe(image.manifest.digest);
+    expect(reps[0]!.provenance.image_digest).toBe(vm.image.manifest.digest);
 
     const traced = async (cell: string, index: number) => {
       const r = await store.readRep(cell, { kind: 'traced', index });

@@ -5,14 +5,13 @@
  * end with every repetition passed, the retried one saying why, no stack trace,
  * and the guest taken down.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { down, LOCAL } from '../../infra/up.js';
+import { describe, expect, it } from 'vitest';
+import { LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
-import { labImage } from '../helpers/lab-image.js';
+import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmheal
 seed: 3
@@ -33,21 +32,11 @@ metrics: [iops]
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
-let dir: string;
-beforeAll(async () => {
-  await labImage();
-  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-vmheal-'));
-  await writeFile(join(dir, 'vmheal.yaml'), SCENARIO);
-  await down([LOCAL], { scenario: 'vmheal' });
-});
-afterAll(async () => {
-  await down([LOCAL], { scenario: 'vmheal' });
-  await rm(dir, { recursive: true, force: true });
-});
+const vm = useVmScenario('vmheal', SCENARIO);
 
 describe('a guest that dies during a repetition', () => {
   it('is named, booted again, and the repetition run anew; nothing is counted twice', async () => {
-    const sweep = execa('node', ['bin/iommu-lab.js', 'sweep', join(dir, 'vmheal.yaml'), '--results', join(dir, 'results')], { reject: false, all: true });
+    const sweep = execa('node', ['bin/iommu-lab.js', 'sweep', vm.file, '--results', join(vm.dir, 'results')], { reject: false, all: true });
     let killed = false;
     sweep.all!.on('data', (d: Buffer) => {
       // The first timing repetition has started: take the guest away under it.

@@ -4,14 +4,13 @@
  * of one of its cells, which must reproduce the exact per-I/O counts.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { down, LOCAL } from '../../infra/up.js';
+import { describe, expect, it } from 'vitest';
+import { LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
-import { labImage } from '../helpers/lab-image.js';
+import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmsweep
 seed: 6
@@ -33,17 +32,7 @@ metrics: [iops, iotlb_sync_flush_per_io]
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
-let dir: string;
-beforeAll(async () => {
-  await labImage();
-  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-vmsweep-'));
-  await writeFile(join(dir, 'vmsweep.yaml'), SCENARIO);
-  await down([LOCAL], { scenario: 'vmsweep' });
-});
-afterAll(async () => {
-  await down([LOCAL], { scenario: 'vmsweep' });
-  await rm(dir, { recursive: true, force: true });
-});
+const vm = useVmScenario('vmsweep', SCENARIO);
 
 const cli = (args: string[]) => execa('node', ['bin/iommu-lab.js', ...args], { reject: false, all: true });
 const leftGuests = async () => (await new Virsh(LOCAL.uri).labDomains()).filter((d) => d.metadata.includes("scenario='vmsweep'"));
@@ -52,7 +41,7 @@ describe('sweep and repro on real guests', () => {
   let runDir = '';
 
   it('sweeps: guest up, 2 timing + 1 traced repetitions, report, guest down', async () => {
-    const r = await cli(['sweep', join(dir, 'vmsweep.yaml'), '--results', join(dir, 'results')]);
+    const r = await cli(['sweep', vm.file, '--results', join(vm.dir, 'results')]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('3 passed, 0 failed of 3 repetitions');
     runDir = /summary: (.*)\/report\/summary\.md/.exec(r.stdout)![1]!;
@@ -60,16 +49,16 @@ describe('sweep and repro on real guests', () => {
     const flushes = report.cells[0].metrics.iotlb_sync_flush_per_io;
     expect(flushes.median).toBeGreaterThan(0.97);
     expect(flushes.median).toBeLessThan(1.03);
-    expect(existsSync(join(dir, 'results', 'latest', 'vmsweep', 'junit.xml'))).toBe(true);
+    expect(existsSync(join(vm.dir, 'results', 'latest', 'vmsweep', 'junit.xml'))).toBe(true);
     expect(await leftGuests()).toEqual([]);
   });
 
   it('reproduces the cell with the same image and the same exact counts', async () => {
-    const r = await cli(['repro', join(runDir, 'rr__intel-strict__s__nvme0'), '--results', join(dir, 'results')]);
+    const r = await cli(['repro', join(runDir, 'rr__intel-strict__s__nvme0'), '--results', join(vm.dir, 'results')]);
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toMatch(/^iotlb_sync_flush_per_io\s+1\.000 \(1\)\s+1\.000 \(1\)\s+×1\.000\s+no-change/m);
     expect(r.stdout).toMatch(/^iops\s+\d+ \(2\)\s+\d+ \(2\)/m);
-    expect(r.stdout).toContain(`new run: ${join(dir, 'results', 'repro')}`);
+    expect(r.stdout).toContain(`new run: ${join(vm.dir, 'results', 'repro')}`);
     expect(await leftGuests()).toEqual([]);
   });
 });

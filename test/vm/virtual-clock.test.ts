@@ -6,10 +6,8 @@
  * between repetitions, and every timing repetition carrying its host-load
  * check.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expand } from '../../cell/expand.js';
 import { down, LOCAL, up } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
@@ -17,8 +15,7 @@ import { RunStore } from '../../result/store.js';
 import type { RepResult } from '../../result/types.js';
 import { runPlan } from '../../runner/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
-import type { Image } from '../../guest-images/build.js';
-import { labImage } from '../helpers/lab-image.js';
+import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmvirtual
 seed: 3
@@ -38,28 +35,17 @@ targets:
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
-let dir: string;
-let image: Image;
-beforeAll(async () => {
-  image = await labImage();
-  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-vmvirtual-'));
-  await writeFile(join(dir, 'vmvirtual.yaml'), SCENARIO);
-  await down([LOCAL], { scenario: 'vmvirtual' });
-});
-afterAll(async () => {
-  await down([LOCAL], { scenario: 'vmvirtual' });
-  await rm(dir, { recursive: true, force: true });
-});
+const vm = useVmScenario('vmvirtual', SCENARIO);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** One boot: guest up, the plan run, guest down; the passed repetitions per cell. */
 async function boot(n: number): Promise<{ reps: Map<string, RepResult[]>; parked: string | undefined }> {
-  const loaded = await loadScenarioFile(join(dir, 'vmvirtual.yaml'));
+  const loaded = await loadScenarioFile(vm.file);
   const plan = expand(loaded);
   try {
-    const { inventory } = await up({ loaded, plan, image, hypervisors: [LOCAL], inventoryFile: join(dir, `inv-${n}.json`) });
-    const summary = await runPlan({ loaded, plan, inventory, resultsRoot: join(dir, 'results') });
+    const { inventory } = await up({ loaded, plan, image: vm.image, hypervisors: [LOCAL], inventoryFile: join(vm.dir, `inv-${n}.json`) });
+    const summary = await runPlan({ loaded, plan, inventory, resultsRoot: join(vm.dir, 'results') });
     expect(summary.failures).toEqual([]);
     const parked = await new Virsh(LOCAL.uri).state('iommu-lab-v-intel-strict');
     const store = await RunStore.open(summary.dir);
