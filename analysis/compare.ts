@@ -28,7 +28,7 @@ import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
 import { samples, timebaseOfCell } from './load.js';
 import { acrossCellNoise, bootMeans, bootTest, byBoot, historyBootNoise, replicateBootNoise, sameBoots, withinFloor, type BootGroup, type BootNoise } from './boots.js';
-import { benjaminiHochberg, compareRates, cvPct, hodgesLehmann, mannWhitney, mean, median, power, tTestMde, welchLog } from './stats/index.js';
+import { benjaminiHochberg, compareRates, cvPct, exactFloor, hodgesLehmann, mannWhitney, mean, median, power, tTestMde, welchLog } from './stats/index.js';
 
 export type Verdict = 'regression' | 'improvement' | 'no-change' | 'inconclusive';
 
@@ -179,7 +179,7 @@ function compareOverRepetitions(
   const extra = variation ? { variation, ...(ctx.variesWhy ? { variesWhy: ctx.variesWhy } : {}) } : {};
   if (variation) {
     // A count that varies has no exactness to lean on: without enough repetitions there is no test.
-    const need = power(1, 2, 2, t.alpha).minRepsPerSide;
+    const need = exactFloor(2, 2, t.alpha).minRepsPerSide;
     if (base.values.length < need || cand.values.length < need) {
       return { ...common, ...extra, metricKind, ratio: back(median(cand.values.map(f)) - median(base.values.map(f))), lower: NaN, upper: NaN, confidence: NaN, test: 'none', p: NaN, noisy, needsReps: need, boots };
     }
@@ -266,7 +266,8 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
     };
   }
   if (c.test === 'mann-whitney-exact') {
-    const pw = power(1, c.ref.n, c.cand.n, t.alpha);
+    // The floor only: the power simulation is not needed to say that α cannot be reached.
+    const pw = exactFloor(c.ref.n, c.cand.n, t.alpha);
     if (!pw.canReach) return { verdict: 'inconclusive', reason: `${c.ref.n} vs ${c.cand.n} repetitions: the exact U test cannot go below p = ${pw.minP.toPrecision(2)}, so nothing is significant at α = ${t.alpha}; use ≥ ${pw.minRepsPerSide} a side (effect ${fmtPct(c.ratio)})` };
   }
   const level = c.test === 'boot-t' ? ` (${c.boots!.ref} vs ${c.boots!.cand} boots, boot noise from ${c.boots!.noise!.source})` : '';

@@ -11,7 +11,7 @@
  */
 import { describeMetric } from '../core/metrics.js';
 import { compareSamples, judgeAll, type Pending } from '../analysis/compare.js';
-import { acrossCellNoise, replicateBootNoise, type BootNoise } from '../analysis/boots.js';
+import { acrossCellNoise, byBoot, replicateBootNoise, type BootNoise } from '../analysis/boots.js';
 import { hodgesLehmann, power } from '../analysis/stats/index.js';
 import { eDivisive } from './changepoint-score.js';
 import { detectChanges, type Night } from '../analysis/changepoint.js';
@@ -66,11 +66,7 @@ const fmt = (x: number) => `${(100 * x).toFixed(1)} %`;
   };
   const matrix = (n: number, boots: number, cvPct: number, bootSd: number, change: number) => {
     const cells = Array.from({ length: CELLS }, (_, c) => ({ a: side(n, boots, cvPct, bootSd, 10000, `a${c}-`), b: side(n, boots, cvPct, bootSd, 10000 * (1 + change), `b${c}-`) }));
-    const logMeans = (x: { values: number[]; boots: string[] }) => {
-      const by = new Map<string, number[]>();
-      x.values.forEach((v, i) => by.set(x.boots[i]!, [...(by.get(x.boots[i]!) ?? []), Math.log(v)]));
-      return [...by.values()].map((g) => ({ boot: '', values: g }));
-    };
+    const logMeans = (x: { values: number[]; boots: string[] }) => byBoot(x.values.map(Math.log), x.boots);
     let noise: BootNoise | undefined;
     if (boots >= 2) noise = replicateBootNoise(cells.flatMap((c) => [logMeans(c.a), logMeans(c.b)]));
     else noise = acrossCellNoise(cells.map((c) => (Math.log(median(c.b.values)) - Math.log(median(c.a.values)))));

@@ -2,7 +2,7 @@
 export { cvPct, mean, median, quantile, variance } from './describe.js';
 export { EXACT_MAX, exactUDistribution, hodgesLehmann, mannWhitney, minExactP, ranks, type MannWhitney, type ShiftEstimate } from './mann-whitney.js';
 export { benjaminiHochberg } from './multiple.js';
-export { power, tTestMde, uTestMdeSigma, type Power } from './power.js';
+export { exactFloor, power, tTestMde, uTestMdeSigma, type Power } from './power.js';
 export { binomTestP, compareRates, type RateComparison } from './rates.js';
 export { betaI, gammaQ, logGamma, normIsf, normSf, tIsf, tSf } from './special.js';
 export { checkSample } from './check.js';

@@ -44,13 +44,25 @@ export function power(cvPct: number, n1: number, n2: number, alpha: number, targ
   checkCount('power', 'n2', n2, 1);
   checkProbability('power', 'alpha', alpha, { open: true });
   checkProbability('power', 'targetPower', targetPower, { open: true });
+  const floor = exactFloor(n1, n2, alpha);
+  const sigma = Math.sqrt(Math.log(1 + (cvPct / 100) ** 2));
+  const delta = floor.canReach ? uTestMdeSigma(n1, n2, alpha, targetPower) : Infinity;
+  return { mdePct: 100 * (Math.exp(delta * sigma) - 1), ...floor };
+}
+
+/**
+ * The exact U test's floor alone, without the power simulation: its smallest
+ * p-value for these sizes, whether that is below α, and the repetitions a side
+ * it needs to be (4 at α = 0.05).
+ */
+export function exactFloor(n1: number, n2: number, alpha: number): Omit<Power, 'mdePct'> {
+  checkCount('exactFloor', 'n1', n1, 1);
+  checkCount('exactFloor', 'n2', n2, 1);
+  checkProbability('exactFloor', 'alpha', alpha, { open: true });
   const minP = minExactP(n1, n2);
-  const canReach = n1 > EXACT_MAX || n2 > EXACT_MAX || minP < alpha;
   let need = 2;
   while (minExactP(need, need) >= alpha && need < 100) need++;
-  const sigma = Math.sqrt(Math.log(1 + (cvPct / 100) ** 2));
-  const delta = canReach ? uTestMdeSigma(n1, n2, alpha, targetPower) : Infinity;
-  return { mdePct: 100 * (Math.exp(delta * sigma) - 1), minP, canReach, minRepsPerSide: need };
+  return { minP, canReach: n1 > EXACT_MAX || n2 > EXACT_MAX || minP < alpha, minRepsPerSide: need };
 }
 
 const uCache = new Map<string, number>();
