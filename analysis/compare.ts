@@ -24,6 +24,8 @@
 import { countVariation, describeMetric, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
+import { siblingKey } from '../cell/expand.js';
+import { configName, MODES } from '../core/iommu.js';
 import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
 import { samples, timebaseOfCell } from './load.js';
@@ -399,7 +401,7 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
       const sides = [{ cell: baseCell, timebase: baseTb }, { cell, timebase: tb }];
       const noise = overRepetitions(d, sides) && !clocksDiffer ? noiseFor(d, tb) : undefined;
       const why = variesWhy(d, sides);
-      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: groupKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: siblingKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
     }
@@ -422,18 +424,6 @@ function acrossCells(base: LoadedRun, cand: LoadedRun, metric: string, tb: Timeb
   return acrossCellNoise(diffs);
 }
 
-/** What makes cells comparable across IOMMU configurations: everything but the configuration. */
-export function groupKey(cell: Cell): string {
-  const parts = cell.id.split('__');
-  // A static host runs in one configuration; comparable hosts (one per mode) share disk names.
-  if (cell.target.kind === 'static') return [parts[0], 'hosts', cell.disk].join('__');
-  return [parts[0], ...parts.slice(2)].join('__');
-}
-
-export const configName = (c: Cell) => `${c.iommu.device}-${c.iommu.mode}`;
-
-const MODE_RANK: Record<string, number> = { off: 0, passthrough: 1, lazy: 2, strict: 3 };
-
 /**
  * The pairs of configurations worth a comparison, cheaper one as reference:
  * within a device, each mode against the less protective ones (strict vs lazy,
@@ -445,8 +435,8 @@ export function modePairs(cells: readonly Cell[]): [Cell, Cell][] {
   for (const a of cells) {
     for (const b of cells) {
       if (a === b) continue;
-      const ra = MODE_RANK[a.iommu.mode]!;
-      const rb = MODE_RANK[b.iommu.mode]!;
+      const ra = MODES[a.iommu.mode].rank;
+      const rb = MODES[b.iommu.mode].rank;
       const sameDevice = a.iommu.device === b.iommu.device;
       if (sameDevice && ra < rb) pairs.push([a, b]);
       else if (!sameDevice && a.iommu.device === 'none' && b.iommu.device !== 'none') pairs.push([a, b]);
@@ -469,7 +459,7 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
     return noiseCache.get(key);
   };
   const groups = new Map<string, Cell[]>();
-  for (const c of run.cells.values()) groups.set(groupKey(c), [...(groups.get(groupKey(c)) ?? []), c]);
+  for (const c of run.cells.values()) groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
   const pending: Pending[] = [];
   const leftOut: { cell: string; metric?: string; reason: string }[] = [];
   for (const [group, cells] of groups) {
@@ -481,8 +471,8 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
         const sides = [{ cell: a, timebase: ta }, { cell: b, timebase: tb }];
         const noise = overRepetitions(d, sides) ? noiseFor(d, tb) : undefined;
         const why = variesWhy(d, sides);
-        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b)} vs ${configName(a)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
-        if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b)} vs ${configName(a)}: ${r}` });
+        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b.iommu)} vs ${configName(a.iommu)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+        if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b.iommu)} vs ${configName(a.iommu)}: ${r}` });
         else pending.push(r);
       }
     }
@@ -503,14 +493,14 @@ export interface PairFinding {
  * the noisy timings cannot is said as such, never as "no change".
  */
 export function pairFindings(set: ComparisonSet): PairFinding[] {
-  const byPair = new Map<string, Comparison[]>();
+  const byPair = new Map<string, { group: string; label: string; cs: Comparison[] }>();
   for (const c of set.comparisons) {
-    const k = `${c.group}|${c.label}`;
-    byPair.set(k, [...(byPair.get(k) ?? []), c]);
+    const k = JSON.stringify([c.group, c.label]);
+    if (!byPair.has(k)) byPair.set(k, { group: c.group, label: c.label, cs: [] });
+    byPair.get(k)!.cs.push(c);
   }
   const out: PairFinding[] = [];
-  for (const [k, cs] of byPair) {
-    const [group, label] = k.split('|') as [string, string];
+  for (const { group, label, cs } of byPair.values()) {
     const counts = cs.filter((c) => c.metricKind === 'count');
     const timings = cs.filter((c) => c.metricKind === 'timing');
     const countChanges = counts.filter((c) => c.verdict === 'regression' || c.verdict === 'improvement');

@@ -17,7 +17,8 @@
  * emulation are too noisy for a difference of differences.
  */
 import type { Cell } from '../cell/types.js';
-import { configName, groupKey } from './compare.js';
+import { siblingKey } from '../cell/expand.js';
+import { configName } from '../core/iommu.js';
 import { samples, timebaseOfCell, type LoadedRun } from './load.js';
 import { hodgesLehmann, median } from './stats/index.js';
 
@@ -65,7 +66,7 @@ export function costDecomposition(run: LoadedRun): CostStep[] {
   const groups = new Map<string, Cell[]>();
   for (const c of run.cells.values()) {
     if (c.target.kind !== 'vm' || timebaseOfCell(run, c) !== 'virtual') continue;
-    groups.set(groupKey(c), [...(groups.get(groupKey(c)) ?? []), c]);
+    groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
   }
   const out: CostStep[] = [];
   for (const [group, cells] of groups) {
@@ -81,7 +82,7 @@ export function costDecomposition(run: LoadedRun): CostStep[] {
         const ca = countOf(run, a, s.metric);
         const cb = countOf(run, b, s.metric);
         const events = s.counted === 'to' ? cb : cb !== undefined && ca !== undefined ? cb - ca : undefined;
-        const step = `${configName(a)} → ${configName(b)}`;
+        const step = `${configName(a.iommu)} → ${configName(b.iommu)}`;
         const per = events !== undefined && events > 0.05 ? { nsPerEvent: (hl.estimate * 1000) / events, nsLower: (hl.lower * 1000) / events, nsUpper: (hl.upper * 1000) / events } : {};
         const conf = `${Math.round(hl.confidence * 100)} % CI`;
         const summary = `${step}: +${f1(hl.estimate)} µs of guest time per I/O [${f1(hl.lower)}, ${f1(hl.upper)}] (${f1(median(ta))} → ${f1(median(tb))} µs)` +
@@ -89,7 +90,7 @@ export function costDecomposition(run: LoadedRun): CostStep[] {
             ? `; ${events!.toFixed(3)} more ${s.event}s per I/O, so about ${f1(per.nsPerEvent / 1000)} µs each [${f1(per.nsLower! / 1000)}, ${f1(per.nsUpper! / 1000)}] (${conf}, virtual time)`
             : events === undefined ? `; no traced ${s.metric} to say per ${s.event} (trace ${s.metric === 'dma_map_per_io' ? 'dma-map-latency' : 'iotlb-invalidations'})` : `; the counts of ${s.event}s do not differ, so the difference is not theirs`);
         out.push({
-          group, device, step, event: s.event, from: configName(a), to: configName(b),
+          group, device, step, event: s.event, from: configName(a.iommu), to: configName(b.iommu),
           usPerIoFrom: median(ta), usPerIoTo: median(tb), deltaUs: hl.estimate, deltaLower: hl.lower, deltaUpper: hl.upper, confidence: hl.confidence,
           eventsPerIo: events ?? NaN, ...per, summary,
         });

@@ -4,6 +4,7 @@
  * two effects side by side and say whether the effect seen on the emulated
  * IOMMU has the same sign, and a compatible magnitude, on the real one.
  */
+import { variantOf } from '../cell/expand.js';
 import { fmtPct, type Comparison, type ComparisonSet } from './compare.js';
 import type { LoadedRun } from './load.js';
 
@@ -24,7 +25,7 @@ const sign = (r: number) => (Math.abs(r - 1) < 0.005 ? 0 : Math.sign(r - 1));
 
 export function emulatedVsReal(set: ComparisonSet, run: LoadedRun): CrossCheck[] {
   const kindOf = (cellId: string) => run.cells.get(cellId)?.target.kind;
-  const workloadOf = (cellId: string) => cellId.split('__')[0]!;
+  const workloadOf = (cellId: string) => { const c = run.cells.get(cellId); return c ? variantOf(c) : cellId; };
   const vms = set.comparisons.filter((c) => kindOf(c.cell) === 'vm');
   const hosts = set.comparisons.filter((c) => kindOf(c.cell) === 'static');
   const out: CrossCheck[] = [];

@@ -4,6 +4,7 @@
  * timing values are lognormal with a chosen CV and whose counts are exact
  * rates, so everything downstream reads them like real runs.
  */
+import { configName } from '../core/iommu.js';
 import { createHash } from 'node:crypto';
 import { bootOfRep, bootsOfCell, expand } from '../cell/expand.js';
 import { gaussian, prng } from '../core/random.js';
@@ -47,7 +48,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
   const store = await RunStore.create(o.root, manifest, o.scenario.text, { version: 1, synthetic: true });
   let order = 0;
   for (const cell of plan.cells) {
-    const config = `${cell.iommu.device}-${cell.iommu.mode}`;
+    const config = configName(cell.iommu);
     const level = o.level(cell.id, config);
     const boots = bootsOfCell(o.scenario.scenario, cell);
     const offsets = Array.from({ length: boots }, () => lognormal(normal, 1, (o.bootSdPct ?? 0) / 100));

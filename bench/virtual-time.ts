@@ -12,6 +12,7 @@
  * Prints a Markdown table (docs/timing.md holds the last one) and writes the
  * raw values to bench-virtual-time.json.
  */
+import { configName } from '../core/iommu.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,7 +77,7 @@ timeouts: { cell_s: 300, boot_s: 300 }
             const summary = await runPlan({ loaded, plan, inventory, resultsRoot: join(dir, 'results'), hostLoadLimitCpus: Infinity });
             const store = await RunStore.open(summary.dir);
             for (const c of plan.cells) {
-              const mode = `${c.iommu.device}-${c.iommu.mode}`;
+              const mode = configName(c.iommu);
               const reps = await store.listReps(c.id);
               const passed = reps.filter((r) => r.outcome.state === 'passed');
               const o: Obs = {

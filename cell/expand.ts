@@ -6,8 +6,9 @@
  */
 import { InvalidInputError } from '../core/errors.js';
 import { asList, type LoadedScenario } from '../scenario/load.js';
+import { configName, type IommuConfig } from '../core/iommu.js';
 import type { IommuDevice, IommuMode, WorkloadSpec } from '../scenario/types.js';
-import type { Cell, CellTarget, FioJob, GuestSpec, IommuConfig, Plan } from './types.js';
+import type { Cell, CellTarget, FioJob, GuestSpec, Plan } from './types.js';
 
 /** A matrix bigger than this is almost certainly a typo in a list. */
 export const MAX_CELLS = 20000;
@@ -25,15 +26,30 @@ function idPart(v: string | number): string {
   return String(v).toLowerCase().replace(/[^a-z0-9]+/g, '');
 }
 
-export function guestName(profile: string, iommu: { device: string; mode: string }): string {
-  return `${profile}-${iommu.device}-${iommu.mode}`;
+export function guestName(profile: string, iommu: IommuConfig): string {
+  return `${profile}-${configName(iommu)}`;
+}
+
+/** The workload and the list values it takes in a cell: `randread.qd16` (the id's first part). */
+export function variantOf(cell: Pick<Cell, 'job' | 'axes'>): string {
+  const suffix = AXES.filter(([k]) => k in cell.axes)
+    .map(([k, tag]) => `.${tag}${idPart(cell.axes[k]!)}`)
+    .join('');
+  return `${cell.job.workload}${suffix}`;
 }
 
 export function cellId(job: FioJob, axes: Record<string, string | number>, iommu: IommuConfig, target: CellTarget, disk: string): string {
-  const suffix = AXES.filter(([k]) => k in axes)
-    .map(([k, tag]) => `.${tag}${idPart(axes[k]!)}`)
-    .join('');
-  return `${job.workload}${suffix}__${iommu.device}-${iommu.mode}__${target.kind === 'vm' ? target.profile : target.host}__${disk}`;
+  return `${variantOf({ job, axes })}__${configName(iommu)}__${target.kind === 'vm' ? target.profile : target.host}__${disk}`;
+}
+
+/**
+ * What makes cells comparable across IOMMU configurations: everything but the
+ * configuration. A static host runs in one configuration, so comparable hosts
+ * (one per mode) are matched by workload and disk name alone.
+ */
+export function siblingKey(cell: Cell): string {
+  const where = cell.target.kind === 'static' ? 'hosts' : cell.target.profile;
+  return `${variantOf(cell)}__${where}__${cell.disk}`;
 }
 
 /** Every combination of the workload's list values, in written order. */

@@ -1,5 +1,5 @@
 /** A cell is one point of the matrix: a concrete fio job on one disk of one target in one IOMMU configuration. */
-import type { FioOptionValue, HostIommuDevice, IoEngine, IommuDevice, IommuMode, RwPattern } from '../scenario/types.js';
+import type { FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern } from '../scenario/types.js';
 
 export interface FioJob {
   readonly workload: string;
@@ -15,10 +15,8 @@ export interface FioJob {
   readonly options: Readonly<Record<string, FioOptionValue>>;
 }
 
-export interface IommuConfig {
-  readonly device: IommuDevice | HostIommuDevice;
-  readonly mode: IommuMode;
-}
+export type { IommuConfig } from '../core/iommu.js';
+import type { IommuConfig } from '../core/iommu.js';
 
 export type CellTarget =
   | { readonly kind: 'vm'; readonly profile: string; /** Inventory name of the guest this cell runs on. */ readonly name: string }

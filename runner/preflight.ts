@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { labPath } from '../core/paths.js';
 import type { InventoryTarget } from '../inventory/types.js';
-import type { IommuMode } from '../scenario/types.js';
+import { cmdlineProblems, expectedGroupType, modeOfGroupType, iommuActive } from '../core/iommu.js';
 import { shellQuote, type SshSession } from './ssh.js';
 
 export interface DiskFacts {
@@ -75,19 +75,6 @@ export function parsePreflight(stdout: string): PreflightFacts {
   return { kernel, cmdline, ...(bootId ? { bootId } : {}), tools: { fio, bpftrace }, btf, iommuClass, groups, disks, boot };
 }
 
-/** What a group type means. `undefined` (no group) means the disk's DMA is not translated. */
-export function modeOfGroupType(type: string | undefined): IommuMode | 'other' {
-  switch (type) {
-    case undefined: case '': return 'off';
-    case 'DMA': return 'strict';
-    case 'DMA-FQ': return 'lazy';
-    case 'identity': return 'passthrough';
-    default: return 'other';
-  }
-}
-
-const EXPECTED_TYPE: Record<IommuMode, string> = { strict: 'DMA', lazy: 'DMA-FQ', passthrough: 'identity', off: 'no IOMMU group' };
-
 /** VIRTIO_F_ACCESS_PLATFORM: without it a virtio device bypasses the (v)IOMMU. */
 const ACCESS_PLATFORM_BIT = 33;
 
@@ -106,13 +93,17 @@ function deviceClassMatches(device: string, classes: readonly string[]): boolean
 }
 
 /** Compares what sysfs says with what the target was meant to run; every difference is a reason. */
-export function judgeIommu(target: Pick<InventoryTarget, 'iommu' | 'disks'>, facts: PreflightFacts): IommuVerdict {
+export function judgeIommu(target: Pick<InventoryTarget, 'iommu' | 'disks' | 'kind'>, facts: PreflightFacts): IommuVerdict {
   const { device, mode } = target.iommu;
   const reasons: string[] = [];
   const observed: Record<string, string> = {};
-  const translated = device !== 'none' && mode !== 'off';
+  const active = iommuActive(target.iommu);
 
-  if (device === 'none' || mode === 'off') {
+  // The command line the kernel booted with must select this mode: a lab guest gets every parameter
+  // from the lab (all must be there), a real machine may rely on its kernel's defaults (none may contradict).
+  for (const p of cmdlineProblems(target.iommu, facts.cmdline, target.kind === 'vm')) reasons.push(`kernel command line: ${p}`);
+
+  if (!active) {
     if (facts.iommuClass.length > 0) reasons.push(`expected no active IOMMU, but /sys/class/iommu has ${facts.iommuClass.join(', ')}`);
   } else if (!deviceClassMatches(device, facts.iommuClass)) {
     reasons.push(`expected a ${device} IOMMU, but /sys/class/iommu has ${facts.iommuClass.join(', ') || 'nothing'}`);
@@ -128,14 +119,14 @@ export function judgeIommu(target: Pick<InventoryTarget, 'iommu' | 'disks'>, fac
     observed[disk.name] = f.groupType ?? 'none';
     if (!disk.behind_iommu) continue;
     const seen = modeOfGroupType(f.groupType);
-    if (seen !== mode || (translated && !f.group)) {
-      let why = `disk ${disk.name}: expected ${EXPECTED_TYPE[mode]} (${mode}), found ${f.group ? `group ${f.group} of type ${f.groupType ?? '?'}` : 'no IOMMU group'} (${seen})`;
+    if (seen !== mode || (active && !f.group)) {
+      let why = `disk ${disk.name}: expected ${expectedGroupType(mode)} (${mode}), found ${f.group ? `group ${f.group} of type ${f.groupType ?? '?'}` : 'no IOMMU group'} (${seen})`;
       if (mode === 'lazy' && seen === 'strict' && batchingOff) {
         why += ': the kernel says "IOMMU batching disallowed due to virtualization" — caching mode forces strict; boot the guest without caching_mode';
       }
       reasons.push(why);
     }
-    if (translated && f.virtioFeatures !== undefined && f.virtioFeatures[ACCESS_PLATFORM_BIT] !== '1') {
+    if (active && f.virtioFeatures !== undefined && f.virtioFeatures[ACCESS_PLATFORM_BIT] !== '1') {
       reasons.push(`disk ${disk.name}: virtio feature ACCESS_PLATFORM (bit 33) is off, so its DMA bypasses the IOMMU; give the disk <driver iommu='on'/>`);
     }
   }

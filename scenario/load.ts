@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InvalidInputError, type Problem } from '../core/errors.js';
 import { BPF_DIR } from '../core/paths.js';
+import { combinationProblem, configName } from '../core/iommu.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
 import type { HostsFile, IommuDevice, IommuMode, Scenario, StaticHost } from './types.js';
@@ -87,15 +88,6 @@ function duplicates(src: YamlSource, base: readonly PathSegment[], names: readon
   return out;
 }
 
-/** Which (device, mode) pairs exist, and why the others do not. */
-export function iommuCombinationProblem(device: IommuDevice, mode: IommuMode): string | undefined {
-  if (device === 'none' && mode !== 'off') return `device "none" has no IOMMU, so mode "${mode}" cannot exist; use mode "off"`;
-  if (device === 'virtio' && mode === 'off') {
-    return 'virtio-iommu has no kernel switch to turn it off; use device "none" for an untranslated baseline, or intel with mode "off"';
-  }
-  return undefined;
-}
-
 export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts | undefined, bpfDir: string): Problem[] {
   const problems: Problem[] = [];
   problems.push(...duplicates(src, ['workloads'], s.workloads.map((w) => w.name), 'workload'));
@@ -112,9 +104,9 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
   s.iommu.forEach((entry, i) => {
     for (const device of asList(entry.device)) {
       for (const mode of asList(entry.mode)) {
-        const why = iommuCombinationProblem(device, mode);
+        const why = combinationProblem({ device, mode });
         if (why) problems.push(problemAt(src, ['iommu', i], `${device} × ${mode}: ${why}`, 'split the entry so that each device lists only modes it has'));
-        const key = `${device}-${mode}`;
+        const key = configName({ device, mode });
         const first = configs.get(key);
         if (first !== undefined && first !== i) problems.push(problemAt(src, ['iommu', i], `${key} is already listed in iommu[${first}]`, 'list each configuration once'));
         configs.set(key, i);
@@ -190,9 +182,8 @@ function checkHosts(src: YamlSource, file: HostsFile): Problem[] {
   const problems = duplicates(src, ['hosts'], file.hosts.map((h) => h.name), 'host');
   file.hosts.forEach((h, i) => {
     problems.push(...duplicates(src, ['hosts', i, 'disks'], h.disks.map((d) => d.name), 'disk'));
-    if (h.iommu.device === 'none' && h.iommu.mode !== 'off') {
-      problems.push(problemAt(src, ['hosts', i, 'iommu', 'mode'], `a host without an IOMMU cannot be in mode "${h.iommu.mode}"`, 'use mode: off'));
-    }
+    const why = combinationProblem(h.iommu);
+    if (why) problems.push(problemAt(src, ['hosts', i, 'iommu', 'mode'], why, 'declare the mode the host runs in'));
     h.disks.forEach((d, j) => {
       if (d.path.split('/').includes('..')) problems.push(problemAt(src, ['hosts', i, 'disks', j, 'path'], 'contains ".."', 'write the path without ".."'));
     });

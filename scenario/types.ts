@@ -8,16 +8,9 @@ export type RwPattern = (typeof RW_PATTERNS)[number];
 export const IO_ENGINES = ['libaio', 'io_uring', 'psync', 'pvsync2', 'sync', 'posixaio'] as const;
 export type IoEngine = (typeof IO_ENGINES)[number];
 
-/** Emulated IOMMU devices a VM can have. `none` means no IOMMU device at all. */
-export const IOMMU_DEVICES = ['intel', 'virtio', 'none'] as const;
-export type IommuDevice = (typeof IOMMU_DEVICES)[number];
-
-/** Real IOMMUs a static host can declare. */
-export const HOST_IOMMU_DEVICES = ['intel', 'amd', 'arm-smmu-v3', 'none'] as const;
-export type HostIommuDevice = (typeof HOST_IOMMU_DEVICES)[number];
-
-export const IOMMU_MODES = ['off', 'passthrough', 'lazy', 'strict'] as const;
-export type IommuMode = (typeof IOMMU_MODES)[number];
+/** Devices and modes are described once, in core/iommu.ts. */
+export { HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, type HostIommuDevice, type IommuDevice, type IommuMode } from '../core/iommu.js';
+import type { HostIommuDevice, IommuDevice, IommuMode } from '../core/iommu.js';
 
 export const GUEST_KERNELS = ['6.1', '6.12'] as const;
 export type GuestKernel = (typeof GUEST_KERNELS)[number];

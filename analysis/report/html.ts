@@ -113,8 +113,7 @@ const CLIENT = String.raw`
   // Cells grouped by what makes them comparable (everything but the IOMMU configuration).
   var groups = {};
   D.cells.forEach(function (c) { (groups[c.group] = groups[c.group] || []).push(c); });
-  var order = { 'none-off': 0, 'intel-off': 1, 'intel-passthrough': 2, 'intel-lazy': 3, 'intel-strict': 4, 'virtio-passthrough': 5, 'virtio-lazy': 6, 'virtio-strict': 7 };
-  function byConfig(a, b) { return (order[a.config] !== undefined ? order[a.config] : 99) - (order[b.config] !== undefined ? order[b.config] : 99) || a.config.localeCompare(b.config); }
+  function byConfig(a, b) { return a.configOrder - b.configOrder || a.config.localeCompare(b.config); }
 
   // 2. Mode cost: throughput with min–max whiskers, and per-I/O counts.
   (function () {
@@ -140,7 +139,7 @@ const CLIENT = String.raw`
           ]
         });
       }
-      var countNames = D.metrics.filter(function (m) { return m.kind === 'count' && m.name !== 'iommu_faults'; }).map(function (m) { return m.name; });
+      var countNames = D.metrics.filter(function (m) { return m.kind === 'count' && m.per === 'io'; }).map(function (m) { return m.name; });
       var withCounts = cells.filter(function (c) { return countNames.some(function (n) { return c.metrics[n]; }); });
       if (withCounts.length) {
         chart(mk(host), {

@@ -4,7 +4,9 @@
  */
 import { describeMetric, METRICS } from '../../core/metrics.js';
 import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
-import { compareModes, compareRuns, configName, groupKey, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { siblingKey } from '../../cell/expand.js';
+import { configName, configOrder } from '../../core/iommu.js';
+import { compareModes, compareRuns, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';
 import type { Timebase } from '../../core/clock.js';
@@ -17,6 +19,8 @@ export interface CellStats {
   readonly cell: string;
   readonly group: string;
   readonly config: string;
+  /** Where the configuration sorts in reports (core/iommu.ts configOrder). */
+  readonly configOrder: number;
   readonly target: string;
   readonly workload: string;
   readonly disk: string;
@@ -51,7 +55,7 @@ export interface Report {
   readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: string; readonly message: string }[];
   readonly problems: readonly LoadProblem[];
   readonly regression: boolean;
-  readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string }[];
+  readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string; /** Counts: what one value is per (core/metrics.ts). */ readonly per?: string }[];
 }
 
 /**
@@ -66,8 +70,9 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
   const metricDescs = metricsOf(run);
   const cells: CellStats[] = [...run.cells.values()].map((c) => ({
     cell: c.id,
-    group: groupKey(c),
-    config: configName(c),
+    group: siblingKey(c),
+    config: configName(c.iommu),
+    configOrder: configOrder(c.iommu),
     target: c.target.name,
     workload: c.job.workload,
     disk: c.disk,
@@ -118,7 +123,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     problems: [...run.problems, ...(options.baseline?.problems ?? [])],
     // A regression: against the baseline, or a worse change point confirmed by the latest night.
     regression: (baselineSet ? hasRegression(baselineSet) : false) || trends.some((t) => newlyConfirmedWorse(t)),
-    metrics: METRICS.filter((m) => metricDescs.some((d) => d.name === m.name)).map((m) => ({ name: m.name, title: m.title, unit: m.unit, better: m.better, kind: m.kind })),
+    metrics: METRICS.filter((m) => metricDescs.some((d) => d.name === m.name)).map((m) => ({ name: m.name, title: m.title, unit: m.unit, better: m.better, kind: m.kind, ...(m.count ? { per: m.count.per } : {}) })),
   };
 }
 

@@ -5,15 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { domainXml } from '../../../infra/domain-xml.js';
-import { iommuCombinationProblem } from '../../../scenario/load.js';
-import { IOMMU_DEVICES, IOMMU_MODES } from '../../../scenario/types.js';
+import { VM_CONFIGS } from '../../../core/iommu.js';
 import { baseSpec } from '../../helpers/domain-spec.js';
 
 let dir: string;
 beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'iommu-lab-xml-')); });
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
-const pairs = IOMMU_DEVICES.flatMap((d) => IOMMU_MODES.filter((m) => !iommuCombinationProblem(d, m)).map((m) => [d, m] as const));
+const pairs = VM_CONFIGS.map((c) => [c.device, c.mode] as const);
 
 describe('domain XML against libvirt', () => {
   it('covers every valid (device, mode) pair', () => {
