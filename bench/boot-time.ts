@@ -10,12 +10,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { requireImage } from '../guest-images/build.js';
 import { createGuest, domainName, GUESTS_DIR, removeGuest } from '../infra/guest.js';
+import { guestName } from '../cell/expand.js';
 import type { IommuDevice, IommuMode } from '../scenario/types.js';
 
 const [boots = '5', device = 'intel', mode = 'lazy', kernel = '6.12'] = process.argv.slice(2);
 const image = await requireImage();
 const profile = { name: 'bench', vcpus: 2, memory_mib: 2048, kernel: kernel as '6.1' | '6.12', clock: 'tcg' as const, disks: [{ name: 'nvme0', bus: 'nvme' as const, size_mib: 256 }] };
-const guest = `bench-${device}-${mode}`;
+const guest = guestName('bench', { device: device as IommuDevice, mode: mode as IommuMode });
 const uri = 'qemu:///system';
 const total: number[] = [];
 const ready: number[] = [];

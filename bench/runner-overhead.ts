@@ -14,7 +14,7 @@ import { inventoryFromHosts } from '../inventory/load.js';
 import { RunStore } from '../result/store.js';
 import { runPlan } from '../runner/run.js';
 import { loadScenarioFile } from '../scenario/load.js';
-import { startSshd } from '../test/helpers/sshd.js';
+import { startSshd } from '../tools/loopback-sshd.js';
 
 const [cells = 4, reps = 5, runtime = 2] = process.argv.slice(2).map(Number);
 const quantile = (xs: number[], q: number) => {

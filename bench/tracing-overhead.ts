@@ -16,12 +16,13 @@ import { prng, shuffle } from '../runner/order.js';
 import { SshSession } from '../runner/ssh.js';
 import { runTraced } from '../runner/traced.js';
 import { prepareScript, probeAvailability, scriptProbes } from '../runner/tracing.js';
+import { guestName } from '../cell/expand.js';
 import type { IommuDevice, IommuMode } from '../scenario/types.js';
 
 const [roundsArg = '3', device = 'intel', mode = 'lazy'] = process.argv.slice(2);
 const SCRIPTS = ['iotlb-invalidations', 'dma-map-latency', 'iova-alloc', 'iommu-faults', 'block-io'];
 const image = await requireImage();
-const guest = `bench-trace-${device}-${mode}`;
+const guest = guestName('bench-trace', { device: device as IommuDevice, mode: mode as IommuMode });
 const g = await createGuest({
   guest, scenario: 'bench', image, uri: 'qemu:///system', bootTimeoutS: 300,
   profile: { name: 'bench', vcpus: 2, memory_mib: 2048, kernel: '6.12', clock: 'tcg', disks: [{ name: 'nvme0', bus: 'nvme', size_mib: 512 }] },

@@ -6,10 +6,5 @@
  */
 export const NAME_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$';
 export const NAME_MAX_LENGTH = 40;
-export const NAME_RE = new RegExp(NAME_PATTERN);
 export const NAME_HINT =
   "use 1–40 lowercase letters, digits and single hyphens, starting and ending with a letter or digit (names become file names, so no '/', spaces or shell characters)";
-
-export function isSafeName(s: string): boolean {
-  return s.length <= NAME_MAX_LENGTH && NAME_RE.test(s);
-}

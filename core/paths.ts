@@ -15,7 +15,6 @@ function findRoot(start: string): string {
 
 export const LAB_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 export const BPF_DIR = join(LAB_ROOT, 'bpf');
-export const SCHEMAS_DIR = join(LAB_ROOT, 'schemas');
 
 export function labPath(...parts: string[]): string {
   return resolve(LAB_ROOT, ...parts);

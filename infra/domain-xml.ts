@@ -2,8 +2,7 @@
  * libvirt domain XML for one lab guest: a pure function of the IOMMU
  * configuration, the VM profile and the image. Written for Debian 12's
  * libvirt 9.0 / QEMU 7.2 and newer; tests run virt-xml-validate on every
- * (device, mode) pair. Facts behind the choices are in ../shared/lab-notes.md
- * and docs/infra.md.
+ * (device, mode) pair. Facts behind the choices are in docs/infra.md.
  */
 import { createHash } from 'node:crypto';
 import { CLOCKS } from '../core/clock.js';

@@ -41,5 +41,3 @@ export const FIO_OPTIONS: Readonly<Record<string, FioOptionRule>> = {
   cpus_allowed: { schema: { type: 'string', pattern: '^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$' }, description: 'CPUs fio may run on, e.g. "0-1".' },
   group_reporting: { schema: bool, description: 'Report all jobs of a workload as one (the lab sums jobs either way).' },
 };
-
-export const FIO_OPTION_NAMES = Object.keys(FIO_OPTIONS);

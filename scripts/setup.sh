@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# One list, used by the quick start, the tests and CI (see ../shared/lab-notes.md for versions).
+# One list, used by the quick start, the tests and CI (versions: docs/infra.md).
 APT_PACKAGES=(
   qemu-system-x86 qemu-utils                      # guests (TCG here, KVM where /dev/kvm exists)
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu  # libvirtd, virsh, virt-xml-validate

@@ -17,7 +17,7 @@ import { RunStore } from '../../../result/store.js';
 import type { RepResult } from '../../../result/types.js';
 import { runPlan } from '../../../runner/run.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
-import { localhostHostsYaml, startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { localhostHostsYaml, startSshd, type TestSshd } from '../../../tools/loopback-sshd.js';
 
 let sshd: TestSshd;
 let work: string;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localhostHostsYaml, startSshd, type TestSshd } from '../../helpers/sshd.js';
+import { localhostHostsYaml, startSshd, type TestSshd } from '../../../tools/loopback-sshd.js';
 
 let sshd: TestSshd;
 let work: string;

@@ -1,5 +1,5 @@
 /**
- * A real OpenSSH server for tests: its own config, host key and authorized
+ * A real OpenSSH server for tests and benchmarks (never for guests or hosts): its own config, host key and authorized
  * key, listening on 127.0.0.1 at a free port, as the user running the tests.
  */
 import { execa, type ResultPromise } from 'execa';
