@@ -21,7 +21,7 @@
  * every test of the comparison set. Verdicts need significance and an effect of
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
-import { countVariation, describeMetric, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
+import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import { siblingKey } from '../cell/expand.js';
@@ -140,19 +140,17 @@ export function compareSamples(
   if (d.kind === 'count') {
     const v = ctx.variation ?? { ref: d.count?.variation ?? 'exact', cand: d.count?.variation ?? 'exact' };
     if (v.ref === 'varies' || v.cand === 'varies') return compareOverRepetitions(base, cand, d, t, common, ctx, 'varies');
-    if (d.count?.per === 'repetition') {
-      // Raw counts per repetition: a rate per repetition, the exposure the number of repetitions.
-      const r = compareRates(Math.round(sum(base.values)), base.values.length, Math.round(sum(cand.values)), cand.values.length);
-      return { ...common, metricKind: 'count', variation: 'poisson', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
-    }
-    const e1 = sum(base.exposures);
-    const e2 = sum(cand.exposures);
-    if (!(e1 > 0) || !(e2 > 0)) return 'no I/O count (ios) beside the per-I/O counts';
-    // Events back from per-I/O rates and the I/Os of the same repetition.
-    const k1 = base.values.reduce((s, x, i) => s + x * base.exposures[i]!, 0);
-    const k2 = cand.values.reduce((s, x, i) => s + x * cand.exposures[i]!, 0);
+    // Events back from each repetition's value and its exposure (core/metrics.ts exposureOf):
+    // per-I/O rates weigh by the repetition's I/Os, per-repetition counts by one repetition.
+    const weight = (side: Side) => (d.per === 'io' ? side.exposures : side.values.map(() => 1));
+    const [w1, w2] = [weight(base), weight(cand)];
+    const e1 = sum(w1);
+    const e2 = sum(w2);
+    if (!(e1 > 0) || !(e2 > 0)) return `no I/O count (${EXPOSURE_METRIC}) beside the per-I/O counts`;
+    const k1 = base.values.reduce((s, x, i) => s + x * w1[i]!, 0);
+    const k2 = cand.values.reduce((s, x, i) => s + x * w2[i]!, 0);
     const r = compareRates(Math.round(k1), e1, Math.round(k2), e2);
-    return { ...common, metricKind: 'count', variation: 'exact', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
+    return { ...common, metricKind: 'count', variation: d.count?.variation === 'poisson' ? 'poisson' : 'exact', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
   }
   if (base.values.some((x) => !(x > 0)) || cand.values.some((x) => !(x > 0))) return 'timing values must be positive to compare as ratios';
   return compareOverRepetitions(base, cand, d, t, common, ctx, undefined);

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { LabError } from '../core/errors.js';
-import { describeMetric } from '../core/metrics.js';
+import { describeMetric, exposureOf, sourceOf } from '../core/metrics.js';
 import { timebaseOf, type Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import { repResultSchema } from '../result/schema.js';
@@ -124,9 +124,9 @@ export function samples(run: LoadedRun, cellId: string, metric: string): { value
     if (r.outcome.state !== 'passed') continue;
     const v = r.outcome.metrics[metric];
     if (v === undefined || !Number.isFinite(v)) continue;
-    if (d.source === 'fio' && r.rep.kind !== 'timing' && !tracedTimings) continue;
+    if (sourceOf(d) === 'fio' && r.rep.kind !== 'timing' && !tracedTimings) continue;
     values.push(v);
-    exposures.push(r.outcome.metrics['ios'] ?? NaN);
+    exposures.push(exposureOf(d, r.outcome.metrics));
     boots.push(bootOf(r));
   }
   return { values, exposures, boots };

@@ -23,7 +23,7 @@ console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const dir of dirs) {
   const run = await loadRun(dir);
   for (const cell of run.cells.values()) {
-    for (const d of METRICS.filter((m) => m.kind === 'count' && m.count?.per === 'io')) {
+    for (const d of METRICS.filter((m) => m.kind === 'count' && m.per === 'io')) {
       const { values, exposures } = samples(run, cell.id, d.name);
       if (values.length < 2) continue;
       const claim = countVariation(d, cell.iommu.mode)!;

@@ -1,14 +1,16 @@
 /**
- * Every metric the lab reports, described once. The scenario schema (which
- * metric names are allowed), the reports (titles, units) and the comparisons
- * (which direction is a regression, which test applies) all read this table.
+ * Every metric the lab reports, described once: name, unit, which direction is
+ * better, what one value is per, and how it is extracted (which tool, which
+ * fio field or bpftrace map). The scenario schema and loader (which metrics
+ * exist, which tool must run for them), the parsers (fio and bpftrace output
+ * to values), the reports (titles, units) and the comparisons (which test,
+ * which exposure) all read this table; adding a metric is one entry here.
  *
  * kind:
  *  - `timing`: a measured duration or rate; noisy under emulation (CV 6–28 %
  *    seen under TCG), compared with rank tests on repetitions.
  *  - `count`: an event count, per I/O (DMA maps, IOTLB flushes) or per
- *    repetition (faults). Its `count` model says what it is per and whether it
- *    is exact: `exact` counts follow the I/Os one for one (a DMA map per I/O;
+ *    repetition (faults). Its `count` model says whether it is exact: `exact` counts follow the I/Os one for one (a DMA map per I/O;
  *    a synchronous flush per unmap in strict mode) and are compared as rates
  *    (exact Poisson test); `varies` counts follow a timer or a queue's fill
  *    (lazy mode's flush queue), so their rate per I/O moves with the I/O rate
@@ -22,20 +24,46 @@
  * from those repetitions are never mixed with untraced ones.
  */
 
-import type { IommuMode } from '../scenario/types.js';
+import type { IommuMode } from './iommu.js';
 
 export type Better = 'higher' | 'lower';
 export type MetricKind = 'timing' | 'count' | 'exposure';
 export type MetricSource = 'fio' | 'bpftrace';
 export type CountVariation = 'exact' | 'varies' | 'poisson';
+/** What one value is per: each I/O (a rate per I/O, or one I/O's latency), the repetition, or a second of it. */
+export type Per = 'io' | 'repetition' | 'second';
 
 export interface CountModel {
-  /** What one value is per: a rate per completed I/O, or a raw count per repetition. */
-  readonly per: 'io' | 'repetition';
   readonly variation: CountVariation;
   /** Modes in which the count follows a timer or queue instead of the I/Os (it varies there). */
   readonly variesIn?: readonly IommuMode[];
 }
+
+/**
+ * How a metric comes out of fio's `--output-format=json+` (runner/fio-parse.ts):
+ * a quantity summed over jobs, for reads, writes or both; latency percentiles
+ * from the merged histograms.
+ */
+export type FioField =
+  | { readonly quantity: 'total_ios' | 'iops' | 'bw_mib_s' | 'clat_mean_us' | 'cpu_usr_pct' | 'cpu_sys_pct'; readonly direction?: 'read' | 'write' }
+  | { readonly quantity: 'clat_percentile_us'; readonly percentile: number };
+export type FioExtraction = { readonly tool: 'fio' } & FioField;
+
+/**
+ * How a metric comes out of a bpftrace script's `-f json` maps
+ * (runner/tracing.ts): the named maps summed (`sum`), summed for the test
+ * disk's PCI device where the map is keyed by device (`sum-for-disk`), or a
+ * percentile of a histogram map. Per-I/O metrics are divided by fio's I/Os.
+ */
+export interface BpftraceExtraction {
+  readonly tool: 'bpftrace';
+  /** The script in bpf/ (without `.bt`). */
+  readonly script: string;
+  readonly maps: readonly string[];
+  readonly reduce: 'sum' | 'sum-for-disk' | { readonly percentile: number };
+}
+
+export type Extraction = FioExtraction | BpftraceExtraction;
 
 export interface MetricDescription {
   readonly name: string;
@@ -43,68 +71,94 @@ export interface MetricDescription {
   readonly unit: string;
   readonly better: Better;
   readonly kind: MetricKind;
-  readonly source: MetricSource;
-  /** The bpftrace script (file name in bpf/ without `.bt`) that produces it. */
-  readonly script?: string;
-  /** Counts only: what a value is per and whether it is exact (see above). */
+  readonly per: Per;
+  readonly extract: Extraction;
+  /** Counts only: whether it is exact, varies, or is a rare event (see above). */
   readonly count?: CountModel;
   readonly description: string;
 }
 
-const fio = (
-  name: string,
-  title: string,
-  unit: string,
-  better: Better,
-  description: string,
-): MetricDescription => ({ name, title, unit, better, kind: 'timing', source: 'fio', description });
+/** The metric that per-I/O counts are divided by, and that turns them back into events. */
+export const EXPOSURE_METRIC = 'ios';
+
+const fio = (name: string, title: string, unit: string, better: Better, per: Per, extract: FioField, description: string): MetricDescription =>
+  ({ name, title, unit, better, kind: 'timing', per, extract: { tool: 'fio', ...extract }, description });
 
 const traced = (
-  name: string,
-  title: string,
-  unit: string,
-  kind: MetricKind,
-  script: string,
-  description: string,
-  count?: CountModel,
-): MetricDescription => ({ name, title, unit, better: 'lower', kind, source: 'bpftrace', script, description, ...(count ? { count } : {}) });
+  name: string, title: string, unit: string, kind: MetricKind, per: Per,
+  extract: Omit<BpftraceExtraction, 'tool'>, description: string, count?: CountModel,
+): MetricDescription => ({ name, title, unit, better: 'lower', kind, per, extract: { tool: 'bpftrace', ...extract }, description, ...(count ? { count } : {}) });
+
+const DMA = 'dma-map-latency';
+const IOTLB = 'iotlb-invalidations';
 
 export const METRICS: readonly MetricDescription[] = [
-  { name: 'ios', title: 'Completed I/Os', unit: 'IOs', better: 'higher', kind: 'exposure', source: 'fio',
+  { name: EXPOSURE_METRIC, title: 'Completed I/Os', unit: 'IOs', better: 'higher', kind: 'exposure', per: 'repetition', extract: { tool: 'fio', quantity: 'total_ios' },
     description: 'I/Os completed in the repetition (all jobs); the exposure that turns per-I/O counts back into event counts for rate tests.' },
-  fio('iops', 'IOPS', 'IO/s', 'higher', 'Completed I/Os per second, reads and writes together, summed over jobs.'),
-  fio('read_iops', 'Read IOPS', 'IO/s', 'higher', 'Completed reads per second.'),
-  fio('write_iops', 'Write IOPS', 'IO/s', 'higher', 'Completed writes per second.'),
-  fio('bw_mib_s', 'Bandwidth', 'MiB/s', 'higher', 'Bytes moved per second, reads and writes together.'),
-  fio('clat_mean_us', 'Completion latency, mean', 'µs', 'lower', 'Mean completion latency (submission to completion) over all I/Os.'),
-  fio('clat_p50_us', 'Completion latency, p50', 'µs', 'lower', 'Median completion latency.'),
-  fio('clat_p90_us', 'Completion latency, p90', 'µs', 'lower', '90th percentile completion latency.'),
-  fio('clat_p99_us', 'Completion latency, p99', 'µs', 'lower', '99th percentile completion latency.'),
-  fio('clat_p999_us', 'Completion latency, p99.9', 'µs', 'lower', '99.9th percentile completion latency.'),
-  fio('cpu_usr_pct', 'CPU user', '%', 'lower', 'fio user CPU time as a share of wall time.'),
-  fio('cpu_sys_pct', 'CPU system', '%', 'lower', 'fio system CPU time as a share of wall time; IOMMU mapping cost lands here.'),
-  traced('dma_map_per_io', 'DMA maps per I/O', 'maps/IO', 'count', 'dma-map-latency',
-    'DMA-API map calls (dma_map_page_attrs and sg variants) divided by completed I/Os. Exact: one map per I/O (or per segment) in every mode.',
-    { per: 'io', variation: 'exact' }),
-  traced('dma_map_p50_ns', 'DMA map latency, p50', 'ns', 'timing', 'dma-map-latency',
+  fio('iops', 'IOPS', 'IO/s', 'higher', 'second', { quantity: 'iops' }, 'Completed I/Os per second, reads and writes together, summed over jobs.'),
+  fio('read_iops', 'Read IOPS', 'IO/s', 'higher', 'second', { quantity: 'iops', direction: 'read' }, 'Completed reads per second (absent when the job reads nothing).'),
+  fio('write_iops', 'Write IOPS', 'IO/s', 'higher', 'second', { quantity: 'iops', direction: 'write' }, 'Completed writes per second (absent when the job writes nothing).'),
+  fio('bw_mib_s', 'Bandwidth', 'MiB/s', 'higher', 'second', { quantity: 'bw_mib_s' }, 'Bytes moved per second, reads and writes together.'),
+  fio('clat_mean_us', 'Completion latency, mean', 'µs', 'lower', 'io', { quantity: 'clat_mean_us' }, 'Mean completion latency (submission to completion) over all I/Os.'),
+  fio('clat_p50_us', 'Completion latency, p50', 'µs', 'lower', 'io', { quantity: 'clat_percentile_us', percentile: 50 }, 'Median completion latency.'),
+  fio('clat_p90_us', 'Completion latency, p90', 'µs', 'lower', 'io', { quantity: 'clat_percentile_us', percentile: 90 }, '90th percentile completion latency.'),
+  fio('clat_p99_us', 'Completion latency, p99', 'µs', 'lower', 'io', { quantity: 'clat_percentile_us', percentile: 99 }, '99th percentile completion latency.'),
+  fio('clat_p999_us', 'Completion latency, p99.9', 'µs', 'lower', 'io', { quantity: 'clat_percentile_us', percentile: 99.9 }, '99.9th percentile completion latency.'),
+  fio('cpu_usr_pct', 'CPU user', '%', 'lower', 'second', { quantity: 'cpu_usr_pct' }, 'fio user CPU time as a share of wall time.'),
+  fio('cpu_sys_pct', 'CPU system', '%', 'lower', 'second', { quantity: 'cpu_sys_pct' }, 'fio system CPU time as a share of wall time; IOMMU mapping cost lands here.'),
+  traced('dma_map_per_io', 'DMA maps per I/O', 'maps/IO', 'count', 'io', { script: DMA, maps: ['maps', 'map_sg'], reduce: 'sum-for-disk' },
+    'DMA-API map calls (dma_map_page_attrs and sg variants) for the test disk divided by completed I/Os. Exact: one map per I/O (or per segment) in every mode.',
+    { variation: 'exact' }),
+  traced('dma_map_p50_ns', 'DMA map latency, p50', 'ns', 'timing', 'io', { script: DMA, maps: ['map_ns'], reduce: { percentile: 50 } },
     'Median latency of iommu_dma_map_page; from a traced repetition, so inflated by tracing.'),
-  traced('dma_map_p99_ns', 'DMA map latency, p99', 'ns', 'timing', 'dma-map-latency',
+  traced('dma_map_p99_ns', 'DMA map latency, p99', 'ns', 'timing', 'io', { script: DMA, maps: ['map_ns'], reduce: { percentile: 99 } },
     '99th percentile latency of iommu_dma_map_page; from a traced repetition.'),
-  traced('dma_unmap_p50_ns', 'DMA unmap latency, p50', 'ns', 'timing', 'dma-map-latency',
+  traced('dma_unmap_p50_ns', 'DMA unmap latency, p50', 'ns', 'timing', 'io', { script: DMA, maps: ['unmap_ns'], reduce: { percentile: 50 } },
     'Median latency of iommu_dma_unmap_page; from a traced repetition.'),
-  traced('iotlb_sync_flush_per_io', 'Synchronous IOTLB flushes per I/O', 'flushes/IO', 'count', 'iotlb-invalidations',
+  traced('iotlb_sync_flush_per_io', 'Synchronous IOTLB flushes per I/O', 'flushes/IO', 'count', 'io', { script: IOTLB, maps: ['intel_qi_sync', 'viommu_sync'], reduce: 'sum' },
     'Synchronous invalidations (Intel qi_submit_sync, virtio-iommu viommu_sync_req) per completed I/O: the cost strict mode pays. Exact in strict mode (one per unmap) and in passthrough/off (none); varies in lazy mode, where the flush-queue timer and its fill drive them.',
-    { per: 'io', variation: 'exact', variesIn: ['lazy'] }),
-  traced('fq_flush_per_io', 'Flush-queue flushes per I/O', 'flushes/IO', 'count', 'iotlb-invalidations',
+    { variation: 'exact', variesIn: ['lazy'] }),
+  traced('fq_flush_per_io', 'Flush-queue flushes per I/O', 'flushes/IO', 'count', 'io', { script: IOTLB, maps: ['fq_flush'], reduce: 'sum' },
     'Deferred flush-queue flushes (fq_flush_iotlb) per completed I/O: how lazy mode batches invalidations. Varies in lazy mode (a timer and the queue\'s fill drive it, so its rate per I/O follows the I/O rate); none in the other modes.',
-    { per: 'io', variation: 'exact', variesIn: ['lazy'] }),
-  traced('iova_alloc_per_io', 'IOVA allocations per I/O', 'allocs/IO', 'count', 'iova-alloc',
+    { variation: 'exact', variesIn: ['lazy'] }),
+  traced('iova_alloc_per_io', 'IOVA allocations per I/O', 'allocs/IO', 'count', 'io', { script: 'iova-alloc', maps: ['alloc'], reduce: 'sum' },
     'alloc_iova_fast calls per completed I/O. Exact: one IOVA per mapping in the translating modes, none otherwise.',
-    { per: 'io', variation: 'exact' }),
-  traced('iommu_faults', 'IOMMU faults', 'faults', 'count', 'iommu-faults',
+    { variation: 'exact' }),
+  traced('iommu_faults', 'IOMMU faults', 'faults', 'count', 'repetition', { script: 'iommu-faults', maps: ['faults'], reduce: 'sum' },
     'iommu:io_page_fault events during the repetition (a count per repetition, not per I/O); rare independent events, compared as a rate per repetition; any non-zero value is worth a look.',
-    { per: 'repetition', variation: 'poisson' }),
+    { variation: 'poisson' }),
 ];
+
+/** Which tool produces the metric. */
+export function sourceOf(d: MetricDescription): MetricSource {
+  return d.extract.tool;
+}
+
+/** The bpftrace script that produces the metric, if it is a traced one. */
+export function scriptOf(d: MetricDescription): string | undefined {
+  return d.extract.tool === 'bpftrace' ? d.extract.script : undefined;
+}
+
+/** Where the value comes from, in words (docs/metrics.md). */
+export function describeExtraction(d: MetricDescription): string {
+  const x = d.extract;
+  if (x.tool === 'bpftrace') {
+    const r = x.reduce;
+    const how = r === 'sum' ? 'sum of' : r === 'sum-for-disk' ? "the test disk's entries of" : `p${r.percentile} of the histogram`;
+    return `bpftrace \`bpf/${x.script}.bt\`: ${how} ${x.maps.map((m) => `\`@${m}\``).join(' + ')}${d.per === 'io' && d.kind === 'count' ? ' ÷ `ios`' : ''}`;
+  }
+  const field = x.quantity === 'clat_percentile_us' ? `p${x.percentile} of the merged \`clat_ns.bins\`` : `\`${x.quantity}\``;
+  return `fio json+: ${field}${'direction' in x && x.direction ? ` (${x.direction}s)` : ''}, over all jobs`;
+}
+
+/**
+ * What one repetition's value counts in a rate test: per-I/O counts weigh by
+ * the repetition's I/Os (value × I/Os = events), per-repetition counts by one
+ * repetition (value = events).
+ */
+export function exposureOf(d: MetricDescription, metrics: Readonly<Record<string, number>>): number {
+  return d.per === 'io' ? metrics[EXPOSURE_METRIC] ?? NaN : 1;
+}
 
 const byName = new Map(METRICS.map((m) => [m.name, m]));
 
@@ -129,7 +183,7 @@ export function countVariation(d: MetricDescription, mode: IommuMode): CountVari
  */
 export function measuredVariation(d: MetricDescription, mode: IommuMode, timebase: 'wall' | 'virtual'): CountVariation | undefined {
   const v = countVariation(d, mode);
-  return v === 'exact' && d.count?.per === 'io' && timebase === 'virtual' ? 'varies' : v;
+  return v === 'exact' && d.per === 'io' && timebase === 'virtual' ? 'varies' : v;
 }
 
 /** The metrics a scenario gets when it names none: what fio gives without tracing. */

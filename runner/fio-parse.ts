@@ -1,10 +1,12 @@
 /**
- * fio `--output-format=json+` → the lab's metrics. Pure. Percentiles are
+ * fio `--output-format=json+` → the lab's metrics, each as core/metrics.ts
+ * says it is extracted. Pure. Percentiles are
  * computed from the merged latency histograms (`clat_ns.bins`, what json+ adds)
  * over all jobs and directions, because fio's per-job percentiles cannot be
  * combined; for one job and one direction the result equals fio's own.
  */
 import { LabError } from '../core/errors.js';
+import { METRICS, type FioExtraction } from '../core/metrics.js';
 
 interface FioClat {
   readonly mean?: number;
@@ -66,24 +68,32 @@ function percentileFromBins(bins: Map<number, number>, p: number): number {
   return keys[keys.length - 1] ?? NaN;
 }
 
-export function fioMetrics(out: FioOutput): Record<string, number> {
+/** fio's output summed over jobs, per direction: what the fio metrics of core/metrics.ts are taken from. */
+interface FioTotals {
+  readonly iops: { read: number; write: number };
+  readonly bwKiB: { read: number; write: number };
+  readonly ios: { read: number; write: number };
+  readonly usr: number;
+  readonly sys: number;
+  readonly latMeanNs: number;
+  readonly bins: Map<number, number>;
+}
+
+function totals(out: FioOutput): FioTotals {
   const failed = out.jobs.find((j) => j.error !== 0);
   if (failed) throw new FioParseError(`fio job ${failed.jobname} ended with error ${failed.error}`);
-  let readIops = 0;
-  let writeIops = 0;
-  let bwKiB = 0;
-  let usr = 0;
-  let sys = 0;
+  const t = { iops: { read: 0, write: 0 }, bwKiB: { read: 0, write: 0 }, ios: { read: 0, write: 0 }, usr: 0, sys: 0 };
   let latSum = 0;
   let latN = 0;
   const bins = new Map<number, number>();
   for (const j of out.jobs) {
-    readIops += j.read.iops;
-    writeIops += j.write.iops;
-    bwKiB += j.read.bw + j.write.bw;
-    usr += j.usr_cpu;
-    sys += j.sys_cpu;
-    for (const d of [j.read, j.write]) {
+    t.usr += j.usr_cpu;
+    t.sys += j.sys_cpu;
+    for (const dir of ['read', 'write'] as const) {
+      const d = j[dir];
+      t.iops[dir] += d.iops;
+      t.bwKiB[dir] += d.bw;
+      t.ios[dir] += d.total_ios;
       const c = d.clat_ns;
       if (!c || !c.N) continue;
       latSum += (c.mean ?? 0) * c.N;
@@ -93,21 +103,35 @@ export function fioMetrics(out: FioOutput): Record<string, number> {
   }
   if (latN === 0) throw new FioParseError('fio completed no I/O');
   if (bins.size === 0) throw new FioParseError('fio JSON has no latency bins; run fio with --output-format=json+');
-  const us = (ns: number) => ns / 1000;
-  const metrics: Record<string, number> = {
-    ios: fioTotalIos(out),
-    iops: readIops + writeIops,
-    bw_mib_s: bwKiB / 1024,
-    clat_mean_us: us(latSum / latN),
-    clat_p50_us: us(percentileFromBins(bins, 50)),
-    clat_p90_us: us(percentileFromBins(bins, 90)),
-    clat_p99_us: us(percentileFromBins(bins, 99)),
-    clat_p999_us: us(percentileFromBins(bins, 99.9)),
-    cpu_usr_pct: usr,
-    cpu_sys_pct: sys,
-  };
-  if (readIops > 0) metrics['read_iops'] = readIops;
-  if (writeIops > 0) metrics['write_iops'] = writeIops;
+  return { ...t, latMeanNs: latSum / latN, bins };
+}
+
+/** One fio metric's value, as its description says; undefined where it does not apply (reads of a write job). */
+function fioValue(t: FioTotals, x: FioExtraction): number | undefined {
+  const both = (v: { read: number; write: number }) => ('direction' in x && x.direction ? v[x.direction] : v.read + v.write);
+  switch (x.quantity) {
+    case 'total_ios': return both(t.ios);
+    case 'iops': {
+      const v = both(t.iops);
+      return 'direction' in x && x.direction && v === 0 ? undefined : v;
+    }
+    case 'bw_mib_s': return both(t.bwKiB) / 1024;
+    case 'clat_mean_us': return t.latMeanNs / 1000;
+    case 'clat_percentile_us': return percentileFromBins(t.bins, x.percentile) / 1000;
+    case 'cpu_usr_pct': return t.usr;
+    case 'cpu_sys_pct': return t.sys;
+  }
+}
+
+/** Every metric core/metrics.ts extracts from fio. */
+export function fioMetrics(out: FioOutput): Record<string, number> {
+  const t = totals(out);
+  const metrics: Record<string, number> = {};
+  for (const d of METRICS) {
+    if (d.extract.tool !== 'fio') continue;
+    const v = fioValue(t, d.extract);
+    if (v !== undefined) metrics[d.name] = v;
+  }
   return metrics;
 }
 
@@ -116,7 +140,3 @@ export function parseFio(stdout: string): { output: FioOutput; metrics: Record<s
   return { output, metrics: fioMetrics(output) };
 }
 
-/** Completed I/Os over all jobs and directions (what per-I/O counts divide by). */
-export function fioTotalIos(out: FioOutput): number {
-  return out.jobs.reduce((n, j) => n + j.read.total_ios + j.write.total_ios, 0);
-}

@@ -21,7 +21,8 @@ import { newRunId, RunStore, thisHost } from '../result/store.js';
 import { repId, type Check, type Failure, type FailureKind, type RepOutcome, type RepResult, type RunManifest, type TraceRecord } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { buildJobFile, writesData } from './fio-job.js';
-import { FioParseError, fioTotalIos, parseFio } from './fio-parse.js';
+import { FioParseError, parseFio } from './fio-parse.js';
+import { EXPOSURE_METRIC } from '../core/metrics.js';
 import { checkIoPattern } from './io-pattern.js';
 import { BpftraceError, runTraced, type TraceRun } from './traced.js';
 import { prepareScript, probeAvailability, scriptProbes, traceMetrics, type PreparedScript } from './tracing.js';
@@ -431,9 +432,9 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           return;
         }
         try {
-          const { output, metrics } = parseFio(res.stdout);
+          const { metrics } = parseFio(res.stdout);
           if (traced) {
-            const ios = fioTotalIos(output);
+            const ios = metrics[EXPOSURE_METRIC] ?? 0;
             const pci = st.extra.facts.disks.find((d) => d.name === task.cell.disk)?.pci;
             for (const t of traces) {
               if (t.output.errors.length) throw new BpftraceError(`bpftrace ${t.name}: ${t.output.errors.join('; ')}`, t.stderr);

@@ -2,8 +2,9 @@
  * bpftrace in the runner: which of a script's probes the target's kernel has
  * (absent ones are cut out and recorded as skipped, with the reason), the
  * script's `-f json` output parsed into maps, and the maps turned into the
- * described per-I/O metrics. Everything here is pure except `probeAvailability`.
+ * metrics as core/metrics.ts describes their extraction. Everything here is pure except `probeAvailability`.
  */
+import { METRICS } from '../core/metrics.js';
 import { shellQuote, type SshSession } from './ssh.js';
 
 export interface ProbeSpec {
@@ -183,32 +184,21 @@ export interface TraceContext {
   readonly pci?: string;
 }
 
-/** Per-I/O metrics from a script's maps (names as in core/metrics.ts). */
+/** The metrics core/metrics.ts extracts from this script's maps; per-I/O sums are divided by the repetition's I/Os. */
 export function traceMetrics(script: string, out: BpftraceOutput, ctx: TraceContext): Record<string, number> {
-  const m = out.maps;
-  const perIo = (n: number) => (ctx.ios > 0 ? n / ctx.ios : 0);
-  switch (script) {
-    case 'dma-map-latency': {
-      const maps = ctx.pci ? keyed(m['maps'], ctx.pci) + keyed(m['map_sg'], ctx.pci) : scalar(m['maps']) + scalar(m['map_sg']);
-      const r: Record<string, number> = { dma_map_per_io: perIo(maps) };
-      const p50 = histPercentile(m['map_ns'] as HistBucket[] | undefined, 50);
-      const p99 = histPercentile(m['map_ns'] as HistBucket[] | undefined, 99);
-      const u50 = histPercentile(m['unmap_ns'] as HistBucket[] | undefined, 50);
-      if (p50 !== undefined) r['dma_map_p50_ns'] = p50;
-      if (p99 !== undefined) r['dma_map_p99_ns'] = p99;
-      if (u50 !== undefined) r['dma_unmap_p50_ns'] = u50;
-      return r;
+  const r: Record<string, number> = {};
+  for (const d of METRICS) {
+    const x = d.extract;
+    if (x.tool !== 'bpftrace' || x.script !== script) continue;
+    const maps = x.maps.map((name) => out.maps[name]);
+    if (typeof x.reduce === 'object') {
+      const p = histPercentile(maps[0] as HistBucket[] | undefined, x.reduce.percentile);
+      if (p !== undefined) r[d.name] = p;
+      continue;
     }
-    case 'iotlb-invalidations':
-      return {
-        iotlb_sync_flush_per_io: perIo(scalar(m['intel_qi_sync']) + scalar(m['viommu_sync'])),
-        fq_flush_per_io: perIo(scalar(m['fq_flush'])),
-      };
-    case 'iova-alloc':
-      return { iova_alloc_per_io: perIo(scalar(m['alloc'])) };
-    case 'iommu-faults':
-      return { iommu_faults: scalar(m['faults']) };
-    default:
-      return {};
+    const forDisk = x.reduce === 'sum-for-disk' && ctx.pci;
+    const events = maps.reduce<number>((s, v) => s + (forDisk ? keyed(v, ctx.pci!) : scalar(v)), 0);
+    r[d.name] = d.per === 'io' ? (ctx.ios > 0 ? events / ctx.ios : 0) : events;
   }
+  return r;
 }

@@ -9,6 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InvalidInputError, type Problem } from '../core/errors.js';
 import { BPF_DIR } from '../core/paths.js';
 import { combinationProblem, configName } from '../core/iommu.js';
+import { describeMetric, scriptOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
 import type { HostsFile, IommuDevice, IommuMode, Scenario, StaticHost } from './types.js';
@@ -167,6 +168,19 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
   s.tracing.scripts.forEach((script, i) => {
     if (!existsSync(join(bpfDir, `${script}.bt`))) {
       problems.push(problemAt(src, ['tracing', 'scripts', i], `no bpftrace script bpf/${script}.bt`, 'list the scripts in bpf/ without the .bt suffix'));
+    }
+  });
+
+  // A metric comes from a tool (core/metrics.ts): fio always runs; a traced metric needs its script and traced repetitions.
+  const traces = s.tracing.repetitions > 0 || s.tracing.in_timing_repetitions;
+  s.metrics.forEach((name, i) => {
+    const d = describeMetric(name);
+    const script = d && scriptOf(d);
+    if (!script) return;
+    if (!s.tracing.scripts.includes(script)) {
+      problems.push(problemAt(src, ['metrics', i], `${name} comes from the bpftrace script ${script}, which tracing.scripts does not list, so nothing would produce it`, `add "${script}" to tracing.scripts, or remove ${name} from metrics`));
+    } else if (!traces) {
+      problems.push(problemAt(src, ['metrics', i], `${name} comes from bpftrace, but the scenario runs no traced repetition (tracing.repetitions is 0)`, 'set tracing.repetitions to at least 1 (traced repetitions run apart from the timing ones)'));
     }
   });
 

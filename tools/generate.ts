@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { COMMANDS } from '../cli/commands/index.js';
-import { METRICS } from '../core/metrics.js';
+import { describeExtraction, METRICS } from '../core/metrics.js';
 import { labPath } from '../core/paths.js';
 import { inventorySchema } from '../inventory/schema.js';
 import { repResultSchema, runManifestSchema } from '../result/schema.js';
@@ -46,13 +46,15 @@ function metricsDoc(): string {
     '<!-- generated from core/metrics.ts by `npm run generate`; do not edit -->',
     '',
     'Every metric the lab reports is described once, in `core/metrics.ts`; the scenario schema, reports and comparisons read that table.',
-    '*timing* metrics are noisy under emulation and compared with rank tests over repetitions; *count* metrics are exact per-I/O event rates.',
+    'The parsers (fio, bpftrace) extract each metric as the table says, the scenario loader refuses a metric whose tool the scenario does not run, and comparisons read *per*:',
+    'a count per I/O is weighed by the repetition\'s I/Os (`ios`), a count per repetition by the repetition.',
+    '*timing* metrics are compared over repetitions (and boots); *count* metrics as exact rates, or over repetitions where they vary (docs/statistics.md).',
     '',
-    '| name | title | unit | better | kind | source | description |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| name | title | unit | better | kind | per | extracted from | description |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const m of METRICS) {
-    lines.push(`| \`${m.name}\` | ${m.title} | ${m.unit} | ${m.better} | ${m.kind} | ${m.source}${m.script ? ` (\`bpf/${m.script}.bt\`)` : ''} | ${m.description} |`);
+    lines.push(`| \`${m.name}\` | ${m.title} | ${m.unit} | ${m.better} | ${m.kind} | ${m.per} | ${describeExtraction(m)} | ${m.description} |`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -55,7 +55,7 @@ export interface Report {
   readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: string; readonly message: string }[];
   readonly problems: readonly LoadProblem[];
   readonly regression: boolean;
-  readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string; /** Counts: what one value is per (core/metrics.ts). */ readonly per?: string }[];
+  readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string; /** What one value is per (core/metrics.ts). */ readonly per: string }[];
 }
 
 /**
@@ -123,7 +123,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     problems: [...run.problems, ...(options.baseline?.problems ?? [])],
     // A regression: against the baseline, or a worse change point confirmed by the latest night.
     regression: (baselineSet ? hasRegression(baselineSet) : false) || trends.some((t) => newlyConfirmedWorse(t)),
-    metrics: METRICS.filter((m) => metricDescs.some((d) => d.name === m.name)).map((m) => ({ name: m.name, title: m.title, unit: m.unit, better: m.better, kind: m.kind, ...(m.count ? { per: m.count.per } : {}) })),
+    metrics: METRICS.filter((m) => metricDescs.some((d) => d.name === m.name)).map((m) => ({ name: m.name, title: m.title, unit: m.unit, better: m.better, kind: m.kind, per: m.per })),
   };
 }
 

@@ -22,7 +22,7 @@ iommu:
 targets:
   vms:
     - { name: v, clock: ${clock}, boots: 2, disks: [{ name: nvme0, bus: nvme }] }
-tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+tracing: { scripts: [iotlb-invalidations, dma-map-latency], repetitions: 1 }
 metrics: [iops, iotlb_sync_flush_per_io, dma_map_per_io]
 thresholds: { alpha: 0.05, min_effect_pct: 2, max_cv_pct: 2 }
 `;

@@ -36,6 +36,14 @@ async function problemsOf(text: string, name = 's.yaml'): Promise<{ file: string
 }
 
 describe('loadScenarioFile', () => {
+  it('refuses a metric that no tool of the scenario produces, at its line, with the fix', async () => {
+    const { file, messages } = await problemsOf(`${VALID}metrics: [iops, dma_map_per_io]\n`);
+    expect(messages[1]).toBe(`${file}:15:17: metrics[1]: dma_map_per_io comes from the bpftrace script dma-map-latency, which tracing.scripts does not list, so nothing would produce it`);
+    expect(messages[2]).toBe('  fix: add "dma-map-latency" to tracing.scripts, or remove dma_map_per_io from metrics');
+    const noReps = await problemsOf(`${VALID}tracing:\n  scripts: [dma-map-latency]\n  repetitions: 0\nmetrics: [dma_map_per_io]\n`);
+    expect(noReps.messages[1]).toMatch(/metrics\[0\]: dma_map_per_io comes from bpftrace, but the scenario runs no traced repetition/);
+  });
+
   it('accepts a valid scenario and fills in defaults', async () => {
     const dir = await tmp();
     const loaded = await loadScenarioFile(await writeIn(dir, 's.yaml', VALID));

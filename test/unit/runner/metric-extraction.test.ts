@@ -1,0 +1,52 @@
+/**
+ * Every metric of core/metrics.ts, extracted from saved real outputs (fio
+ * json+ and bpftrace -f json from lab guests) as its description says, against
+ * golden values (test/fixtures/metrics-golden.json, written by the parsers
+ * before metric extraction moved into the table, so the move changed nothing).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { METRICS } from '../../../core/metrics.js';
+import { parseFio } from '../../../runner/fio-parse.js';
+import { parseBpftraceJson, traceMetrics } from '../../../runner/tracing.js';
+
+const F = join(import.meta.dirname, '../../fixtures');
+const golden = JSON.parse(readFileSync(join(F, 'metrics-golden.json'), 'utf8')) as Record<string, Record<string, number>>;
+const NVME = '0000:00:12.0';
+
+function extractAll(): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const f of readdirSync(join(F, 'fio')).filter((x) => x.endsWith('.json'))) out[`fio/${f}`] = parseFio(readFileSync(join(F, 'fio', f), 'utf8')).metrics;
+  for (const cfg of readdirSync(join(F, 'bpftrace'))) {
+    const meta = JSON.parse(readFileSync(join(F, 'bpftrace', cfg, 'meta.json'), 'utf8')) as { fio: Record<string, { total_ios: number }> };
+    for (const f of readdirSync(join(F, 'bpftrace', cfg)).filter((x) => x.endsWith('.json') && x !== 'meta.json' && x !== 'block-io.json')) {
+      const script = f.replace(/\.json$/, '');
+      out[`bpftrace/${cfg}/${f}`] = traceMetrics(script, parseBpftraceJson(readFileSync(join(F, 'bpftrace', cfg, f), 'utf8')), { ios: meta.fio[script]!.total_ios, pci: NVME });
+    }
+  }
+  return out;
+}
+
+describe('metric extraction from the table', () => {
+  const got = extractAll();
+
+  it('gives the golden values on every saved output', () => {
+    expect(Object.keys(got).sort()).toEqual(Object.keys(golden).sort());
+    for (const [file, metrics] of Object.entries(golden)) {
+      expect(Object.keys(got[file]!).sort(), file).toEqual(Object.keys(metrics).sort());
+      for (const [name, v] of Object.entries(metrics)) expect(got[file]![name], `${file} ${name}`).toBeCloseTo(v, 9);
+    }
+  });
+
+  it('produces every described metric from some saved output', () => {
+    const produced = new Set(Object.values(got).flatMap((m) => Object.keys(m)));
+    expect(METRICS.map((m) => m.name).filter((n) => !produced.has(n))).toEqual([]);
+  });
+
+  it('a count per repetition is not divided by the I/Os; a count per I/O is', () => {
+    const out = { maps: { faults: 3, alloc: 300 }, errors: [] };
+    expect(traceMetrics('iommu-faults', out, { ios: 100 })).toEqual({ iommu_faults: 3 });
+    expect(traceMetrics('iova-alloc', out, { ios: 100 })).toEqual({ iova_alloc_per_io: 3 });
+  });
+});
