@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { LabError } from '../core/errors.js';
+import { BaselineCorruptError, BaselineMissingError } from '../core/errors.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import { RUN_FILE } from '../result/store.js';
 import type { RunManifest } from '../result/types.js';
@@ -80,12 +80,12 @@ export async function getBaseline(root: string, scenario: string): Promise<strin
   try {
     b = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
-    throw new LabError('E_BASELINE_CORRUPT', `${file} is not valid JSON (${(e as Error).message})`, { fix: `set it again: iommu-lab baseline set RUN`, exitCode: 2 });
+    throw new BaselineCorruptError(`${file} is not valid JSON (${(e as Error).message})`, { fix: `set it again: iommu-lab baseline set RUN` });
   }
-  if (!b.run) throw new LabError('E_BASELINE_CORRUPT', `${file} names no run`, { fix: 'set it again: iommu-lab baseline set RUN', exitCode: 2 });
+  if (!b.run) throw new BaselineCorruptError(`${file} names no run`, { fix: 'set it again: iommu-lab baseline set RUN' });
   const dir = resolve(dirname(dirname(file)), b.run);
   if (!existsSync(join(dir, RUN_FILE))) {
-    throw new LabError('E_BASELINE_MISSING', `the baseline of ${scenario} is ${basename(dir)}, which is no longer under ${root}`, { fix: 'set a new baseline: iommu-lab baseline set RUN', exitCode: 2 });
+    throw new BaselineMissingError(`the baseline of ${scenario} is ${basename(dir)}, which is no longer under ${root}`, { fix: 'set a new baseline: iommu-lab baseline set RUN' });
   }
   return dir;
 }

@@ -9,12 +9,12 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { LabError } from '../core/errors.js';
+import { LabError, RunUnreadableError } from '../core/errors.js';
 import { describeMetric, exposureOf, sourceOf } from '../core/metrics.js';
 import { timebaseOf, type Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import { repResultSchema } from '../result/schema.js';
-import { RUN_FILE, RESULT_FILE } from '../result/store.js';
+import { RUN_FILE, RESULT_FILE, RunStore } from '../result/store.js';
 import { parseRepId, type RepResult, type RunManifest } from '../result/types.js';
 import { checkSchema } from '../scenario/schema-check.js';
 import { scenarioSchema } from '../scenario/schema.js';
@@ -45,20 +45,17 @@ export interface LoadedRun {
 }
 
 function badRun(dir: string, message: string, fix: string): LabError {
-  return new LabError('E_RUN_UNREADABLE', `${dir}: ${message}`, { fix, exitCode: 2 });
+  return new RunUnreadableError(`${dir}: ${message}`, { fix });
 }
 
 export async function loadRun(dir: string): Promise<LoadedRun> {
-  const abs = resolve(dir);
-  const runFile = join(abs, RUN_FILE);
-  if (!existsSync(runFile)) throw badRun(abs, `no ${RUN_FILE}: not a run directory`, 'pass a run directory, e.g. results/2026-11-24T10-35-47Z-quick-1a2b');
-  let manifest: RunManifest;
-  try {
-    manifest = JSON.parse(await readFile(runFile, 'utf8')) as RunManifest;
-  } catch (e) {
-    throw badRun(abs, `${RUN_FILE} is not valid JSON (${(e as Error).message})`, 'the run cannot be analysed; run the scenario again');
-  }
-  if (manifest.version !== 1 || !Array.isArray(manifest.cells)) throw badRun(abs, `${RUN_FILE} is not a version 1 run manifest`, 'use the lab version that wrote it');
+  // The store opens the run (not a run, unreadable, another version); for the analysis each is a run it cannot read.
+  const store = await RunStore.open(dir).catch((e: unknown) => {
+    throw e instanceof LabError ? new RunUnreadableError(e.message, { cause: e, ...(e.fix ? { fix: e.fix } : {}) }) : e;
+  });
+  const abs = store.dir;
+  const manifest = await store.manifest();
+  if (!Array.isArray(manifest.cells)) throw badRun(abs, `${RUN_FILE} lists no cells`, 'the run directory was edited; it cannot be analysed');
 
   const scenarioFile = join(abs, 'scenario.yaml');
   if (!existsSync(scenarioFile)) throw badRun(abs, 'scenario.yaml is missing', 'the run directory is incomplete; copy it again from where it ran');

@@ -9,6 +9,7 @@ import { asList, type LoadedScenario } from '../scenario/load.js';
 import { configName, type IommuConfig } from '../core/iommu.js';
 import type { IommuDevice, IommuMode, WorkloadSpec } from '../scenario/types.js';
 import type { Cell, CellTarget, FioJob, GuestSpec, Plan } from './types.js';
+import { tracedRepetitionCount } from './repetition.js';
 
 /** A matrix bigger than this is almost certainly a typo in a list. */
 export const MAX_CELLS = 20000;
@@ -136,23 +137,7 @@ export function expand(loaded: LoadedScenario): Plan {
     }
     seen.set(c.id, c.index);
   }
-  // One script per traced repetition (see tracedScripts): each script gets `tracing.repetitions` of its own.
-  const traced = s.tracing.scripts.length > 0 && !s.tracing.in_timing_repetitions ? s.tracing.repetitions * s.tracing.scripts.length : 0;
-  return { scenario: s.name, cells, guests, repetitions: { timing: s.repetitions, traced } };
-}
-
-/**
- * The bpftrace scripts of one repetition. A traced repetition runs one script:
- * BPF programs do not nest on a CPU, so a probe that fires in an interrupt
- * (NVMe completions unmap there) while another script's program runs is
- * silently missed. With five scripts attached at once, a 6.1 guest counted
- * 0.63 IOTLB flushes per I/O where one script alone counted 0.99. Timing
- * repetitions that a scenario explicitly traces get every script.
- */
-export function tracedScripts(tracing: { scripts: readonly string[]; in_timing_repetitions: boolean }, rep: { kind: 'timing' | 'traced'; index: number }): readonly string[] {
-  if (tracing.scripts.length === 0) return [];
-  if (rep.kind === 'timing') return tracing.in_timing_repetitions ? tracing.scripts : [];
-  return [tracing.scripts[(rep.index - 1) % tracing.scripts.length]!];
+  return { scenario: s.name, cells, guests, repetitions: { timing: s.repetitions, traced: tracedRepetitionCount(s.tracing) } };
 }
 
 /** Boots a cell's repetitions are split over: its VM profile's `boots` (static hosts: 1, the lab does not reboot them). */

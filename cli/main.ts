@@ -1,10 +1,13 @@
 /**
  * The `iommu-lab` command. Builds a commander program from the command table,
  * runs it, and turns errors into exit codes: 0 success, 1 a failed run, 2 bad
- * input. Known errors print without a stack; anything else is a bug and does.
+ * input. Known errors print without a stack; anything else is a bug: one line,
+ * and the stack in a file the line names.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { EXIT, isLabError, type ExitCode } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
 import { COMMANDS } from './commands/index.js';
@@ -38,6 +41,21 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
   return program;
 }
 
+function firstLine(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e).split('\n')[0]!;
+}
+
+/** Where an unexpected error's stack goes: a file, so the user sees one line and the report has everything. */
+function writeTrace(e: unknown, argv: readonly string[]): string {
+  const file = join(tmpdir(), `iommu-lab-error-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.txt`);
+  try {
+    writeFileSync(file, [`iommu-lab ${VERSION} ${argv.join(' ')}`, `node ${process.version} ${process.platform}`, '', e instanceof Error ? e.stack ?? String(e) : String(e), ''].join('\n'));
+    return file;
+  } catch {
+    return `(could not write ${file}) ${e instanceof Error ? e.stack : String(e)}`;
+  }
+}
+
 export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
   let code: ExitCode = EXIT.ok;
   const program = buildProgram(io, (c) => (code = c));
@@ -53,7 +71,7 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
       io.err(e.format());
       return e.exitCode;
     }
-    io.err(`iommu-lab: unexpected error (a bug; please report it with this output):\n${(e as Error)?.stack ?? String(e)}`);
+    io.err(`iommu-lab: unexpected error: ${firstLine(e)} (a bug in the lab; the full trace is in ${writeTrace(e, argv)}, please report it with that file)`);
     return EXIT.failed;
   }
 }

@@ -66,7 +66,7 @@ export function progressPrinter(io: Io, targets: readonly string[], now: () => n
         const c = counts.get(e.target);
         if (c) c.done++;
         const o = e.outcome;
-        const what = o.state === 'passed' ? `passed${o.metrics['iops'] !== undefined ? ` (${Math.round(o.metrics['iops'])} IOPS)` : ''}` : o.state === 'failed' ? `FAILED ${o.failure.kind}: ${o.failure.message}` : `skipped: ${o.reason}`;
+        const what = o.state === 'passed' ? `passed${o.metrics['iops'] !== undefined ? ` (${Math.round(o.metrics['iops'])} IOPS)` : ''}` : `FAILED ${o.failure.kind}: ${o.failure.message}`;
         if (!io.isTTY || o.state === 'failed') {
           if (io.isTTY && drawn) { io.err(`\x1b[${drawn}F\x1b[J`); drawn = 0; }
           const eta = secondsLeft((now() - started) / 1000, total - left, left);

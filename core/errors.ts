@@ -1,38 +1,122 @@
 /**
- * Errors the lab expects. Each has a stable `code` (for scripts and tests), a
- * `fix` that tells the user what to do, and the exit code the CLI should use.
- * Known errors print without a stack; anything else is a bug and prints with it.
+ * Every error the lab expects, registered once (in the style of vitest's
+ * src/node/errors.ts): one class per stable `code`, each with the failure kind
+ * it gives a repetition it ends, the exit code the CLI uses, what it means and,
+ * where there is one, the usual fix. docs/errors.md is generated from this
+ * registry. Known errors print without a stack; anything else is a bug, and
+ * the CLI writes its stack to a file and prints one line saying where.
  */
 
 export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/**
+ * How a repetition failed, as results record it (`outcome.failure.kind`).
+ * `what` says what the lab does about it (docs/errors.md, docs/runner.md).
+ */
+export const FAILURE_KINDS = {
+  connect: 'The target did not answer SSH, or the connection dropped. Retried with backoff (3 times); then the rest of the target\'s repetitions in this boot fail the same way.',
+  auth: 'The target refused the key, or the key file cannot be read. Not retried: fix the key or the inventory.',
+  'host-key-mismatch': 'The target\'s host key is not the pinned one. Not retried: a different machine (or a rebuilt one) answers at that address.',
+  timeout: 'A command or the workload ran past its budget (runtime + ramp + timeouts.cell_s), or a guest did not answer SSH within timeouts.boot_s. The repetition fails; the next one gets a fresh connection.',
+  command: 'A command on the target failed (upload, set-up). The stderr tail is kept.',
+  preflight: 'The preflight script could not run, or the target lacks fio. Every repetition of the target in this boot fails with it.',
+  'iommu-mode-mismatch': 'The target does not run the IOMMU configuration it should (sysfs group types, /sys/class/iommu, the kernel command line). Nothing is measured on it.',
+  'destructive-write-refused': 'A writing workload would overwrite a raw block device that is not marked allow_destructive_writes. Refused before connecting.',
+  fio: 'fio exited non-zero. The stderr tail and fio\'s output are kept.',
+  parse: 'fio\'s JSON was missing, truncated or without latency histograms. The raw output is kept as fio.json.',
+  bpftrace: 'A bpftrace script did not attach, printed errors, or did not exit after SIGINT. Its stderr is kept.',
+  'guest-died': 'The guest\'s kernel panicked or its domain stopped. The guest is booted again and the repetition run anew (twice per guest and run); after that it fails with the console\'s last lines.',
+  hypervisor: 'libvirt or QEMU could not start, stop or reboot a guest (libvirtd down, a virsh command failed, no free port). The rest of the guest\'s repetitions in this boot fail with it; the next boot, or the next sweep, tries again.',
+  'host-contention': 'A virtual-time repetition ran beside too much other host load (or the guest clock jumped) three times in a row; it is not reported.',
+  interrupted: 'The run was interrupted (SIGINT or SIGTERM) during the repetition. It is named in the run\'s summary but not recorded (a result is never half-made); `sweep` or `run --resume` runs it.',
+  internal: 'A bug in the lab. The message says where the full trace was written.',
+} as const;
+export type FailureKind = keyof typeof FAILURE_KINDS;
+export const FAILURE_KIND_NAMES = Object.keys(FAILURE_KINDS) as FailureKind[];
+
 export interface LabErrorOptions {
   readonly fix?: string;
   readonly cause?: unknown;
-  readonly exitCode?: ExitCode;
+  /** What explains the failure beyond the message: a command's stderr tail, a serial console's last lines. */
+  readonly detail?: string;
+}
+
+/** What the registry knows of a code. */
+export interface ErrorSpec {
+  /** The failure kind a repetition gets when this error ends it; none for errors that end a command, not a repetition (`internal` if one ever does). */
+  readonly kind?: FailureKind;
+  readonly exitCode: ExitCode;
+  /** What it means, for docs/errors.md. */
+  readonly means: string;
+  /** The fix when the thrower gives none. */
+  readonly fix?: string;
 }
 
 export class LabError extends Error {
+  static readonly code: string = 'E_LAB';
+  static readonly spec: ErrorSpec = { exitCode: EXIT.failed, means: 'An error of the lab.' };
   readonly code: string;
-  readonly fix: string | undefined;
+  readonly kind: FailureKind;
   readonly exitCode: ExitCode;
+  readonly fix: string | undefined;
+  readonly detail: string;
 
-  constructor(code: string, message: string, options: LabErrorOptions = {}) {
+  constructor(message: string, options: LabErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'LabError';
-    this.code = code;
-    this.fix = options.fix;
-    this.exitCode = options.exitCode ?? EXIT.failed;
+    const cls = new.target as unknown as { code: string; spec: ErrorSpec; name: string };
+    this.name = cls.name;
+    this.code = cls.code;
+    this.kind = cls.spec.kind ?? 'internal';
+    this.exitCode = cls.spec.exitCode;
+    this.fix = options.fix ?? cls.spec.fix;
+    this.detail = options.detail ?? '';
   }
 
-  /** What the CLI prints: message, then the fix, never a stack. */
+  /** What the CLI prints: message, what explains it (its last 20 lines), then the fix; never a stack. */
   format(): string {
     const lines = [`error[${this.code}]: ${this.message}`];
+    if (this.detail.trim()) lines.push(...this.detail.trimEnd().split('\n').slice(-20).map((l) => `  | ${l}`));
     if (this.fix) lines.push(`  fix: ${this.fix}`);
     return lines.join('\n');
   }
+
+  /** The same error with what explains it (a console tail found after it was thrown). */
+  withDetail(detail: string): LabError {
+    const cls = this.constructor as new (message: string, options?: LabErrorOptions) => LabError;
+    return new cls(this.message, { ...(this.fix ? { fix: this.fix } : {}), detail, ...(this.cause !== undefined ? { cause: this.cause } : {}) });
+  }
 }
+
+type LabErrorClass<B extends LabError = LabError> = (new (message: string, options?: LabErrorOptions) => B) & { readonly code: string; readonly spec: ErrorSpec };
+
+/** Every registered class, for docs/errors.md and the test that each code is unique. */
+export const ERROR_REGISTRY: LabErrorClass[] = [];
+
+/**
+ * Registers a code: a class of its own (so `instanceof` and `code` agree),
+ * optionally under a family (`SshError`) that callers catch as one.
+ */
+function define<B extends LabError>(code: string, spec: ErrorSpec, family?: LabErrorClass<B>): LabErrorClass<B> {
+  const Base = (family ?? LabError) as unknown as LabErrorClass<B>;
+  const cls = class extends (Base as unknown as new (message: string, options?: LabErrorOptions) => LabError) {
+    static readonly code = code;
+    static readonly spec = spec;
+  };
+  Object.defineProperty(cls, 'name', { value: codeToName(code) });
+  ERROR_REGISTRY.push(cls as unknown as LabErrorClass);
+  return cls as unknown as LabErrorClass<B>;
+}
+
+/** `E_GUEST_DIED` → `GuestDiedError`. */
+function codeToName(code: string): string {
+  return `${code.replace(/^E_/, '').toLowerCase().split('_').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('')}Error`;
+}
+
+const bad = (means: string, fix?: string): ErrorSpec => ({ exitCode: EXIT.badInput, means, ...(fix ? { fix } : {}) });
+const failed = (kind: FailureKind | undefined, means: string, fix?: string): ErrorSpec => ({ ...(kind ? { kind } : {}), exitCode: EXIT.failed, means, ...(fix ? { fix } : {}) });
+
+// ---- Input: scenarios, hosts files, the command line (exit 2) ----
 
 /** One thing wrong in an input file, located to the character. */
 export interface Problem {
@@ -51,16 +135,15 @@ export function formatProblem(p: Problem): string {
   return `${where}: ${at}${p.message}${p.fix ? `\n  fix: ${p.fix}` : ''}`;
 }
 
+const InvalidInputBase = define('E_INVALID_INPUT', bad('A scenario, hosts file or inventory does not validate; every problem is listed with file:line:column and its fix.'));
+
 /** Input that does not validate: every problem found, not just the first. Exit code 2. */
-export class InvalidInputError extends LabError {
+export class InvalidInputError extends InvalidInputBase {
   readonly problems: readonly Problem[];
 
-  constructor(problems: readonly Problem[], code = 'E_INVALID_INPUT') {
+  constructor(problems: readonly Problem[]) {
     const files = [...new Set(problems.map((p) => p.file))].join(', ');
-    super(code, `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files}`, {
-      exitCode: EXIT.badInput,
-    });
-    this.name = 'InvalidInputError';
+    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${files}`);
     this.problems = problems;
   }
 
@@ -69,13 +152,80 @@ export class InvalidInputError extends LabError {
   }
 }
 
+/** YAML that does not parse (syntax, duplicate keys, too large), before any schema check. */
+export class YamlError extends InvalidInputError {
+  static override readonly code = 'E_YAML';
+  static override readonly spec = bad('The file is not YAML the lab reads: a syntax error, a duplicate key, an empty or too large file.');
+}
+ERROR_REGISTRY.push(YamlError as unknown as LabErrorClass);
+
+const UsageBase = define('E_USAGE', bad('A bad command line: a missing file, an unknown form or option value.'));
 /** A bad command line (missing file, unknown option value). Exit code 2. */
-export class UsageError extends LabError {
+export class UsageError extends UsageBase {
   constructor(message: string, fix?: string) {
-    super('E_USAGE', message, { fix, exitCode: EXIT.badInput });
-    this.name = 'UsageError';
+    super(message, fix === undefined ? {} : { fix });
   }
 }
+export const FioJobError = define('E_FIO_JOB', bad('A fio option or value the job file cannot hold; the scenario schema should have refused it.', 'report it: the scenario schema let it through'));
+export const ResumeScenarioChangedError = define('E_RESUME_SCENARIO_CHANGED', bad('A run is resumed with a scenario file that changed since the run began.'));
+export const CompareScenariosError = define('E_COMPARE_SCENARIOS', bad('Two runs of different scenarios cannot be compared.'));
+export const BaselineCorruptError = define('E_BASELINE_CORRUPT', bad('The baseline file cannot be read.', 'set it again: iommu-lab baseline set RUN'));
+export const BaselineMissingError = define('E_BASELINE_MISSING', bad('The baseline names a run that is no longer under the results root.', 'set a new baseline: iommu-lab baseline set RUN'));
+export const ReproTargetError = define('E_REPRO_TARGET', bad('`repro` was not given RUN_DIR/CELL_ID.'));
+export const ReproCellError = define('E_REPRO_CELL', bad('The run has no such cell.'));
+export const ReproCellDiffersError = define('E_REPRO_CELL_DIFFERS', bad('This lab version expands the run\'s scenario into a different cell than the run recorded.'));
+export const ReproImageError = define('E_REPRO_IMAGE', bad('The guest image differs from the one the run used.'));
+export const ReproHostsError = define('E_REPRO_HOSTS', bad('The cell ran on a static host and no hosts file was given.', 'pass the hosts file with --hosts'));
+export const SweepLockedError = define('E_SWEEP_LOCKED', bad('Another sweep of this results root is running.'));
+export const NotRootError = define('E_NOT_ROOT', bad('Bringing guests up or down needs root.', 'run as root, e.g. sudo npx iommu-lab up …'));
+
+// ---- The results store (exit 2: the input directory is wrong) ----
+
+export const RunExistsError = define('E_RUN_EXISTS', bad('A new run\'s directory already exists.'));
+export const RunNotFoundError = define('E_RUN_NOT_FOUND', bad('The directory is not a run (no run.json).'));
+export const RunCorruptError = define('E_RUN_CORRUPT', bad('run.json cannot be read.'));
+export const RunVersionError = define('E_RUN_VERSION', bad('The run was written by a lab that writes another format version.'));
+export const RunUnreadableError = define('E_RUN_UNREADABLE', bad('A run cannot be loaded for analysis.'));
+export const UnsafeNameError = define('E_UNSAFE_NAME', bad('A cell id, target or file name would leave the run directory or is not a plain name; the store refuses it.', 'report it: names are checked by the scenario schema before a run'));
+
+// ---- Guests, libvirt, images (exit 1) ----
+
+export const GuestDiedError = define('E_GUEST_DIED', failed('guest-died', 'A lab guest stopped (kernel panic on the serial console, or its domain no longer runs); the console\'s last lines are kept.', 'the serial console says why; the lab boots the guest again'));
+export const BootTimeoutError = define('E_BOOT_TIMEOUT', failed('timeout', 'A guest did not answer SSH within timeouts.boot_s.', 'look at the serial console below; raise timeouts.boot_s if the host is slow'));
+export const PortBusyError = define('E_PORT_BUSY', failed('hypervisor', 'The loopback port a guest forwards SSH to is taken.', 'free the port or let the lab choose one'));
+export const NoPortError = define('E_NO_PORT', failed('hypervisor', 'No free loopback port for a guest\'s SSH.', 'stop what holds ports 22000–29999, or run fewer guests'));
+export const RebootStaticError = define('E_REBOOT_STATIC', failed(undefined, 'A static host cannot be rebooted by the lab.', 'use boots: 1 for static hosts'));
+export const VirshMissingError = define('E_VIRSH_MISSING', failed('hypervisor', 'virsh is not installed.', 'apt-get install libvirt-clients libvirt-daemon-system (or run scripts/setup.sh)'));
+export const LibvirtdDownError = define('E_LIBVIRTD_DOWN', failed('hypervisor', 'libvirtd does not answer at the hypervisor URI.'));
+export const VirshError = define('E_VIRSH', failed('hypervisor', 'A virsh command failed; its stderr is kept.'));
+/** Any failure of the guest image; catch this to handle them all. */
+export const ImageError = define('E_IMAGE', failed(undefined, 'A guest image failure (one of the codes below).'));
+export const ImageNotRootError = define('E_IMAGE_NOT_ROOT', bad('Building the guest image needs root.', 'run it as root, e.g. sudo npx iommu-lab image build'), ImageError);
+export const ImageToolsError = define('E_IMAGE_TOOLS', failed(undefined, 'Tools the image build needs are missing.'), ImageError);
+export const ImageDiskSpaceError = define('E_IMAGE_DISK_SPACE', failed(undefined, 'Not enough disk space for the image build.', 'free some space, or point IOMMU_LAB_CACHE elsewhere'), ImageError);
+export const ImageMissingError = define('E_IMAGE_MISSING', failed(undefined, 'No guest image for the current recipe.', 'build it: iommu-lab image build (needs root)'), ImageError);
+export const ImageKernelsError = define('E_IMAGE_KERNELS', failed(undefined, 'The built image lacks an expected kernel.'), ImageError);
+export const ImageKernelError = define('E_IMAGE_KERNEL', failed(undefined, 'The image has no kernel of the series a VM profile asks for.', 'rebuild the image (iommu-lab image build --force)'), ImageError);
+export const ImagePackageError = define('E_IMAGE_PACKAGE', failed(undefined, 'Debian has no package the recipe names.', 'fix the package list in guest-images/recipe.ts (apt-cache policy NAME shows what exists)'), ImageError);
+export const ImageNetworkError = define('E_IMAGE_NETWORK', failed(undefined, 'The Debian mirror could not be reached during the image build.', 'check the network, or set IOMMU_LAB_MIRROR to a reachable Debian mirror'), ImageError);
+export const ImageBuildError = define('E_IMAGE_BUILD', failed(undefined, 'The image build failed for another reason; the log is printed.', 'the full log is above; nothing was left in the cache'), ImageError);
+export const ImageCorruptError = define('E_IMAGE_CORRUPT', failed(undefined, 'Cached images do not match their manifests.', 'rebuild: iommu-lab image build --force'), ImageError);
+
+// ---- Measuring: SSH, preflight, fio, bpftrace (exit 1; each fails a repetition with its kind) ----
+
+/** Any SSH failure; catch this to handle them all. */
+export const SshError = define('E_SSH', failed('command', 'An SSH failure (one of the codes below).'));
+export const SshConnectError = define('E_SSH_CONNECT', failed('connect', 'No SSH connection to the target, or it dropped.'), SshError);
+export const SshAuthError = define('E_SSH_AUTH', failed('auth', 'The target refused the key, or the key cannot be read.'), SshError);
+export const SshHostKeyMismatchError = define('E_SSH_HOST_KEY_MISMATCH', failed('host-key-mismatch', 'The target\'s host key is not the pinned one.'), SshError);
+export const SshTimeoutError = define('E_SSH_TIMEOUT', failed('timeout', 'A command on the target did not finish within its budget.'), SshError);
+export const SshCommandError = define('E_SSH_COMMAND', failed('command', 'A command on the target exited non-zero; its stderr tail is kept.'), SshError);
+export const InterruptedError = define('E_INTERRUPTED', failed('interrupted', 'The run was interrupted (SIGINT or SIGTERM) while this was going on.', 'run the same sweep again: it completes the run'));
+export const PreflightError = define('E_PREFLIGHT', failed('preflight', 'The preflight could not run on the target, or found it unable to measure (no fio).'));
+export const IommuModeMismatchError = define('E_IOMMU_MODE_MISMATCH', failed('iommu-mode-mismatch', 'The target does not run the IOMMU configuration it should.'));
+export const FioError = define('E_FIO', failed('fio', 'fio exited non-zero; its stderr tail is kept.'));
+export const FioParseError = define('E_FIO_PARSE', failed('parse', 'fio\'s output has no usable JSON.', 'the raw output is kept as fio.json beside the result; look there'));
+export const BpftraceError = define('E_BPFTRACE', failed('bpftrace', 'A bpftrace script failed to attach, reported errors, or did not exit.', 'the script and its stderr are kept beside the result'));
 
 export function isLabError(e: unknown): e is LabError {
   return e instanceof LabError;

@@ -11,7 +11,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm, statfs, writeFile } from '
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { LabError } from '../core/errors.js';
+import { ImageBuildError, ImageDiskSpaceError, ImageKernelsError, ImageMissingError, ImageNetworkError, ImageNotRootError, ImagePackageError, ImageToolsError, LabError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import { imageDigest, parseKernelsTsv, parsePackagesTsv, sha256File, type ImageManifest, type KernelFacts } from './manifest.js';
@@ -37,29 +37,22 @@ export interface Image {
   readonly manifest: ImageManifest;
 }
 
-export class ImageError extends LabError {
-  constructor(code: string, message: string, fix: string, cause?: unknown) {
-    super(code, message, { fix, cause });
-    this.name = 'ImageError';
-  }
-}
-
 async function have(cmd: string): Promise<boolean> {
   return (await execa('sh', ['-c', `command -v ${cmd}`], { reject: false })).exitCode === 0;
 }
 
 export async function checkPrerequisites(root: string): Promise<void> {
   if (process.getuid?.() !== 0) {
-    throw new ImageError('E_IMAGE_NOT_ROOT', 'building the guest image needs root (mmdebstrap --mode=root, chroot, mkfs)', 'run it as root, e.g. sudo npx iommu-lab image build');
+    throw new ImageNotRootError('building the guest image needs root (mmdebstrap --mode=root, chroot, mkfs)', { fix: 'run it as root, e.g. sudo npx iommu-lab image build' });
   }
   const missing = [];
   for (const c of ['mmdebstrap', 'qemu-img', 'mkfs.ext4', 'ssh-keygen', 'cpio', 'xz', 'zstd']) if (!(await have(c))) missing.push(c);
-  if (missing.length) throw new ImageError('E_IMAGE_TOOLS', `missing tools: ${missing.join(', ')}`, APT_FIX);
+  if (missing.length) throw new ImageToolsError(`missing tools: ${missing.join(', ')}`, { fix: APT_FIX });
   await mkdir(root, { recursive: true });
   const fs = await statfs(root);
   const free = fs.bavail * fs.bsize;
   if (free < MIN_FREE_BYTES) {
-    throw new ImageError('E_IMAGE_DISK_SPACE', `only ${(free / 1024 ** 3).toFixed(1)} GiB free under ${root}; a build needs ${MIN_FREE_BYTES / 1024 ** 3} GiB`, 'free some space, or point IOMMU_LAB_CACHE at a larger file system');
+    throw new ImageDiskSpaceError(`only ${(free / 1024 ** 3).toFixed(1)} GiB free under ${root}; a build needs ${MIN_FREE_BYTES / 1024 ** 3} GiB`, { fix: 'free some space, or point IOMMU_LAB_CACHE at a larger file system' });
   }
 }
 
@@ -91,7 +84,7 @@ export async function currentImage(root = cacheRoot()): Promise<Image | undefine
 
 export async function requireImage(root = cacheRoot()): Promise<Image> {
   const img = await currentImage(root);
-  if (!img) throw new ImageError('E_IMAGE_MISSING', `no guest image for the current recipe in ${join(root, 'images')}`, 'build it: iommu-lab image build (about 8 minutes; needs root)');
+  if (!img) throw new ImageMissingError(`no guest image for the current recipe in ${join(root, 'images')}`, { fix: 'build it: iommu-lab image build (about 8 minutes; needs root)' });
   return img;
 }
 
@@ -154,7 +147,7 @@ export async function buildImage(options: BuildOptions = {}): Promise<Image & { 
     const kernelsBase = parseKernelsTsv(await readFile(join(tmp, 'kernels.tsv'), 'utf8'));
     const kernels: KernelFacts[] = kernelsBase.map((k) => ({ ...k, vmlinuz: `vmlinuz-${k.version}`, initrd: `initrd-${k.version}` }));
     if (!kernels.some((k) => k.series === '6.1') || !kernels.some((k) => k.series === '6.12')) {
-      throw new ImageError('E_IMAGE_KERNELS', `expected kernels 6.1 and 6.12, found ${kernels.map((k) => k.version).join(', ') || 'none'}`, 'check that bookworm-backports is reachable on the mirror');
+      throw new ImageKernelsError(`expected kernels 6.1 and 6.12, found ${kernels.map((k) => k.version).join(', ') || 'none'}`, { fix: 'check that bookworm-backports is reachable on the mirror' });
     }
     const artifacts: Record<string, string> = {};
     for (const name of ['rootfs.qcow2', 'lab_ed25519', 'lab_ed25519.pub', 'ssh_host_ed25519_key.pub', ...kernels.flatMap((k) => [k.vmlinuz, k.initrd])]) {
@@ -184,13 +177,13 @@ export async function buildImage(options: BuildOptions = {}): Promise<Image & { 
   }
 }
 
-function buildFailure(output: string): ImageError {
+function buildFailure(output: string): LabError {
   const tail = output.split('\n').filter((l) => !/^(Get:|Hit:|Ign:|Fetched|Reading|Building|Selecting|Preparing|Unpacking|Setting up)/.test(l)).slice(-15).join('\n');
   const pkg = /Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate/.exec(output);
-  if (pkg) return new ImageError('E_IMAGE_PACKAGE', `Debian has no package ${pkg[1] ?? pkg[2]}`, 'fix the package list in guest-images/recipe.ts (apt-cache policy NAME shows what exists)');
+  if (pkg) return new ImagePackageError(`Debian has no package ${pkg[1] ?? pkg[2]}`, { fix: 'fix the package list in guest-images/recipe.ts (apt-cache policy NAME shows what exists)' });
   if (/Could not resolve|Failed to fetch|Temporary failure|Connection (refused|timed out)/.test(output)) {
-    return new ImageError('E_IMAGE_NETWORK', `the Debian mirror could not be reached:\n${tail}`, 'check the network, or set IOMMU_LAB_MIRROR to a reachable Debian mirror');
+    return new ImageNetworkError(`the Debian mirror could not be reached:\n${tail}`, { fix: 'check the network, or set IOMMU_LAB_MIRROR to a reachable Debian mirror' });
   }
-  if (/No space left on device/.test(output)) return new ImageError('E_IMAGE_DISK_SPACE', 'the disk filled up during the build', 'free space, or point IOMMU_LAB_CACHE elsewhere');
-  return new ImageError('E_IMAGE_BUILD', `the image build failed:\n${tail}`, 'the full log is above; nothing was left in the cache');
+  if (/No space left on device/.test(output)) return new ImageDiskSpaceError('the disk filled up during the build', { fix: 'free space, or point IOMMU_LAB_CACHE elsewhere' });
+  return new ImageBuildError(`the image build failed:\n${tail}`, { fix: 'the full log is above; nothing was left in the cache' });
 }

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { LabError } from '../core/errors.js';
+import { BootTimeoutError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, RebootStaticError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { InventoryTarget } from '../inventory/types.js';
 import { SshSession } from '../runner/ssh.js';
@@ -17,16 +17,10 @@ import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
 import { domainXml, type DomainSpec, type GuestDiskFile } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
-import { Virsh, VirshError } from './virsh.js';
+import { Virsh } from './virsh.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
 
-export class GuestError extends LabError {
-  constructor(code: string, message: string, fix: string, readonly consoleTail = '') {
-    super(code, consoleTail ? `${message}\n--- serial console (last lines) ---\n${consoleTail}` : message, { fix });
-    this.name = 'GuestError';
-  }
-}
 
 export interface GuestRequest {
   readonly guest: string;
@@ -75,7 +69,7 @@ export async function choosePort(guest: string, taken: ReadonlySet<number> = new
     const port = 22000 + ((h + i) % 8000);
     if (!taken.has(port) && (await portIsFree(port))) return port;
   }
-  throw new LabError('E_NO_PORT', 'no free TCP port between 22000 and 29999 on 127.0.0.1', { fix: 'stop what holds them, or run fewer guests' });
+  throw new NoPortError('no free TCP port between 22000 and 29999 on 127.0.0.1', { fix: 'stop what holds them, or run fewer guests' });
 }
 
 async function consoleTail(file: string, lines = 40): Promise<string> {
@@ -95,7 +89,7 @@ export function knownBootFlake(console: string): string | undefined {
 
 function kernelFor(image: Image, series: string) {
   const k = image.manifest.kernels.find((x) => x.series === series);
-  if (!k) throw new GuestError('E_IMAGE_KERNEL', `the image has no ${series} kernel`, 'rebuild the image (iommu-lab image build --force)');
+  if (!k) throw new ImageKernelError(`the image has no ${series} kernel`, { fix: 'rebuild the image (iommu-lab image build --force)' });
   return k;
 }
 
@@ -192,7 +186,7 @@ export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isA
   if (ready) {
     let polls = 0;
     while (Date.now() < until && !(await ready())) {
-      if (++polls % 20 === 0 && !(await isAlive())) throw new GuestError('E_GUEST_DIED', `${target.name} stopped while booting`, 'see the serial console below');
+      if (++polls % 20 === 0 && !(await isAlive())) throw new GuestDiedError(`${target.name} stopped while booting`, { fix: 'see the serial console below' });
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -213,12 +207,12 @@ export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isA
     } catch (e) {
       last = e;
       if ((e as { kind?: string }).kind === 'host-key-mismatch' || (e as { kind?: string }).kind === 'auth') throw e;
-      if (!(await isAlive())) throw new GuestError('E_GUEST_DIED', `${target.name} stopped while booting`, 'see the serial console below');
+      if (!(await isAlive())) throw new GuestDiedError(`${target.name} stopped while booting`, { fix: 'see the serial console below' });
       attemptMs = Math.min(10_000, attemptMs * 1.25);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new GuestError('E_BOOT_TIMEOUT', `${target.name} did not answer SSH on 127.0.0.1:${target.ssh.port} within ${Math.round(timeoutMs / 1000)} s (${String((last as Error)?.message ?? last)})`, 'look at the serial console below; raise timeouts.boot_s if the machine is just slow');
+  throw new BootTimeoutError(`${target.name} did not answer SSH on 127.0.0.1:${target.ssh.port} within ${Math.round(timeoutMs / 1000)} s (${String((last as Error)?.message ?? last)})`, { fix: 'look at the serial console below; raise timeouts.boot_s if the machine is just slow' });
 }
 
 export async function createGuest(req: GuestRequest, options: { taken?: Set<number> } = {}): Promise<RunningGuest> {
@@ -232,7 +226,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   let kvmFallback: string | undefined = brokenKvm.get(req.uri);
   const port = req.sshPort ?? (await choosePort(req.guest, options.taken));
   if (!(await portIsFree(port))) {
-    throw new GuestError('E_PORT_BUSY', `port ${port} on 127.0.0.1 is already in use; ${req.guest} cannot forward SSH to it`, 'free the port or let the lab choose one');
+    throw new PortBusyError(`port ${port} on 127.0.0.1 is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
   }
   options.taken?.add(port);
   const target = guestTarget(req, port);
@@ -254,8 +248,8 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
     } catch (e) {
       // libvirt offers KVM whenever /dev/kvm is usable, but nested or paravirtual KVM
       // can still refuse QEMU's CPU set-up: fall back to TCG for this host, once, and say so.
-      if (virtType === 'kvm' && e instanceof VirshError && /kvm/i.test(e.stderr)) {
-        kvmFallback = e.stderr.split('\n').find((l) => /kvm|MSR/i.test(l))?.trim() ?? 'KVM start failed';
+      if (virtType === 'kvm' && e instanceof LabError && /kvm/i.test(e.detail)) {
+        kvmFallback = e.detail.split('\n').find((l) => /kvm|MSR/i.test(l))?.trim() ?? 'KVM start failed';
         brokenKvm.set(req.uri, kvmFallback);
         virtType = 'qemu';
         attempt--;
@@ -275,7 +269,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
         retried = flake;
         continue;
       }
-      if (e instanceof GuestError) throw new GuestError(e.code, e.message, e.fix ?? '', tail);
+      if (e instanceof LabError) throw e.withDetail(tail);
       throw e;
     }
   }
@@ -287,7 +281,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
  * (`boots:` in a VM profile). Waits for SSH as `up` does, then parks it again.
  */
 export async function rebootGuest(target: InventoryTarget, timeoutMs: number): Promise<void> {
-  if (!target.vm) throw new GuestError('E_REBOOT_STATIC', `${target.name} is a static host; the lab reboots only its own guests`, 'use boots: 1 for static hosts');
+  if (!target.vm) throw new RebootStaticError(`${target.name} is a static host; the lab reboots only its own guests`, { fix: 'use boots: 1 for static hosts' });
   const virsh = new Virsh(target.vm.hypervisor_uri);
   const domain = target.vm.domain;
   const log = consoleLogOf(target);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GuestSpec, Plan } from '../cell/types.js';
-import { LabError, UsageError } from '../core/errors.js';
+import { NotRootError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
@@ -153,7 +153,7 @@ export async function down(hypervisors: readonly Hypervisor[], options: { scenar
 
 export function assertLocalRoot(): void {
   if (process.getuid?.() !== 0) {
-    throw new LabError('E_NOT_ROOT', 'bringing guests up needs root (qemu:///system, files under /var/lib/iommu-lab)', { fix: 'run as root, e.g. sudo npx iommu-lab up …', exitCode: 2 });
+    throw new NotRootError('bringing guests up needs root (qemu:///system, files under /var/lib/iommu-lab)', { fix: 'run as root, e.g. sudo npx iommu-lab up …' });
   }
 }
 

@@ -8,17 +8,8 @@ import { execa } from 'execa';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LabError } from '../core/errors.js';
+import { LibvirtdDownError, VirshError, VirshMissingError } from '../core/errors.js';
 import { LAB_XMLNS } from './domain-xml.js';
-
-export class VirshError extends LabError {
-  readonly stderr: string;
-  constructor(code: string, message: string, fix: string | undefined, stderr: string) {
-    super(code, message, { fix });
-    this.name = 'VirshError';
-    this.stderr = stderr;
-  }
-}
 
 export interface LabDomain {
   readonly name: string;
@@ -34,13 +25,13 @@ export class Virsh {
     const res = await execa('virsh', ['-q', '-c', this.uri, ...args], { reject: false, input: options.input, timeout: options.timeoutMs ?? 120_000 });
     const out = { stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? ''), exitCode: res.exitCode ?? 1 };
     if (res.failed && (res as { code?: string }).code === 'ENOENT') {
-      throw new VirshError('E_VIRSH_MISSING', 'virsh is not installed', 'apt-get install libvirt-clients libvirt-daemon-system (or run scripts/setup.sh)', '');
+      throw new VirshMissingError('virsh is not installed');
     }
     if (out.exitCode !== 0 && !options.allowFailure) {
       if (/Failed to connect socket|failed to connect to the hypervisor|No such file or directory.*libvirt-sock|Connection refused/.test(out.stderr)) {
-        throw new VirshError('E_LIBVIRTD_DOWN', `libvirtd at ${this.uri} does not answer`, this.uri.startsWith('qemu:///') ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `check that libvirtd runs on the host of ${this.uri} and that ssh to it works`, out.stderr);
+        throw new LibvirtdDownError(`libvirtd at ${this.uri} does not answer`, { detail: out.stderr, fix: this.uri.startsWith('qemu:///') ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `check that libvirtd runs on the host of ${this.uri} and that ssh to it works` });
       }
-      throw new VirshError('E_VIRSH', `virsh ${args[0]} failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`, undefined, out.stderr);
+      throw new VirshError(`virsh ${args[0]} failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`, { detail: out.stderr });
     }
     return out;
   }

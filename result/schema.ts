@@ -4,7 +4,7 @@
  * the code uses, so the schema cannot drift from what the runner writes.
  */
 import { METRIC_NAMES } from '../core/metrics.js';
-import { FAILURE_KINDS } from './types.js';
+import { FAILURE_KIND_NAMES } from './types.js';
 
 const id = { type: 'string', pattern: '^[A-Za-z0-9._-]+$', maxLength: 255 };
 const sha256 = { type: 'string', pattern: '^[0-9a-f]{64}$' };
@@ -50,15 +50,9 @@ export const repResultSchema: Record<string, unknown> = {
               type: 'object',
               additionalProperties: false,
               required: ['kind', 'message'],
-              properties: { kind: { enum: [...FAILURE_KINDS] }, message: { type: 'string' }, stderr_tail: { type: 'string' } },
+              properties: { kind: { enum: [...FAILURE_KIND_NAMES] }, message: { type: 'string' }, stderr_tail: { type: 'string' } },
             },
           },
-        },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['state', 'reason'],
-          properties: { state: { const: 'skipped' }, reason: { type: 'string' } },
         },
       ],
     },

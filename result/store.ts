@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { LabError } from '../core/errors.js';
+import { RunCorruptError, RunExistsError, RunNotFoundError, RunVersionError, UnsafeNameError } from '../core/errors.js';
 import { fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from './atomic.js';
 import { parseRepId, repId, type RepRef, type RepResult, type RunManifest } from './types.js';
 
@@ -33,10 +33,6 @@ async function readJson<T>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
 }
 
-function storeError(code: string, message: string, fix: string): LabError {
-  return new LabError(code, message, { fix, exitCode: 2 });
-}
-
 export type WriteOutcome = 'written' | 'replaced-failure' | 'kept-passed';
 
 export class RunStore {
@@ -52,7 +48,7 @@ export class RunStore {
       await mkdir(dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw storeError('E_RUN_EXISTS', `the run directory ${dir} already exists`, 'start a new run (run ids are unique per second), or resume this one with --resume');
+        throw new RunExistsError(`the run directory ${dir} already exists`, { fix: 'start a new run (run ids are unique per second), or resume this one with --resume' });
       }
       throw e;
     }
@@ -69,16 +65,16 @@ export class RunStore {
   static async open(dir: string): Promise<RunStore> {
     const abs = resolve(dir);
     if (!existsSync(join(abs, RUN_FILE))) {
-      throw storeError('E_RUN_NOT_FOUND', `${abs} is not a run directory (no ${RUN_FILE})`, 'pass a directory under the results root, e.g. results/2026-11-24T10-35-47Z-quick-1a2b');
+      throw new RunNotFoundError(`${abs} is not a run directory (no ${RUN_FILE})`, { fix: 'pass a directory under the results root, e.g. results/2026-11-24T10-35-47Z-quick-1a2b' });
     }
     let m: RunManifest;
     try {
       m = await readJson<RunManifest>(join(abs, RUN_FILE));
     } catch (e) {
-      throw storeError('E_RUN_CORRUPT', `${join(abs, RUN_FILE)} is not valid JSON: ${(e as Error).message}`, 'the run cannot be read; start a new run');
+      throw new RunCorruptError(`${join(abs, RUN_FILE)} is not valid JSON: ${(e as Error).message}`, { fix: 'the run cannot be read; start a new run' });
     }
     if (m.version !== 1) {
-      throw storeError('E_RUN_VERSION', `${join(abs, RUN_FILE)} has version ${String(m.version)}, this lab reads version 1`, 'use the lab version that wrote the run (see lab_version in run.json)');
+      throw new RunVersionError(`${join(abs, RUN_FILE)} has version ${String(m.version)}, this lab reads version 1`, { fix: 'use the lab version that wrote the run (see lab_version in run.json)' });
     }
     const store = new RunStore(abs, m.id);
     store.cached = m;
@@ -92,7 +88,7 @@ export class RunStore {
 
   private cellDir(cellId: string): string {
     // Cell ids come from the matrix and are safe names; refuse anything else rather than write outside the run.
-    if (!/^[A-Za-z0-9._-]+$/.test(cellId) || cellId.startsWith('.')) throw new Error(`unsafe cell id ${JSON.stringify(cellId)}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(cellId) || cellId.startsWith('.')) throw new UnsafeNameError(`unsafe cell id ${JSON.stringify(cellId)}`);
     return join(this.dir, 'cells', cellId);
   }
 
@@ -148,7 +144,7 @@ export class RunStore {
    */
   async writeRep(result: RepResult, files: Record<string, string>): Promise<WriteOutcome> {
     for (const name of Object.keys(files)) {
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name === RESULT_FILE) throw new Error(`unsafe result file name ${JSON.stringify(name)}`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name === RESULT_FILE) throw new UnsafeNameError(`unsafe result file name ${JSON.stringify(name)}`);
     }
     const cellDir = this.cellDir(result.cell);
     await mkdir(cellDir, { recursive: true });
@@ -181,7 +177,7 @@ export class RunStore {
   }
 
   async writePreflight(target: string, record: unknown): Promise<void> {
-    if (!/^[A-Za-z0-9._-]+$/.test(target) || target.startsWith('.')) throw new Error(`unsafe target name ${JSON.stringify(target)}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(target) || target.startsWith('.')) throw new UnsafeNameError(`unsafe target name ${JSON.stringify(target)}`);
     await mkdir(join(this.dir, 'preflight'), { recursive: true });
     await writeJsonAtomic(join(this.dir, 'preflight', `${target}.json`), record);
   }

@@ -26,24 +26,9 @@ export function parseRepId(id: string): RepRef | undefined {
   return index >= 1 ? { kind: m[1] as RepKind, index } : undefined;
 }
 
-export const FAILURE_KINDS = [
-  'connect',
-  'auth',
-  'host-key-mismatch',
-  'timeout',
-  'command',
-  'preflight',
-  'iommu-mode-mismatch',
-  'destructive-write-refused',
-  'fio',
-  'parse',
-  'bpftrace',
-  'guest-died',
-  'host-contention',
-  'interrupted',
-  'internal',
-] as const;
-export type FailureKind = (typeof FAILURE_KINDS)[number];
+/** Failure kinds are registered with the errors that produce them (core/errors.ts). */
+export { FAILURE_KIND_NAMES, type FailureKind } from '../core/errors.js';
+import type { FailureKind } from '../core/errors.js';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -53,8 +38,7 @@ export interface Failure {
 
 export type RepOutcome =
   | { readonly state: 'passed'; readonly metrics: Record<string, number> }
-  | { readonly state: 'failed'; readonly failure: Failure }
-  | { readonly state: 'skipped'; readonly reason: string };
+  | { readonly state: 'failed'; readonly failure: Failure };
 
 /** A check of the measurement itself (e.g. did the device see the job's I/O pattern). */
 export interface Check {

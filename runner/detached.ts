@@ -8,8 +8,8 @@ import { sleep } from '../core/sleep.js';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { labPath } from '../core/paths.js';
-import { shellQuote, SshError, type ExecResult, type SshSession } from './ssh.js';
-import { GuestError } from '../infra/guest.js';
+import { GuestDiedError, InterruptedError, SshTimeoutError } from '../core/errors.js';
+import { isTransient, shellQuote, type ExecResult, type SshSession } from './ssh.js';
 import { GuestDiedOnConsole } from '../infra/isolation.js';
 
 let scriptText: string | undefined;
@@ -49,7 +49,7 @@ async function execAgain(o: DetachedOptions, command: string, timeoutMs: number)
   try {
     return await o.session().exec(command, { timeoutMs, allowFailure: true });
   } catch (e) {
-    if (!(e instanceof SshError) || !e.transient) throw e;
+    if (!isTransient(e)) throw e;
     return (await o.reconnect()).exec(command, { timeoutMs, allowFailure: true });
   }
 }
@@ -81,15 +81,15 @@ export async function runDetached(o: DetachedOptions): Promise<ExecResult> {
     }
   } catch (e) {
     if (e instanceof GuestDiedOnConsole) {
-      throw new GuestError('E_GUEST_DIED', `${o.session().target} died during ${o.name}: ${e.line}`, 'the serial console below says why; the next boot of the guest (boots: in the VM profile) or the next sweep boots it again', e.tail);
+      throw new GuestDiedError(`${o.session().target} died during ${o.name}: ${e.line}`, { fix: 'the serial console says why; the lab boots the guest again', detail: e.tail });
     }
     await kill();
-    if (o.signal?.aborted) throw new SshError('command', `${o.session().target}: interrupted`, undefined);
-    throw new SshError('timeout', `${o.session().target}: the detached ${o.name} did not finish within ${Math.round(o.timeoutMs / 1000)} s (${(e as Error).message})`, 'raise timeouts.cell_s in the scenario, or look at the target');
+    if (o.signal?.aborted) throw new InterruptedError(`${o.session().target}: interrupted`);
+    throw new SshTimeoutError(`${o.session().target}: the detached ${o.name} did not finish within ${Math.round(o.timeoutMs / 1000)} s (${(e as Error).message})`, { fix: 'raise timeouts.cell_s in the scenario, or look at the target' });
   }
   if (o.signal?.aborted) {
     await kill();
-    throw new SshError('command', `${o.session().target}: interrupted`, undefined);
+    throw new InterruptedError(`${o.session().target}: interrupted`);
   }
   const rc = await execAgain(o, `cat ${q(`${dir}/rc`)}`, 30_000);
   const out = await execAgain(o, `cat ${q(`${dir}/out`)}`, 60_000);

@@ -4,7 +4,7 @@
  * again here: nothing a user wrote can add a line or an option to the job.
  */
 import type { Cell } from '../cell/types.js';
-import { LabError } from '../core/errors.js';
+import { FioJobError } from '../core/errors.js';
 import { FIO_OPTIONS } from '../scenario/fio-options.js';
 import type { FioOptionValue } from '../scenario/types.js';
 
@@ -19,7 +19,7 @@ const SAFE_VALUE = /^[A-Za-z0-9._:/,%-]+$/;
 function value(key: string, v: FioOptionValue): string {
   const s = typeof v === 'boolean' ? (v ? '1' : '0') : String(v);
   if (!SAFE_VALUE.test(s)) {
-    throw new LabError('E_FIO_JOB_VALUE', `fio option ${key}=${JSON.stringify(s)} has characters a job file cannot hold`, { fix: 'this value should have been rejected by the scenario schema; please report it', exitCode: 2 });
+    throw new FioJobError(`fio option ${key}=${JSON.stringify(s)} has characters a job file cannot hold`, { fix: 'this value should have been rejected by the scenario schema; please report it' });
   }
   return `${key}=${s}`;
 }
@@ -55,7 +55,7 @@ export function buildJobFile(cell: Cell, ctx: JobContext): string {
     value('numjobs', j.numjobs),
   ];
   for (const [k, v] of Object.entries(j.options)) {
-    if (!(k in FIO_OPTIONS)) throw new LabError('E_FIO_JOB_OPTION', `fio option "${k}" is not in the allow-list`, { exitCode: 2 });
+    if (!(k in FIO_OPTIONS)) throw new FioJobError(`fio option "${k}" is not in the allow-list`, {});
     lines.push(value(k, v));
   }
   return `${lines.join('\n')}\n`;

@@ -5,7 +5,7 @@
  * over all jobs and directions, because fio's per-job percentiles cannot be
  * combined; for one job and one direction the result equals fio's own.
  */
-import { LabError } from '../core/errors.js';
+import { FioParseError } from '../core/errors.js';
 import { METRICS, type FioExtraction } from '../core/metrics.js';
 
 interface FioClat {
@@ -33,12 +33,7 @@ export interface FioOutput {
   readonly jobs: readonly FioJobOut[];
 }
 
-export class FioParseError extends LabError {
-  constructor(message: string) {
-    super('E_FIO_PARSE', message, { fix: 'the raw output is kept as fio.json beside the result; look there' });
-    this.name = 'FioParseError';
-  }
-}
+export { FioParseError };
 
 /** fio can print warnings before its JSON on stdout; the JSON object starts at the first line that opens with `{`. */
 export function extractFioJson(stdout: string): FioOutput {

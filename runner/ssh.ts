@@ -2,34 +2,20 @@
  * The runner's transport: ssh2 with key authentication and a pinned host key.
  * There is no "accept any host key" path: a key whose SHA256 fingerprint is not
  * the one in the inventory ends the connection with both fingerprints in the
- * error. Every failure becomes an SshError with a kind the runner maps onto a
- * cell failure kind.
+ * error. Every failure is one of core/errors.ts's SSH errors, whose kind becomes the
+ * repetition's failure kind.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Client, type ClientChannel } from 'ssh2';
-import { LabError } from '../core/errors.js';
+import { InterruptedError, LabError, SshAuthError, SshCommandError, SshConnectError, SshError, SshHostKeyMismatchError, SshTimeoutError } from '../core/errors.js';
+
+export { SshError };
 import type { InventorySsh } from '../inventory/types.js';
 
-export type SshErrorKind = 'connect' | 'auth' | 'host-key-mismatch' | 'timeout' | 'command';
-
-export class SshError extends LabError {
-  readonly kind: SshErrorKind;
-  readonly stderr: string;
-  readonly exitCode_: number | null;
-
-  constructor(kind: SshErrorKind, message: string, fix: string | undefined, extra: { stderr?: string; exit?: number | null; cause?: unknown } = {}) {
-    super(`E_SSH_${kind.toUpperCase().replace(/-/g, '_')}`, message, { fix, cause: extra.cause });
-    this.name = 'SshError';
-    this.kind = kind;
-    this.stderr = extra.stderr ?? '';
-    this.exitCode_ = extra.exit ?? null;
-  }
-
-  /** Connection-level failures are worth a retry; a wrong key, host key or command never is. */
-  get transient(): boolean {
-    return this.kind === 'connect';
-  }
+/** Connection-level failures are worth a retry; a wrong key, host key or command never is. */
+export function isTransient(e: unknown): boolean {
+  return e instanceof SshConnectError;
 }
 
 /** `SHA256:…` as OpenSSH prints it: base64 of the SHA-256 of the key blob, without padding. */
@@ -77,14 +63,14 @@ export class SshSession {
     try {
       privateKey = await readFile(ssh.key_path);
     } catch (e) {
-      throw new SshError('auth', `${target}: cannot read the SSH key ${ssh.key_path} (${(e as NodeJS.ErrnoException).code})`, 'check key_path in the inventory (or key in the hosts file)');
+      throw new SshAuthError(`${target}: cannot read the SSH key ${ssh.key_path} (${(e as NodeJS.ErrnoException).code})`, { fix: 'check key_path in the inventory (or key in the hosts file)' });
     }
     const endpoint = `${ssh.user}@${ssh.host}:${ssh.port}`;
     const client = new Client();
     let seenFingerprint: string | undefined;
     return new Promise<SshSession>((resolve, reject) => {
       let settled = false;
-      const fail = (err: SshError) => {
+      const fail = (err: LabError) => {
         if (settled) return;
         settled = true;
         client.end();
@@ -97,18 +83,16 @@ export class SshSession {
       client.on('error', (err: Error & { level?: string; code?: string }) => {
         if (seenFingerprint !== undefined && seenFingerprint !== ssh.host_key_sha256) {
           fail(
-            new SshError(
-              'host-key-mismatch',
-              `${target}: host key of ${endpoint} is ${seenFingerprint}, but the inventory pins ${ssh.host_key_sha256}; refusing to connect`,
-              'if the host was legitimately reinstalled, pin the new key (ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -); otherwise find out who answers on that address',
+            new SshHostKeyMismatchError(`${target}: host key of ${endpoint} is ${seenFingerprint}, but the inventory pins ${ssh.host_key_sha256}; refusing to connect`,
+              { fix: 'if the host was legitimately reinstalled, pin the new key (ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -); otherwise find out who answers on that address' },
             ),
           );
         } else if (err.level === 'client-authentication') {
-          fail(new SshError('auth', `${target}: ${endpoint} refused the key ${ssh.key_path}`, `make sure the public key is in ~${ssh.user}/.ssh/authorized_keys on the target`, { cause: err }));
+          fail(new SshAuthError(`${target}: ${endpoint} refused the key ${ssh.key_path}`, { fix: `make sure the public key is in ~${ssh.user}/.ssh/authorized_keys on the target`, cause: err }));
         } else if (/Timed out while waiting for handshake/.test(err.message)) {
-          fail(new SshError('connect', `${target}: no SSH handshake from ${endpoint} within ${options.connectTimeoutMs ?? 20000} ms`, 'is the target up and sshd listening on that port?', { cause: err }));
+          fail(new SshConnectError(`${target}: no SSH handshake from ${endpoint} within ${options.connectTimeoutMs ?? 20000} ms`, { fix: 'is the target up and sshd listening on that port?', cause: err }));
         } else {
-          fail(new SshError('connect', `${target}: cannot connect to ${endpoint}: ${err.message}`, 'is the target up and sshd listening on that port?', { cause: err }));
+          fail(new SshConnectError(`${target}: cannot connect to ${endpoint}: ${err.message}`, { fix: 'is the target up and sshd listening on that port?', cause: err }));
         }
       });
       client.connect({
@@ -135,34 +119,34 @@ export class SshSession {
     return new Promise<ExecResult>((resolve, reject) => {
       // ssh2 throws (not rejects) "Not connected" on a closed connection: that is a lost connection, worth a reconnect.
       if (this.closed) {
-        reject(new SshError('connect', `${this.target}: the connection to ${this.endpoint} was closed`, 'the runner reconnects'));
+        reject(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was closed`, { fix: 'the runner reconnects' }));
         return;
       }
       this.client.exec(command, (err, channel: ClientChannel) => {
         if (err) {
-          reject(new SshError('connect', `${this.target}: cannot start a command: ${err.message}`, 'the SSH connection dropped; the runner retries', { cause: err }));
+          reject(new SshConnectError(`${this.target}: cannot start a command: ${err.message}`, { fix: 'the SSH connection dropped; the runner retries', cause: err }));
           return;
         }
         let stdout = '';
         let stderr = '';
         let done = false;
         const timer = options.timeoutMs
-          ? setTimeout(() => finish(new SshError('timeout', `${this.target}: command did not finish within ${Math.round(options.timeoutMs! / 1000)} s: ${firstLine(command)}`, 'raise timeouts.cell_s in the scenario, or look at the target', { stderr: tail(stderr) })), options.timeoutMs)
+          ? setTimeout(() => finish(new SshTimeoutError(`${this.target}: command did not finish within ${Math.round(options.timeoutMs! / 1000)} s: ${firstLine(command)}`, { fix: 'raise timeouts.cell_s in the scenario, or look at the target', detail: tail(stderr) })), options.timeoutMs)
           : undefined;
-        const onAbort = () => finish(new SshError('command', `${this.target}: interrupted`, undefined, { stderr: tail(stderr) }));
+        const onAbort = () => finish(new InterruptedError(`${this.target}: interrupted`, { detail: tail(stderr) }));
         options.signal?.addEventListener('abort', onAbort, { once: true });
-        const finish = (result: ExecResult | SshError) => {
+        const finish = (result: ExecResult | LabError) => {
           if (done) return;
           done = true;
           if (timer) clearTimeout(timer);
           options.signal?.removeEventListener('abort', onAbort);
-          if (result instanceof SshError) {
+          if (result instanceof LabError) {
             // Closing the channel hangs up the remote process group (sshd sends SIGHUP).
             channel.signal?.('KILL');
             channel.close();
             reject(result);
           } else if (result.code !== 0 && !options.allowFailure) {
-            reject(new SshError('command', `${this.target}: \`${firstLine(command)}\` exited with ${result.code}`, undefined, { stderr: tail(result.stderr), exit: result.code }));
+            reject(new SshCommandError(`${this.target}: \`${firstLine(command)}\` exited with ${result.code}`, { detail: tail(result.stderr) }));
           } else {
             resolve(result);
           }

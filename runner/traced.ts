@@ -5,8 +5,8 @@
  * of untraced under TCG), which is why traced repetitions are apart from the
  * timing ones.
  */
-import { LabError } from '../core/errors.js';
-import { shellQuote, SshError, type ExecResult, type SshSession } from './ssh.js';
+import { BpftraceError, InterruptedError } from '../core/errors.js';
+import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
 import { parseBpftraceJson, type BpftraceOutput, type PreparedScript } from './tracing.js';
 
 export interface TraceRun {
@@ -15,13 +15,6 @@ export interface TraceRun {
   readonly stderr: string;
   readonly attachSeconds: number;
   readonly output: BpftraceOutput;
-}
-
-export class BpftraceError extends LabError {
-  constructor(message: string, readonly stderr: string) {
-    super('E_BPFTRACE', message, { fix: 'the script and its stderr are kept beside the result' });
-    this.name = 'BpftraceError';
-  }
 }
 
 const ATTACH_TIMEOUT_MS = 180_000;
@@ -74,10 +67,10 @@ export async function runTraced(
         const res = winner === 'exited' ? await ended : undefined;
         throw new BpftraceError(
           winner === 'exited' ? `bpftrace ${s.name} exited before attaching (code ${res!.code})` : `bpftrace ${s.name} did not attach within ${ATTACH_TIMEOUT_MS / 1000} s`,
-          res?.stderr ?? '',
+          { detail: res?.stderr ?? '' },
         );
       }
-      if (signal?.aborted) throw new SshError('command', 'interrupted', undefined);
+      if (signal?.aborted) throw new InterruptedError('interrupted');
     }
     const fio = await workload();
     return { fio, traces: await stopAll(session, running) };
@@ -108,7 +101,7 @@ async function stopAll(
     }
     if (!res) {
       await session.exec(`kill -KILL $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
-      throw new BpftraceError(`bpftrace ${r.name} did not exit within 120 s of SIGINT`, '');
+      throw new BpftraceError(`bpftrace ${r.name} did not exit within 120 s of SIGINT`);
     }
     out.push({ name: r.name, stdout: res.stdout, stderr: res.stderr, attachSeconds: r.attachedAt ? (r.attachedAt - r.t0) / 1000 : NaN, output: parseBpftraceJson(res.stdout) });
   }

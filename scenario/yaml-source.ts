@@ -6,7 +6,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { InvalidInputError, type Problem } from '../core/errors.js';
+import { InvalidInputError, YamlError, type Problem } from '../core/errors.js';
 
 /** Scenario and hosts files are hand-written; anything bigger is a mistake or an attack. */
 export const MAX_INPUT_BYTES = 1024 * 1024;
@@ -60,19 +60,16 @@ export function parseYaml(file: string, text: string): YamlSource {
       fix: yamlFix(err.code),
     });
   }
-  if (problems.length > 0) throw new InvalidInputError(problems, 'E_YAML');
+  if (problems.length > 0) throw new YamlError(problems);
 
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });
   } catch (e) {
-    throw new InvalidInputError(
-      [atStart(file, `YAML: ${(e as Error).message}`, `use at most ${MAX_ALIASES} alias expansions; write list values instead`)],
-      'E_YAML',
-    );
+    throw new YamlError([atStart(file, `YAML: ${(e as Error).message}`, `use at most ${MAX_ALIASES} alias expansions; write list values instead`)]);
   }
   if (data === null || data === undefined) {
-    throw new InvalidInputError([atStart(file, 'the file is empty', 'see scenarios/quick.yaml for a complete example')], 'E_YAML');
+    throw new YamlError([atStart(file, 'the file is empty', 'see scenarios/quick.yaml for a complete example')]);
   }
   return { file, text, data, doc, lines };
 }

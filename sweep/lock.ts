@@ -6,7 +6,7 @@
  */
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabError } from '../core/errors.js';
+import { SweepLockedError } from '../core/errors.js';
 
 export interface Lock {
   readonly file: string;
@@ -35,14 +35,13 @@ export async function acquireLock(root: string, what: string): Promise<Lock> {
       const text = await readFile(file, 'utf8').catch(() => '');
       const pid = Number(text.split(' ')[0]);
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
-        throw new LabError('E_SWEEP_LOCKED', `another sweep holds ${file}: ${text.trim()}`, {
+        throw new SweepLockedError(`another sweep holds ${file}: ${text.trim()}`, {
           fix: `wait for it to finish (pid ${pid}), or run this one with another --results root`,
-          exitCode: 2,
         });
       }
       // Stale: its process is gone.
       await rm(file, { force: true });
     }
   }
-  throw new LabError('E_SWEEP_LOCKED', `could not take ${file}`, { fix: 'remove it if no sweep is running', exitCode: 2 });
+  throw new SweepLockedError(`could not take ${file}`, { fix: 'remove it if no sweep is running' });
 }

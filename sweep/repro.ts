@@ -15,7 +15,7 @@ import { compareRuns, type ComparisonSet } from '../analysis/compare.js';
 import { loadRun, type LoadedRun } from '../analysis/load.js';
 import { loadHistory } from '../analysis/history.js';
 import { expand } from '../cell/expand.js';
-import { LabError } from '../core/errors.js';
+import { ReproCellDiffersError, ReproCellError, ReproHostsError, ReproImageError, ReproTargetError } from '../core/errors.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
 import { down, up, type Hypervisor } from '../infra/up.js';
 import { inventoryFromHosts } from '../inventory/load.js';
@@ -50,7 +50,7 @@ export function splitTarget(target: string): { run: string; cell: string } {
   let run = dirname(abs);
   if (basename(run) === 'cells') run = dirname(run);
   if (!existsSync(join(run, 'run.json'))) {
-    throw new LabError('E_REPRO_TARGET', `${target} is not RUN_DIR/CELL_ID (no run.json in ${run})`, { fix: 'pass the run directory and the cell id, e.g. results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__virtual__nvme0', exitCode: 2 });
+    throw new ReproTargetError(`${target} is not RUN_DIR/CELL_ID (no run.json in ${run})`, { fix: 'pass the run directory and the cell id, e.g. results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__virtual__nvme0' });
   }
   cell = cell.trim();
   return { run, cell };
@@ -63,7 +63,7 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
   const cell = original.cells.get(cellId);
   if (!cell) {
     const ids = [...original.cells.keys()];
-    throw new LabError('E_REPRO_CELL', `run ${original.manifest.id} has no cell ${cellId}`, { fix: `one of: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? `, … (${ids.length} in all, see run.json)` : ''}`, exitCode: 2 });
+    throw new ReproCellError(`run ${original.manifest.id} has no cell ${cellId}`, { fix: `one of: ${ids.slice(0, 8).join(', ')}${ids.length > 8 ? `, … (${ids.length} in all, see run.json)` : ''}` });
   }
 
   // The run's own scenario, byte for byte, validated like any scenario.
@@ -77,7 +77,7 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
     const full = expand(loaded);
     const again = full.cells.find((c) => c.id === cellId);
     if (!again || !isDeepStrictEqual(again, cell)) {
-      throw new LabError('E_REPRO_CELL_DIFFERS', `expanding ${runDir}/scenario.yaml with this lab version does not give the cell the run recorded`, { fix: `use the lab version the run was made with (${original.manifest.lab_version})`, exitCode: 2 });
+      throw new ReproCellDiffersError(`expanding ${runDir}/scenario.yaml with this lab version does not give the cell the run recorded`, { fix: `use the lab version the run was made with (${original.manifest.lab_version})` });
     }
     const plan = { ...full, cells: [cell], guests: full.guests.filter((g) => g.name === cell.target.name) };
 
@@ -90,7 +90,7 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
         const recorded = original.reps.get(cellId)?.find((r) => r.provenance.image_digest)?.provenance.image_digest;
         if (recorded && recorded !== image.manifest.digest) {
           const msg = `the run used image ${recorded}, this machine has ${image.manifest.digest}`;
-          if (!o.anyImage) throw new LabError('E_REPRO_IMAGE', msg, { fix: 'build the image from the recipe the run used (same lab version), or pass --any-image to reproduce on this one and say so', exitCode: 2 });
+          if (!o.anyImage) throw new ReproImageError(msg, { fix: 'build the image from the recipe the run used (same lab version), or pass --any-image to reproduce on this one and say so' });
           imageNote = `${msg} (--any-image)`;
           log(`warning: ${imageNote}`);
         }
@@ -100,7 +100,7 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
         });
         inventory = { ...res.inventory, source: res.inventory.source as never, targets: [...res.inventory.targets] };
       } else {
-        if (!loaded.hosts) throw new LabError('E_REPRO_HOSTS', `cell ${cellId} ran on static host ${cell.target.name}`, { fix: 'pass the hosts file with --hosts', exitCode: 2 });
+        if (!loaded.hosts) throw new ReproHostsError(`cell ${cellId} ran on static host ${cell.target.name}`, { fix: 'pass the hosts file with --hosts' });
         inventory = { ...inventory, targets: inventoryFromHosts(loaded.hosts, [cell.target.name]).targets };
       }
       const summary = await runPlan({

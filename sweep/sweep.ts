@@ -9,6 +9,7 @@
  * `<root>/.sweep-<scenario>.json` and the next sweep of the same scenario
  * file completes it instead of starting over.
  */
+import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -143,7 +144,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       const run = await loadRun(summary.dir);
       for (const reps of run.reps.values()) for (const r of reps) {
         const cell = run.cells.get(r.cell)!;
-        secs.fio += cell.job.runtime + (r.rep.kind === 'traced' ? 0 : cell.job.ramp_time);
+        secs.fio += repetitionShape(cell, r.rep, run.scenario.tracing).fioSeconds;
       }
       let report: ReportFiles | undefined;
       let regression = false;

@@ -1,10 +1,12 @@
 /**
  * Writes the files derived from code: JSON Schemas in schemas/ (for editors and
- * other tools) and docs/cli.md (from the command table). `npm run generate`;
+ * other tools), docs/cli.md (from the command table), docs/metrics.md (from
+ * the metric table) and docs/errors.md (from the error registry). `npm run generate`;
  * test/unit/tools/generated.test.ts fails when a committed copy is stale.
  */
 import { writeFile } from 'node:fs/promises';
 import { COMMANDS } from '../cli/commands/index.js';
+import { ERROR_REGISTRY, EXIT, FAILURE_KIND_NAMES, FAILURE_KINDS } from '../core/errors.js';
 import { describeExtraction, METRICS } from '../core/metrics.js';
 import { labPath } from '../core/paths.js';
 import { inventorySchema } from '../inventory/schema.js';
@@ -21,6 +23,7 @@ export function generatedFiles(): Record<string, string> {
     'schemas/run.schema.json': json(runManifestSchema),
     'docs/cli.md': cliDoc(),
     'docs/metrics.md': metricsDoc(),
+    'docs/errors.md': errorsDoc(),
   };
 }
 
@@ -65,4 +68,35 @@ if (isMain) {
     await writeFile(labPath(rel), text);
     process.stderr.write(`wrote ${rel}\n`);
   }
+}
+
+function errorsDoc(): string {
+  const exit = (c: number) => (c === EXIT.badInput ? '2' : c === EXIT.failed ? '1' : '0');
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = [
+    '# Errors and failure kinds',
+    '',
+    '<!-- generated from core/errors.ts by `npm run generate`; do not edit -->',
+    '',
+    'Every error the lab expects has a stable code, a class of its own in `core/errors.ts`, the failure kind it gives a repetition it ends, and the exit code of the command it ends.',
+    'The CLI prints a known error as `error[CODE]: message`, the lines that explain it (a stderr or console tail) and `fix: …`, never a stack.',
+    'Anything else is a bug: the CLI prints one line and the file it wrote the stack to; a repetition it ends records kind `internal` with the stack in `stderr_tail`.',
+    '',
+    '## Failure kinds',
+    '',
+    'What a failed repetition records in `outcome.failure.kind`, and what the lab does about it.',
+    '',
+    '| kind | what happened and what the lab does |',
+    '| --- | --- |',
+    ...FAILURE_KIND_NAMES.map((k) => `| \`${k}\` | ${cell(FAILURE_KINDS[k])} |`),
+    '',
+    '## Codes',
+    '',
+    'Failure kind `—`: the error ends a command, not a repetition.',
+    '',
+    '| code | class | failure kind | exit | means | usual fix |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...[...ERROR_REGISTRY].sort((a, b) => a.code.localeCompare(b.code)).map((c) => `| \`${c.code}\` | \`${c.name}\` | ${c.spec.kind ? `\`${c.spec.kind}\`` : '—'} | ${exit(c.spec.exitCode)} | ${cell(c.spec.means)} | ${cell(c.spec.fix ?? '')} |`),
+  ];
+  return `${lines.join('\n')}\n`;
 }

@@ -101,8 +101,8 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
   const failures = [...run.failed.entries()].flatMap(([cell, rs]) =>
     rs.filter((r) => !run.reps.get(cell)?.some((p) => p.rep.kind === r.rep.kind && p.rep.index === r.rep.index)).map((r) => ({
       cell, rep: repId(r.rep),
-      kind: r.outcome.state === 'failed' ? r.outcome.failure.kind : 'skipped',
-      message: r.outcome.state === 'failed' ? r.outcome.failure.message : r.outcome.state === 'skipped' ? r.outcome.reason : '',
+      kind: r.outcome.state === 'failed' ? r.outcome.failure.kind : 'internal',
+      message: r.outcome.state === 'failed' ? r.outcome.failure.message : '',
     })),
   );
   return {

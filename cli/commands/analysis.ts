@@ -1,6 +1,6 @@
 /** report, compare and baseline: the analysis on the command line. Exit 0 no regression, 1 regression, 2 bad input. */
 import { dirname, join, resolve } from 'node:path';
-import { EXIT, LabError } from '../../core/errors.js';
+import { CompareScenariosError, EXIT, UsageError } from '../../core/errors.js';
 import { fmtP } from '../../analysis/compare.js';
 import { getBaseline, loadHistory, setBaseline } from '../../analysis/history.js';
 import { loadRun, type LoadedRun } from '../../analysis/load.js';
@@ -32,9 +32,8 @@ async function emit(report: Report, outDir: string, options: Record<string, unkn
 
 function sameScenario(base: LoadedRun, cand: LoadedRun, force: boolean) {
   if (base.manifest.scenario.name !== cand.manifest.scenario.name && !force) {
-    throw new LabError('E_COMPARE_SCENARIOS', `${base.manifest.id} is a run of "${base.manifest.scenario.name}" and ${cand.manifest.id} of "${cand.manifest.scenario.name}"`, {
+    throw new CompareScenariosError(`${base.manifest.id} is a run of "${base.manifest.scenario.name}" and ${cand.manifest.id} of "${cand.manifest.scenario.name}"`, {
       fix: 'compare runs of the same scenario, or pass --force to compare the cells they share by id',
-      exitCode: 2,
     });
   }
 }
@@ -111,6 +110,6 @@ export const baselineCommand: CommandSpec = {
       io.out(dir);
       return EXIT.ok;
     }
-    throw new LabError('E_USAGE', `baseline ${action ?? ''} ${rest.join(' ')}: unknown form`, { fix: 'iommu-lab baseline set RUN_DIR, or iommu-lab baseline show RESULTS_ROOT SCENARIO', exitCode: 2 });
+    throw new UsageError(`baseline ${action ?? ''} ${rest.join(' ')}: unknown form`, 'iommu-lab baseline set RUN_DIR, or iommu-lab baseline show RESULTS_ROOT SCENARIO');
   },
 };

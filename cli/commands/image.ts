@@ -1,4 +1,4 @@
-import { EXIT, LabError, UsageError } from '../../core/errors.js';
+import { EXIT, ImageCorruptError, UsageError } from '../../core/errors.js';
 import { buildImage, cacheRoot, listImages, verifyImage } from '../../guest-images/build.js';
 import { recipeHash } from '../../guest-images/recipe.js';
 import { table } from '../render.js';
@@ -47,7 +47,7 @@ export const imageCommand: CommandSpec = {
             io.out(`BAD ${dir}\n${r.problems.map((p) => `  ${p}`).join('\n')}`);
           }
         }
-        if (bad) throw new LabError('E_IMAGE_CORRUPT', `${bad} image(s) do not match their manifest`, { fix: 'rebuild: iommu-lab image build --force' });
+        if (bad) throw new ImageCorruptError(`${bad} image(s) do not match their manifest`, { fix: 'rebuild: iommu-lab image build --force' });
         return EXIT.ok;
       }
       default:

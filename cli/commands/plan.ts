@@ -1,3 +1,4 @@
+import { repetitionShape } from '../../cell/repetition.js';
 import { EXIT } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -31,8 +32,8 @@ export const planCommand: CommandSpec = {
     ]);
     io.out(table(['#', 'cell', 'target', 'iommu', 'fio', 'disk'], rows));
     const reps = plan.repetitions;
-    const perCell = reps.timing + reps.traced;
-    const fioSeconds = plan.cells.reduce((sum, c) => sum + (c.job.runtime + c.job.ramp_time) * perCell, 0);
+    const refs = [...Array.from({ length: reps.timing }, (_, i) => ({ kind: 'timing' as const, index: i + 1 })), ...Array.from({ length: reps.traced }, (_, i) => ({ kind: 'traced' as const, index: i + 1 }))];
+    const fioSeconds = plan.cells.reduce((sum, c) => sum + refs.reduce((n, r) => n + repetitionShape(c, r, s.tracing).fioSeconds, 0), 0);
     io.out('');
     io.out(
       `${plan.cells.length} cells on ${plan.guests.length} guest(s)` +

@@ -46,7 +46,7 @@ export const runCommand: CommandSpec = {
       progress.stop();
       if (options['json']) io.out(JSON.stringify(summary, null, 2));
       else {
-        io.out(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped of ${summary.total} repetitions${summary.interrupted ? ' (interrupted)' : ''}`);
+        io.out(`${summary.passed} passed, ${summary.failed} failed of ${summary.total} repetitions${summary.interrupted ? ' (interrupted)' : ''}`);
         for (const f of summary.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
         if (summary.failures.length > 20) io.out(`  … and ${summary.failures.length - 20} more (see result.json files)`);
         io.out(`results: ${summary.dir}`);

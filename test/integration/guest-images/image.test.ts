@@ -4,7 +4,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildImage, checkPrerequisites, ImageError, listImages, verifyImage } from '../../../guest-images/build.js';
+import { ImageError } from '../../../core/errors.js';
+import { buildImage, checkPrerequisites, listImages, verifyImage } from '../../../guest-images/build.js';
 import { imageDigest, sha256File, type ImageManifest } from '../../../guest-images/manifest.js';
 import { RECIPE, recipeHash } from '../../../guest-images/recipe.js';
 

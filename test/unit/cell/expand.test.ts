@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expand, expandWorkload, tracedScripts } from '../../../cell/expand.js';
+import { expand, expandWorkload } from '../../../cell/expand.js';
+import { repetitionShape, tracedScripts } from '../../../cell/repetition.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
@@ -112,5 +113,15 @@ describe('traced repetitions', () => {
     const loaded = await loadScenarioFile(file);
     expect(expand(loaded).repetitions.traced).toBe(0);
     expect(tracedScripts(loaded.scenario.tracing, { kind: 'timing', index: 2 })).toEqual(['iotlb-invalidations', 'block-io']);
+  });
+
+  it('runs a traced repetition without a ramp, and says so wherever fio time is counted', async () => {
+    const file = await writeIn(await tmp(), 's.yaml', `${SCENARIO}tracing:\n  scripts: [iotlb-invalidations]\n  repetitions: 1\n`);
+    const loaded = await loadScenarioFile(file);
+    const cell = expand(loaded).cells[0]!;
+    const timing = repetitionShape({ ...cell, job: { ...cell.job, runtime: 10, ramp_time: 2 } }, { kind: 'timing', index: 1 }, loaded.scenario.tracing);
+    const traced = repetitionShape({ ...cell, job: { ...cell.job, runtime: 10, ramp_time: 2 } }, { kind: 'traced', index: 1 }, loaded.scenario.tracing);
+    expect([timing.traced, timing.job.ramp_time, timing.fioSeconds]).toEqual([false, 2, 12]);
+    expect([traced.traced, traced.scripts, traced.job.ramp_time, traced.fioSeconds]).toEqual([true, ['iotlb-invalidations'], 0, 10]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GUEST_DEATH, GuestDiedOnConsole, loadBetween, waitForConsoleLine } from '../../../infra/isolation.js';
-import { hostLoadCheck } from '../../../runner/run.js';
+import { hostLoadCheck } from '../../../runner/repetition.js';
 
 describe('host load during a measurement', () => {
   it('is the host\'s busy time less the measuring QEMU\'s, in CPUs', () => {
