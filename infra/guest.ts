@@ -314,6 +314,16 @@ export async function unparkGuest(target: InventoryTarget): Promise<void> {
   if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).resume(target.vm!.domain);
 }
 
+/**
+ * Whether a lab guest still runs: its domain running (or parked, paused),
+ * stopped (shut off, crashed), or gone (undefined out of band).
+ */
+export async function guestLiveness(uri: string, guest: string): Promise<'running' | 'stopped' | 'gone'> {
+  const state = await new Virsh(uri).state(domainName(guest));
+  if (state === undefined) return 'gone';
+  return state === 'running' || state === 'paused' ? 'running' : 'stopped';
+}
+
 export async function removeGuest(uri: string, guest: string): Promise<void> {
   const domain = domainName(guest);
   await new Virsh(uri).remove(domain);

@@ -56,10 +56,16 @@ export function inventoryFromHosts(loaded: LoadedHosts, names?: readonly string[
   return { version: 1, created: new Date().toISOString(), source: 'hosts-file', targets };
 }
 
-/** The scenario's static hosts added to an inventory of provisioned guests (a target already there wins). */
-export function withStaticHosts(inventory: Inventory, hosts: LoadedHosts | undefined, names: readonly string[]): Inventory {
-  if (!hosts) return inventory;
-  const have = new Set(inventory.targets.map((t) => t.name));
-  const extra = inventoryFromHosts(hosts, names).targets.filter((t) => !have.has(t.name));
-  return extra.length ? { ...inventory, targets: [...inventory.targets, ...extra] } : inventory;
+/**
+ * The inventory a run uses, composed once: the provisioned guests (an
+ * inventory from `up`, `pulumi up` or a file), joined by the scenario's static
+ * hosts from its hosts file (a provisioned target of the same name wins). With
+ * no guests it is the hosts alone.
+ */
+export function composeInventory(parts: { readonly guests?: Inventory; readonly hosts?: LoadedHosts; readonly hostNames: readonly string[] }): Inventory {
+  const hosts = parts.hosts && parts.hostNames.length ? inventoryFromHosts(parts.hosts, parts.hostNames) : undefined;
+  if (!parts.guests) return hosts ?? { version: 1, created: new Date().toISOString(), source: 'hosts-file', targets: [] };
+  const have = new Set(parts.guests.targets.map((t) => t.name));
+  const extra = (hosts?.targets ?? []).filter((t) => !have.has(t.name));
+  return extra.length ? { ...parts.guests, targets: [...parts.guests.targets, ...extra] } : parts.guests;
 }

@@ -17,8 +17,10 @@ import { loadHistory } from '../analysis/history.js';
 import { expand } from '../cell/expand.js';
 import { ReproCellDiffersError, ReproCellError, ReproHostsError, ReproImageError, ReproTargetError } from '../core/errors.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
-import { down, up, type Hypervisor } from '../infra/up.js';
-import { inventoryFromHosts } from '../inventory/load.js';
+import { directProvisioner } from '../infra/provisioner.js';
+import type { Hypervisor } from '../infra/up.js';
+import { composeInventory } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
 import { acquireLock } from './lock.js';
 import { loadScenarioFile } from '../scenario/load.js';
@@ -81,11 +83,12 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
     }
     const plan = { ...full, cells: [cell], guests: full.guests.filter((g) => g.name === cell.target.name) };
 
-    let inventory = { version: 1 as const, created: new Date().toISOString(), source: 'hosts-file' as const, targets: [] as ReturnType<typeof inventoryFromHosts>['targets'] };
     let imageNote: string | undefined;
-    const guest = cell.target.kind === 'vm';
+    let guests: Inventory | undefined;
+    // The one guest of the cell, brought up and taken down by the same provisioner (libvirt directly: --only).
+    const provisioner = cell.target.kind === 'vm' ? directProvisioner(o.hypervisors) : undefined;
     try {
-      if (guest) {
+      if (provisioner) {
         const image = (await currentImage()) ?? (await buildImage({ onLog: log }));
         const recorded = original.reps.get(cellId)?.find((r) => r.provenance.image_digest)?.provenance.image_digest;
         if (recorded && recorded !== image.manifest.digest) {
@@ -94,15 +97,14 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
           imageNote = `${msg} (--any-image)`;
           log(`warning: ${imageNote}`);
         }
-        const res = await up({
-          loaded, plan, image, hypervisors: o.hypervisors, inventoryFile: join(work, 'inventory.json'), only: [cell.target.name],
+        guests = await provisioner.up({
+          loaded, plan, image, inventoryFile: join(work, 'inventory.json'), only: [cell.target.name],
           onProgress: log, onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s`),
         });
-        inventory = { ...res.inventory, source: res.inventory.source as never, targets: [...res.inventory.targets] };
-      } else {
-        if (!loaded.hosts) throw new ReproHostsError(`cell ${cellId} ran on static host ${cell.target.name}`, { fix: 'pass the hosts file with --hosts' });
-        inventory = { ...inventory, targets: inventoryFromHosts(loaded.hosts, [cell.target.name]).targets };
+      } else if (!loaded.hosts) {
+        throw new ReproHostsError(`cell ${cellId} ran on static host ${cell.target.name}`, { fix: 'pass the hosts file with --hosts' });
       }
+      const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: cell.target.kind === 'static' ? [cell.target.name] : [] });
       const summary = await runPlan({
         loaded, plan, inventory, resultsRoot: resolve(o.resultsRoot, 'repro'),
         ...(o.signal ? { signal: o.signal } : {}), ...(o.onRunEvent ? { onEvent: o.onRunEvent } : {}),
@@ -114,7 +116,7 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
       const comparison = { ...set, leftOut: set.leftOut.filter((l) => l.cell === cellId) };
       return { original, cell: cellId, summary, comparison, ...(imageNote ? { imageNote } : {}) };
     } finally {
-      if (guest && !o.keepGuests) await down(o.hypervisors, { scenario: loaded.scenario.name }).catch((e) => log(`down failed: ${(e as Error).message}`));
+      if (provisioner && !o.keepGuests) await provisioner.down().catch((e) => log(`down failed: ${(e as Error).message}`));
     }
   } finally {
     await rm(work, { recursive: true, force: true });

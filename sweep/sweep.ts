@@ -1,8 +1,8 @@
 /**
- * A sweep: the lab as one command. Cached image → guests up (Pulumi where the
- * CLI and a stack for the scenario exist, the direct libvirt path otherwise)
- * → run with tracing → report (configurations against each other, against the
- * baseline, change points over the history) → guests down, always.
+ * A sweep: the lab as one command. Cached image → guests up (a provisioner:
+ * Pulumi where the CLI and a stack for the scenario exist, libvirt directly
+ * otherwise) → run with tracing → the analysis (analysis/analyse.ts) → the same
+ * provisioner takes the guests down, always.
  *
  * One boot per IOMMU configuration, shared by all its cells. An interrupted
  * sweep resumes: the run it was making is remembered in
@@ -13,15 +13,14 @@ import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { expand } from '../cell/expand.js';
-import { getBaseline, loadHistory } from '../analysis/history.js';
+import { analyse } from '../analysis/analyse.js';
 import { loadRun } from '../analysis/load.js';
-import { buildReport } from '../analysis/report/model.js';
-import { writeReport, type ReportFiles } from '../analysis/report/write.js';
+import type { ReportFiles } from '../analysis/report/write.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
-import { assertLocalRoot, down, up, type Hypervisor } from '../infra/up.js';
-import { loadInventoryFile, withStaticHosts } from '../inventory/load.js';
+import { chooseProvisioner, type ProvisionHow } from '../infra/provisioner.js';
+import { assertLocalRoot, type Hypervisor } from '../infra/up.js';
+import { composeInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
@@ -40,7 +39,7 @@ export interface SweepOptions {
   readonly fresh?: boolean;
   /** Runs of the scenario to keep under the root (oldest go first; never the baseline). */
   readonly keepRuns?: number;
-  readonly provision?: 'auto' | 'pulumi' | 'direct';
+  readonly provision?: ProvisionHow;
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
   readonly onRunEvent?: (e: RunEvent) => void;
@@ -65,12 +64,6 @@ interface SweepState {
 
 const stateFile = (root: string, scenario: string) => join(root, `.sweep-${scenario}.json`);
 
-async function pulumiAvailable(scenario: string): Promise<boolean> {
-  if (!existsSync(`Pulumi.${scenario}.yaml`)) return false;
-  const r = await execa('pulumi', ['version'], { reject: false });
-  return r.exitCode === 0;
-}
-
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
@@ -93,10 +86,11 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       }
     }
 
-    let inventory: Inventory = { version: 1, created: new Date().toISOString(), source: 'hosts-file', targets: [] };
-    const guestsUp = plan.guests.length > 0;
+    let guests: Inventory | undefined;
+    // Whoever brings the guests up takes them down (infra/provisioner.ts).
+    const provisioner = plan.guests.length > 0 ? await chooseProvisioner(o.provision ?? 'auto', name, o.hypervisors) : undefined;
     try {
-      if (guestsUp) {
+      if (provisioner) {
         // Local guests need root (libvirt's system instance, the image cache); static hosts alone do not.
         if (o.hypervisors.some((h) => h.uri.startsWith('qemu:///'))) assertLocalRoot();
         let t = Date.now();
@@ -107,25 +101,15 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         }
         secs.image = (Date.now() - t) / 1000;
         t = Date.now();
-        const inventoryFile = join(root, `${name}-inventory.json`);
-        const usePulumi = o.provision === 'pulumi' || (o.provision !== 'direct' && (await pulumiAvailable(name)));
-        if (usePulumi) {
-          log(`pulumi up --stack ${name}`);
-          await execa('pulumi', ['up', '--yes', '--skip-preview', '--stack', name], { stdio: 'inherit' });
-          const out = await execa('pulumi', ['stack', 'output', 'inventory', '--json', '--stack', name]);
-          await writeJsonAtomic(inventoryFile, JSON.parse(out.stdout));
-          inventory = await loadInventoryFile(inventoryFile);
-        } else {
-          const res = await up({
-            loaded, plan, image, hypervisors: o.hypervisors, inventoryFile,
-            onProgress: log,
-            onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s${boot.retried ? ` (retried once: ${boot.retried})` : ''}`),
-          });
-          inventory = res.inventory;
-        }
+        log(provisioner.kind === 'pulumi' ? `pulumi up --stack ${name}` : `guests up on ${o.hypervisors.map((h) => h.uri).join(', ')}`);
+        guests = await provisioner.up({
+          loaded, plan, image, inventoryFile: join(root, `${name}-inventory.json`),
+          onProgress: log,
+          onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s${boot.retried ? ` (retried once: ${boot.retried})` : ''}`),
+        });
         secs.up = (Date.now() - t) / 1000;
       }
-      inventory = withStaticHosts(inventory, loaded.hosts, loaded.scenario.targets.hosts);
+      const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: loaded.scenario.targets.hosts });
 
       const t = Date.now();
       const summary = await runPlan({
@@ -150,26 +134,23 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       let regression = false;
       if (!summary.interrupted) {
         const tr = Date.now();
-        const baselineDir = await getBaseline(root, name).catch((e) => { log(`baseline: ${(e as Error).message}`); return undefined; });
-        const baseline = baselineDir && resolve(baselineDir) !== resolve(summary.dir) ? await loadRun(baselineDir) : undefined;
-        const history = await loadHistory(root, name, run.manifest.created, undefined, [run, ...(baseline ? [baseline] : [])]);
-        const r = buildReport(run, { ...(baseline ? { baseline } : {}), history });
-        report = await writeReport(r, join(summary.dir, 'report'));
+        const a = await analyse(run, { root, onBaselineError: (e) => log(`baseline: ${(e as Error).message}`) });
+        report = a.files;
         // Where CI systems and people look for the latest night: fixed paths under the root.
         const latest = join(root, 'latest', name);
         await mkdir(latest, { recursive: true });
         for (const [from, to] of [[report.markdown, 'summary.md'], [report.junit, 'junit.xml'], [report.html, 'report.html'], [report.json, 'report.json']] as const) await copyFile(from, join(latest, to));
-        regression = r.regression;
+        regression = a.report.regression;
         secs.report = (Date.now() - tr) / 1000;
         await rm(sf, { force: true });
       }
       const pruned = !summary.interrupted && o.keepRuns ? await pruneRuns(root, name, o.keepRuns, [summary.dir]) : [];
       return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(report ? { report } : {}), regression, pruned, seconds: secs };
     } finally {
-      if (guestsUp && !o.keepGuests) {
+      if (provisioner && !o.keepGuests) {
         const t = Date.now();
         log('taking the guests down');
-        await down(o.hypervisors, { scenario: name }).catch((e) => log(`down failed: ${(e as Error).message}; run \`iommu-lab down --scenario ${name}\``));
+        await provisioner.down().catch((e) => log(`down failed: ${(e as Error).message}; run \`iommu-lab down --scenario ${name}\``));
         secs.down = (Date.now() - t) / 1000;
       }
       secs.total = (Date.now() - t0) / 1000;

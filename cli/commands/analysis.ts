@@ -1,15 +1,14 @@
 /** report, compare and baseline: the analysis on the command line. Exit 0 no regression, 1 regression, 2 bad input. */
-import { dirname, join, resolve } from 'node:path';
-import { CompareScenariosError, EXIT, UsageError } from '../../core/errors.js';
+import { dirname, join } from 'node:path';
+import { EXIT, UsageError } from '../../core/errors.js';
+import { analyse, type Analysis } from '../../analysis/analyse.js';
 import { fmtP } from '../../analysis/compare.js';
-import { getBaseline, loadHistory, setBaseline } from '../../analysis/history.js';
-import { loadRun, type LoadedRun } from '../../analysis/load.js';
-import { buildReport, type Report } from '../../analysis/report/model.js';
-import { writeReport } from '../../analysis/report/write.js';
+import { getBaseline, setBaseline } from '../../analysis/history.js';
+import { loadRun } from '../../analysis/load.js';
 import type { CommandSpec, Io } from '../table.js';
 
-async function emit(report: Report, outDir: string, options: Record<string, unknown>, io: Io) {
-  const files = await writeReport(report, outDir);
+/** Prints what an analysis found; the exit code says whether there is a regression. */
+function print({ report, files }: Analysis, options: Record<string, unknown>, io: Io) {
   if (options['json']) {
     io.out(JSON.stringify({ regression: report.regression, files, baseline: report.baseline?.set, modes: report.modes, problems: report.problems }, null, 2));
   } else {
@@ -30,14 +29,6 @@ async function emit(report: Report, outDir: string, options: Record<string, unkn
   return report.regression ? EXIT.failed : EXIT.ok;
 }
 
-function sameScenario(base: LoadedRun, cand: LoadedRun, force: boolean) {
-  if (base.manifest.scenario.name !== cand.manifest.scenario.name && !force) {
-    throw new CompareScenariosError(`${base.manifest.id} is a run of "${base.manifest.scenario.name}" and ${cand.manifest.id} of "${cand.manifest.scenario.name}"`, {
-      fix: 'compare runs of the same scenario, or pass --force to compare the cells they share by id',
-    });
-  }
-}
-
 export const reportCommand: CommandSpec = {
   name: 'report',
   summary: "Analyse a run: configurations against each other, against the scenario's baseline, and change points over the history under the results root; writes HTML, Markdown, JUnit and JSON.",
@@ -51,18 +42,12 @@ export const reportCommand: CommandSpec = {
   example: 'iommu-lab report results/2026-11-24T10-35-47Z-quick-1a2b',
   async run(args, options, io) {
     const run = await loadRun(args[0] as string);
-    const root = resolve((options['history'] as string | undefined) ?? dirname(run.dir));
-    let baseline: LoadedRun | undefined;
     const b = options['baseline'] as string | undefined;
-    if (b && b !== 'none') baseline = await loadRun(b);
-    else if (!b) {
-      const dir = await getBaseline(dirname(run.dir), run.manifest.scenario.name);
-      if (dir && resolve(dir) !== run.dir) baseline = await loadRun(dir);
-    }
-    if (baseline) sameScenario(baseline, run, false);
-    const history = await loadHistory(root, run.manifest.scenario.name, run.manifest.created, undefined, [run, ...(baseline ? [baseline] : [])]);
-    const report = buildReport(run, { ...(baseline ? { baseline } : {}), history });
-    return emit(report, (options['out'] as string | undefined) ?? join(run.dir, 'report'), options, io);
+    return print(await analyse(run, {
+      ...(options['history'] ? { root: options['history'] as string } : {}),
+      baseline: b === 'none' ? 'none' : b ? await loadRun(b) : 'stored',
+      ...(options['out'] ? { outDir: options['out'] as string } : {}),
+    }), options, io);
   },
 };
 
@@ -79,11 +64,11 @@ export const compareCommand: CommandSpec = {
   async run(args, options, io) {
     const base = await loadRun(args[0] as string);
     const cand = await loadRun(args[1] as string);
-    sameScenario(base, cand, Boolean(options['force']));
     // Earlier runs beside the base tell how much boots differ; no change points here (that is `report`).
-    const history = await loadHistory(dirname(base.dir), base.manifest.scenario.name, cand.manifest.created, undefined, [base, cand]);
-    const report = buildReport(cand, { baseline: base, history, trends: false });
-    return emit(report, (options['out'] as string | undefined) ?? join(cand.dir, 'compare'), options, io);
+    return print(await analyse(cand, {
+      root: dirname(base.dir), baseline: base, force: Boolean(options['force']), trends: false,
+      outDir: (options['out'] as string | undefined) ?? join(cand.dir, 'compare'),
+    }), options, io);
   },
 };
 

@@ -1,7 +1,6 @@
 import { EXIT, UsageError } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
-import { inventoryFromHosts, loadInventoryFile, withStaticHosts } from '../../inventory/load.js';
-import type { Inventory } from '../../inventory/types.js';
+import { composeInventory, loadInventoryFile } from '../../inventory/load.js';
 import { runPlan } from '../../runner/run.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { interruptible } from '../options.js';
@@ -24,16 +23,14 @@ export const runCommand: CommandSpec = {
     const hostsFile = options['hosts'] as string | undefined;
     const loaded = await loadScenarioFile(args[0] as string, { hostsFile });
     const plan = expand(loaded);
-    let inventory: Inventory;
-    if (options['inventory']) {
-      inventory = await loadInventoryFile(options['inventory'] as string);
-    } else if (loaded.hosts && plan.guests.length === 0) {
-      inventory = inventoryFromHosts(loaded.hosts, loaded.scenario.targets.hosts);
-    } else {
+    if (!options['inventory'] && (plan.guests.length > 0 || !loaded.hosts)) {
       throw new UsageError('no inventory', plan.guests.length ? `bring the guests up with \`iommu-lab up ${args[0] as string}\` and pass --inventory FILE` : 'pass --hosts FILE or --inventory FILE');
     }
     // Static hosts of the scenario join the provisioned guests.
-    if (options['inventory']) inventory = withStaticHosts(inventory, loaded.hosts, loaded.scenario.targets.hosts);
+    const inventory = composeInventory({
+      ...(options['inventory'] ? { guests: await loadInventoryFile(options['inventory'] as string) } : {}),
+      ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: loaded.scenario.targets.hosts,
+    });
 
     const { signal, dispose } = interruptible(io, 'finishing the write in progress; resume with --resume');
     const progress = progressPrinter(io, [...new Set(plan.cells.map((c) => c.target.name))]);

@@ -53,10 +53,27 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
     await guestMod.removeGuest(outs.uri, outs.guest);
   },
 
+  /**
+   * `pulumi refresh`: the guest as libvirt has it. A domain that is gone (undefined
+   * out of band) is reported gone, so the state forgets it and the next `up` boots it.
+   */
+  async read(id: string, props: GuestOutputs) {
+    const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
+    const live = await guestMod.guestLiveness(props.uri, props.guest);
+    return live === 'gone' ? {} : { id, props };
+  },
+
   async diff(_id: string, olds: GuestOutputs, news: GuestInputs) {
     // A guest is its configuration: any change means a new boot.
     const keys = ['guest', 'scenario', 'profile', 'iommu', 'imageDir', 'uri'] as const;
-    const replaces = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    const replaces: string[] = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    // A guest removed or stopped out of band (virsh undefine or destroy, a host reboot) no longer
+    // serves its target: `pulumi up` replaces it (delete, then create: a fresh boot).
+    if (replaces.length === 0) {
+      const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
+      const live = await guestMod.guestLiveness(olds.uri, olds.guest).catch(() => 'running' as const);
+      if (live !== 'running') replaces.push('target');
+    }
     return { changes: replaces.length > 0 || olds.bootTimeoutS !== news.bootTimeoutS, replaces, deleteBeforeReplace: true };
   },
 };

@@ -2,7 +2,9 @@
  * The Pulumi dynamic provider as the Pulumi engine would run it: the program's
  * resource is created under mocks to obtain its serialized `__provider` text;
  * that text is loaded in isolation (require-from-string, as Pulumi's dynamic
- * provider host does) and its create/delete are called against real libvirt.
+ * provider host does) and its create/read/diff/delete are called against real
+ * libvirt, as `pulumi up` and `pulumi refresh` would: a guest removed out of
+ * band is noticed and booted again.
  */
 import * as pulumi from '@pulumi/pulumi';
 import { existsSync } from 'node:fs';
@@ -78,8 +80,29 @@ describe('the serialized Pulumi provider against real libvirt', () => {
     const diff = await provider.diff!(created.id, outs, { ...inputs(), iommu: { device: 'intel', mode: 'strict' } });
     expect(diff).toMatchObject({ changes: true, replaces: ['iommu'], deleteBeforeReplace: true });
 
+    // Unchanged and running: nothing to do; read returns it as it is.
+    expect(await provider.diff!(created.id, outs, inputs())).toMatchObject({ changes: false, replaces: [] });
+    expect(await provider.read!(created.id, outs)).toMatchObject({ id: created.id });
+
+    // Removed out of band: refresh forgets it, and `pulumi up` (diff → delete → create) boots it again.
+    const virsh = new Virsh(LOCAL.uri);
+    await virsh.remove(domainName('pl-intel-lazy'));
+    expect(await provider.read!(created.id, outs)).toEqual({});
+    const repair = await provider.diff!(created.id, outs, inputs());
+    expect(repair).toMatchObject({ changes: true, replaces: ['target'], deleteBeforeReplace: true });
     await provider.delete!(created.id, outs);
-    expect(await new Virsh(LOCAL.uri).state(domainName('pl-intel-lazy'))).toBeUndefined();
+    const again = await provider.create!(inputs());
+    const outs2 = again.outs as GuestOutputs;
+    process.stderr.write(`provider repair: boot to SSH ${outs2.bootSeconds.toFixed(1)} s\n`);
+    const s2 = await SshSession.connect(outs2.target.name, outs2.target.ssh);
+    try {
+      expect((await s2.exec('cat /sys/kernel/iommu_groups/*/type | sort -u')).stdout.trim()).toBe('DMA-FQ');
+    } finally {
+      s2.close();
+    }
+
+    await provider.delete!(again.id, outs2);
+    expect(await virsh.state(domainName('pl-intel-lazy'))).toBeUndefined();
     expect(existsSync(`${GUESTS_DIR}/${domainName('pl-intel-lazy')}`)).toBe(false);
   });
 });

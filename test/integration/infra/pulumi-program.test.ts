@@ -87,6 +87,20 @@ describe('Pulumi program (mocked engine)', () => {
     await writeFile(join(tmpdir(), 'iommu-lab-pulumi-provider.txt'), dynamic[0]!.inputs['__provider'] as string);
   });
 
+  it('serializes a provider whose refresh and diff notice a guest removed out of band (libvirt test driver)', async () => {
+    const { createRequire } = await import('node:module');
+    const requireFromString = createRequire(import.meta.url)('require-from-string') as (code: string) => { handler: () => pulumi.dynamic.ResourceProvider };
+    const dyn = created.find((c) => c.type === 'pulumi-nodejs:dynamic:Resource')!;
+    const provider = requireFromString(dyn.inputs['__provider'] as string).handler();
+    // test:///default is libvirt's own test driver: a real driver, with one domain ("test") and none of ours.
+    const olds = { ...(dyn.inputs as object), uri: 'test:///default', guest: 'never-booted', target: {}, bootSeconds: 1 } as never;
+    const news = { ...(dyn.inputs as object), uri: 'test:///default', guest: 'never-booted' } as never;
+    expect(await provider.read!('x', olds)).toEqual({});
+    expect(await provider.diff!('x', olds, news)).toMatchObject({ changes: true, replaces: ['target'], deleteBeforeReplace: true });
+    // A configuration change is named as such (and checked before libvirt is asked).
+    expect(await provider.diff!('x', olds, { ...(news as object), iommu: { device: 'intel', mode: 'passthrough' } } as never)).toMatchObject({ changes: true, replaces: ['iommu'] });
+  });
+
   it('serializes a provider that needs no closure over imported modules', () => {
     const text = created.find((c) => c.type === 'pulumi-nodejs:dynamic:Resource')!.inputs['__provider'] as string;
     expect(text).toContain('exports.handler');

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../core/errors.js';
-import { inventoryFromHosts, loadInventoryFile } from '../../../inventory/load.js';
+import { composeInventory, inventoryFromHosts, loadInventoryFile } from '../../../inventory/load.js';
 import { loadHostsFile } from '../../../scenario/load.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
@@ -21,6 +21,18 @@ describe('hosts files', () => {
       iommu: { device: 'intel', mode: 'strict' },
     });
     expect(inv.targets[0]!.disks[1]).toEqual({ name: 'nvme1', path: '/dev/nvme1n1', behind_iommu: true, allow_destructive_writes: false });
+  });
+
+  it('compose with provisioned guests into the run\'s inventory: guests first, a guest of the same name wins', async () => {
+    const hosts = await loadHostsFile('scenarios/hosts.example.yaml');
+    const alone = composeInventory({ hosts, hostNames: ['bench01'] });
+    expect([alone.source, alone.targets.map((t) => t.name)]).toEqual(['hosts-file', ['bench01']]);
+    const guest = { ...alone.targets[0]!, name: 'g1', kind: 'vm' as const };
+    const guests = { version: 1 as const, created: 'x', source: 'iommu-lab up' as const, targets: [guest] };
+    expect(composeInventory({ guests, hosts, hostNames: ['bench01'] }).targets.map((t) => t.name)).toEqual(['g1', 'bench01']);
+    expect(composeInventory({ guests: { ...guests, targets: [{ ...guest, name: 'bench01' }] }, hosts, hostNames: ['bench01'] }).targets.map((t) => t.kind)).toEqual(['vm']);
+    expect(composeInventory({ guests, hostNames: [] })).toBe(guests);
+    expect(composeInventory({ hostNames: [] }).targets).toEqual([]);
   });
 
   it('reject an unpinned or malformed host key with the command that gets it', async () => {

@@ -1,0 +1,115 @@
+/**
+ * Who brings a scenario's guests up, and takes the same guests down: one
+ * interface, two implementations. `direct` drives libvirt itself
+ * (infra/up.ts, as `iommu-lab up` does); `pulumi` runs `pulumi up` and
+ * `pulumi destroy` on the scenario's stack, whose program (infra/pulumi) drives
+ * the same guest functions through a dynamic provider. The sweep and repro
+ * never mix them: whatever `up` used, `down` uses.
+ */
+import { existsSync } from 'node:fs';
+import { execa } from 'execa';
+import type { Plan } from '../cell/types.js';
+import { UsageError } from '../core/errors.js';
+import type { Image } from '../guest-images/build.js';
+import { loadInventoryFile } from '../inventory/load.js';
+import type { Inventory, InventoryTarget } from '../inventory/types.js';
+import { writeJsonAtomic } from '../result/atomic.js';
+import type { LoadedScenario } from '../scenario/load.js';
+import { removeGuest, type BootRecord } from './guest.js';
+import { place, up, type Hypervisor } from './up.js';
+
+export interface ProvisionRequest {
+  readonly loaded: LoadedScenario;
+  readonly plan: Plan;
+  readonly image: Image;
+  /** Where the inventory is written (and kept up to date while guests boot). */
+  readonly inventoryFile: string;
+  /** Bring up only these guests of the plan. */
+  readonly only?: readonly string[];
+  readonly onProgress?: (text: string) => void;
+  readonly onGuest?: (guest: string, boot: BootRecord, target: InventoryTarget) => void;
+}
+
+export interface Provisioner {
+  readonly kind: 'direct' | 'pulumi';
+  /** Boots the guests and returns their inventory. */
+  up(request: ProvisionRequest): Promise<Inventory>;
+  /** Takes down what `up` brought up (or was bringing up when it failed); the names removed. */
+  down(): Promise<readonly string[]>;
+}
+
+/** libvirt directly, over the hypervisors given (placed by capacity). */
+export function directProvisioner(hypervisors: readonly Hypervisor[]): Provisioner {
+  let mine: { uri: string; guest: string }[] = [];
+  return {
+    kind: 'direct',
+    async up(req) {
+      const guests = req.plan.guests.filter((g) => !req.only || req.only.includes(g.name));
+      // What `up` will boot and where (it places the same way): known before booting, so a failed
+      // boot half-way still leaves `down` the full list.
+      const placement = place(guests, hypervisors);
+      mine = guests.map((g) => ({ uri: placement.get(g.name)!.uri, guest: g.name }));
+      const res = await up({ ...req, hypervisors });
+      return res.inventory;
+    },
+    async down() {
+      await Promise.all(mine.map((g) => removeGuest(g.uri, g.guest)));
+      const names = mine.map((g) => g.guest);
+      mine = [];
+      return names;
+    },
+  };
+}
+
+/** The commands the Pulumi provisioner runs, in order (exported for the test). */
+export function pulumiCommands(stack: string): { up: string[][]; down: string[][] } {
+  return {
+    up: [['up', '--yes', '--skip-preview', '--refresh', '--stack', stack], ['stack', 'output', 'inventory', '--json', '--stack', stack]],
+    down: [['destroy', '--yes', '--skip-preview', '--stack', stack]],
+  };
+}
+
+/**
+ * The scenario's Pulumi stack (`Pulumi.<scenario>.yaml`). `--refresh` makes
+ * `up` ask libvirt first, so a guest removed out of band is booted again
+ * (the provider's read and diff, infra/pulumi/provider.ts).
+ */
+export function pulumiProvisioner(stack: string, pulumi: (args: readonly string[]) => Promise<string> = runPulumi): Provisioner {
+  const cmds = pulumiCommands(stack);
+  let upped = false;
+  return {
+    kind: 'pulumi',
+    async up(req) {
+      if (req.only) throw new UsageError('the Pulumi stack brings up the whole matrix; --only needs the direct provisioner', 'use --provision direct');
+      upped = true;
+      await pulumi(cmds.up[0]!);
+      const out = await pulumi(cmds.up[1]!);
+      await writeJsonAtomic(req.inventoryFile, JSON.parse(out));
+      return loadInventoryFile(req.inventoryFile);
+    },
+    async down() {
+      if (!upped) return [];
+      await pulumi(cmds.down[0]!);
+      upped = false;
+      return [`stack ${stack}`];
+    },
+  };
+}
+
+async function runPulumi(args: readonly string[]): Promise<string> {
+  const r = await execa('pulumi', args, { stdout: 'pipe', stderr: 'inherit' });
+  return r.stdout;
+}
+
+async function pulumiUsable(stack: string): Promise<boolean> {
+  if (!existsSync(`Pulumi.${stack}.yaml`)) return false;
+  return (await execa('pulumi', ['version'], { reject: false })).exitCode === 0;
+}
+
+export type ProvisionHow = 'auto' | 'pulumi' | 'direct';
+
+/** `auto`: Pulumi where its CLI and a stack for the scenario exist, else libvirt directly. */
+export async function chooseProvisioner(how: ProvisionHow, scenario: string, hypervisors: readonly Hypervisor[]): Promise<Provisioner> {
+  if (how === 'pulumi' || (how === 'auto' && (await pulumiUsable(scenario)))) return pulumiProvisioner(scenario);
+  return directProvisioner(hypervisors);
+}
