@@ -120,6 +120,20 @@ describe('run on a static host over real SSH', () => {
     }
   });
 
+  it('fails with kind auth, not retried, when the server refuses the key, and says which key', async () => {
+    const { dir, loaded, plan, inventory } = await setup('auth', 1);
+    const other = join(dir, 'other_ed25519');
+    await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const wrongKey: Inventory = { ...inventory, targets: inventory.targets.map((t) => ({ ...t, ssh: { ...t.ssh, key_path: other } })) };
+    const states: string[] = [];
+    const summary = await runPlan({ loaded, plan, inventory: wrongKey, resultsRoot: join(dir, 'results'), retries: 3, retryBaseMs: 10, onEvent: (e) => { if (e.type === 'target-state') states.push(e.state); } });
+    expect(summary.failures.map((f) => f.kind)).toEqual(['auth', 'auth']);
+    expect(summary.failures[0]!.message).toContain(`refused the key ${other}`);
+    expect(summary.failures[0]!.message).toContain('authorized_keys');
+    // Not retried: a refused key stays refused.
+    expect(states.filter((s) => s.includes('retry'))).toEqual([]);
+  });
+
   it('fails with kind connect after retries when nothing listens', async () => {
     const { dir, loaded, plan, inventory } = await setup('noconnect', 1);
     const dead: Inventory = { ...inventory, targets: inventory.targets.map((t) => ({ ...t, ssh: { ...t.ssh, port: 1 } })) };
