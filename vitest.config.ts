@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
  *  - integration: real services started by the tests (OpenSSH on loopback,
  *    fio, libvirt's test driver, virt-xml-validate, headless Chromium).
  *  - vm: real QEMU/TCG guests; minutes per test, run one file at a time.
+ *  - faults: faults injected into real sweeps on a real guest (docs/runner.md).
  */
 export default defineConfig({
   test: {
@@ -37,6 +38,15 @@ export default defineConfig({
           server: { deps: { external: [/\/dist\//] } },
           include: ['test/vm/**/*.test.ts'],
           testTimeout: 1_800_000,
+          hookTimeout: 900_000,
+        },
+      },
+      {
+        test: {
+          name: 'faults',
+          server: { deps: { external: [/\/dist\//] } },
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 900_000,
           hookTimeout: 900_000,
         },
       },

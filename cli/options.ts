@@ -7,14 +7,24 @@ export function hypervisorsOf(options: Record<string, unknown>): Hypervisor[] {
   return list.length ? list.map(parseHypervisor) : [LOCAL];
 }
 
-/** SIGINT/SIGTERM abort the returned signal (the work in progress finishes its write); call dispose when done. */
+/**
+ * SIGINT/SIGTERM abort the returned signal (the work in progress finishes its
+ * write, guests come down); call dispose when done. The handler stays until
+ * then: were it gone after the first signal, execa's exit hook (signal-exit)
+ * would find no other listener and kill the process with the signal, leaving
+ * guests up and the exit code lost.
+ */
 export function interruptible(io: Io, message: string): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const onSignal = () => {
-    io.err(`\ninterrupted: ${message}`);
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      io.err(`${sig}: already stopping (${message})`);
+      return;
+    }
+    io.err(`\ninterrupted (${sig}): ${message}`);
     controller.abort();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return { signal: controller.signal, dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
 }

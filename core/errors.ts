@@ -186,6 +186,7 @@ export const RunNotFoundError = define('E_RUN_NOT_FOUND', bad('The directory is 
 export const RunCorruptError = define('E_RUN_CORRUPT', bad('run.json cannot be read.'));
 export const RunVersionError = define('E_RUN_VERSION', bad('The run was written by a lab that writes another format version.'));
 export const RunUnreadableError = define('E_RUN_UNREADABLE', bad('A run cannot be loaded for analysis.'));
+export const DiskFullError = define('E_DISK_FULL', failed(undefined, 'A file system the lab writes to (the results root, the image cache) is full. The run stops at once; no result is half-written, none already written is touched.', 'free space there (df -h shows it) and run the same sweep again: it completes the run'));
 export const UnsafeNameError = define('E_UNSAFE_NAME', bad('A cell id, target or file name would leave the run directory or is not a plain name; the store refuses it.', 'report it: names are checked by the scenario schema before a run'));
 
 // ---- Guests, libvirt, images (exit 1) ----

@@ -17,6 +17,7 @@ import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
 import { domainXml, type DomainSpec, type GuestDiskFile } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
+import { GUEST_DEATH } from './isolation.js';
 import { Virsh } from './virsh.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
@@ -312,6 +313,28 @@ export async function parkGuest(target: InventoryTarget): Promise<void> {
 /** Resumes a parked guest; a no-op for every other target. */
 export async function unparkGuest(target: InventoryTarget): Promise<void> {
   if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).resume(target.vm!.domain);
+}
+
+/**
+ * Whether a lab guest died, and how: its domain no longer running (with
+ * libvirt's reason: `shut off (destroyed)`, `shut off (crashed)`, gone), or its
+ * kernel's panic on the serial console. Undefined when it lives, or when libvirt
+ * cannot say (libvirtd restarting): a failure is then not blamed on a death.
+ */
+export async function guestDeath(target: InventoryTarget): Promise<{ readonly why: string; readonly tail: string } | undefined> {
+  if (!target.vm) return undefined;
+  const log = consoleLogOf(target);
+  const tail = log ? await consoleTail(log) : '';
+  let state: string;
+  try {
+    const r = await new Virsh(target.vm.hypervisor_uri).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
+    state = r.exitCode === 0 ? r.stdout.trim() : 'gone (undefined)';
+  } catch {
+    return undefined;
+  }
+  if (!/^(running|paused)\b/.test(state)) return { why: `its domain is ${state}`, tail };
+  const panic = tail.split('\n').find((l) => GUEST_DEATH.test(l));
+  return panic ? { why: panic.trim(), tail } : undefined;
 }
 
 /**

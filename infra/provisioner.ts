@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Plan } from '../cell/types.js';
-import { UsageError } from '../core/errors.js';
+import { InterruptedError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import { loadInventoryFile } from '../inventory/load.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
@@ -28,6 +28,8 @@ export interface ProvisionRequest {
   readonly only?: readonly string[];
   readonly onProgress?: (text: string) => void;
   readonly onGuest?: (guest: string, boot: BootRecord, target: InventoryTarget) => void;
+  /** SIGINT/SIGTERM: no further guest boots; `down` takes down those that did. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Provisioner {
@@ -83,6 +85,7 @@ export function pulumiProvisioner(stack: string, pulumi: (args: readonly string[
       if (req.only) throw new UsageError('the Pulumi stack brings up the whole matrix; --only needs the direct provisioner', 'use --provision direct');
       upped = true;
       await pulumi(cmds.up[0]!);
+      if (req.signal?.aborted) throw new InterruptedError('interrupted while the stack was coming up', { fix: 'run the same command again' });
       const out = await pulumi(cmds.up[1]!);
       await writeJsonAtomic(req.inventoryFile, JSON.parse(out));
       return loadInventoryFile(req.inventoryFile);

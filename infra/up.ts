@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GuestSpec, Plan } from '../cell/types.js';
-import { NotRootError, UsageError } from '../core/errors.js';
+import { InterruptedError, NotRootError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
@@ -61,6 +61,8 @@ export interface UpOptions {
   readonly only?: readonly string[];
   readonly onGuest?: (guest: string, boot: BootRecord, target: InventoryTarget) => void;
   readonly onProgress?: (text: string) => void;
+  /** Stops booting further guests (the ones booting finish; the caller takes them down). */
+  readonly signal?: AbortSignal;
 }
 
 export interface UpResult {
@@ -96,6 +98,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   );
   async function bootNext(uri: string, queue: GuestSpec[]): Promise<void> {
     for (let g = queue.shift(); g; g = queue.shift()) {
+      if (options.signal?.aborted) return;
       options.onProgress?.(`${g.name}: booting on ${uri}`);
       const running = await createGuest(
         { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, iommu: g.iommu, image: options.image, uri, bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
@@ -107,6 +110,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       options.onGuest?.(g.name, running.boot, running.target);
     }
   }
+  if (options.signal?.aborted) throw new InterruptedError(`interrupted while guests were booting (${targets.length} of ${guests.length} up)`, { fix: 'run the same command again' });
   targets.sort((a, b) => guests.findIndex((g) => g.name === a.name) - guests.findIndex((g) => g.name === b.name));
   await write();
   return { inventory: inventoryOf(targets), boots };

@@ -6,6 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { DiskFullError } from '../core/errors.js';
+
+/** A full file system (ENOSPC, EDQUOT) named as such, with where; anything else as it is. */
+export function asDiskFull(e: unknown, path: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
+  return new DiskFullError(`no space left where the lab writes ${path} (${code})`, { fix: `free space on the file system of ${dirname(path)} (df -h ${dirname(path)}) and run the same sweep again: it completes the run`, cause: e });
+}
 
 export async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
@@ -22,12 +30,16 @@ export function temporaryBeside(path: string): string {
 
 /** Creates a new file (never overwrites) and fsyncs it before returning. */
 export async function writeNewFileSynced(path: string, data: string | Uint8Array): Promise<void> {
-  const fh = await open(path, 'wx', 0o644);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await open(path, 'wx', 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw asDiskFull(e, path);
   }
 }
 

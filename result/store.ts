@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunCorruptError, RunExistsError, RunNotFoundError, RunVersionError, UnsafeNameError } from '../core/errors.js';
-import { fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from './atomic.js';
+import { asDiskFull, fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from './atomic.js';
 import { parseRepId, repId, type RepRef, type RepResult, type RunManifest } from './types.js';
 
 export const RUN_FILE = 'run.json';
@@ -147,9 +147,14 @@ export class RunStore {
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name === RESULT_FILE) throw new UnsafeNameError(`unsafe result file name ${JSON.stringify(name)}`);
     }
     const cellDir = this.cellDir(result.cell);
-    await mkdir(cellDir, { recursive: true });
     const id = repId(result.rep);
-    const tmp = await mkdtemp(join(cellDir, `.tmp-${id}-`));
+    let tmp: string;
+    try {
+      await mkdir(cellDir, { recursive: true });
+      tmp = await mkdtemp(join(cellDir, `.tmp-${id}-`));
+    } catch (e) {
+      throw asDiskFull(e, cellDir);
+    }
     try {
       for (const [name, text] of Object.entries(files)) await writeNewFileSynced(join(tmp, name), text);
       await writeNewFileSynced(join(tmp, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);

@@ -31,6 +31,8 @@ export type RecordEvent = { readonly type: 'rep-done'; readonly target: string; 
 
 export class Recorder {
   passed = 0;
+  /** Results written (passed or failed); interrupted repetitions are not. */
+  written = 0;
   readonly failures: RecordedFailure[] = [];
 
   constructor(
@@ -60,6 +62,7 @@ export class Recorder {
       ...(extra.checks?.length ? { checks: [...extra.checks] } : {}),
     };
     await this.store.writeRep(result, files);
+    this.written++;
     this.remaining--;
     if (outcome.state === 'passed') this.passed++;
     else this.failures.push({ cell: task.cell.id, rep: repId(task.rep), kind: outcome.failure.kind, message: outcome.failure.message });

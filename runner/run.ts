@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { bootsOfCell } from '../cell/expand.js';
 import type { Cell, Plan } from '../cell/types.js';
-import { GuestDiedError, InterruptedError, ResumeScenarioChangedError, SshTimeoutError, UsageError } from '../core/errors.js';
+import { DiskFullError, GuestDiedError, InterruptedError, ResumeScenarioChangedError, SshTimeoutError, UsageError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
 import { forEachLimit } from '../core/pool.js';
 import { sleep } from '../core/sleep.js';
@@ -23,6 +23,7 @@ import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { newRunId, RunStore, thisHost } from '../result/store.js';
 import { repId, type Check, type Failure, type RepOutcome, type RunManifest } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
+import { diagnose } from './diagnose.js';
 import { failureOf } from './failure.js';
 import { writesData } from './fio-job.js';
 import { interleave, type Task } from './order.js';
@@ -36,6 +37,8 @@ export { HOST_LOAD_LIMIT_CPUS, hostLoadCheck, runtimeOverrunPct } from './repeti
 
 /** Times a guest that died during a repetition is booted again in one run (then its repetitions fail as guest-died). */
 export const MAX_HEALS_PER_GUEST = 2;
+/** Heals in one run over all guests: a host that kills every guest is not fought forever. */
+export const MAX_HEALS_PER_RUN = 6;
 
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
 
@@ -141,7 +144,11 @@ class HealNeeded extends Error {
 }
 
 export async function runPlan(options: RunOptions): Promise<RunSummary> {
-  const { loaded, plan, inventory, signal } = options;
+  const { loaded, plan, inventory } = options;
+  // The run stops on the caller's signal, or by itself when it cannot go on (the results disk is full).
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  let fatal: unknown;
   const emit = options.onEvent ?? (() => {});
   const targets = bindTargets(plan, inventory);
   const s = loaded.scenario;
@@ -192,17 +199,28 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         const checks = [...(m.extra.checks ?? []), ...(m.outcome.state === 'passed' ? notes : [])];
         await recorder.record(target, task, m.outcome, started, { ...m.extra, checks });
         return;
-      } catch (e) {
-        if (signal?.aborted || e instanceof InterruptedError) {
-          recorder.interrupted(target, task, failureOf(e instanceof InterruptedError ? e : new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`)));
+      } catch (thrown) {
+        if (signal?.aborted || thrown instanceof InterruptedError) {
+          recorder.interrupted(target, task, failureOf(thrown instanceof InterruptedError ? thrown : new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`)));
           return;
         }
+        if (thrown instanceof DiskFullError) throw thrown;
+        // Named for what it is: a guest that died shows as many things (fio killed, SSH closed).
+        const e = await diagnose(target, thrown, `${task.cell.id} ${repId(task.rep)}`);
         if (isTransient(e) && attempt < retries) {
           state(target)(`connection lost, reconnecting (${attempt + 1}/${retries})`);
           st.session.close();
           await sleep((options.retryBaseMs ?? 1000) * 2 ** attempt, signal);
-          st.session = await connect(target);
-          continue;
+          try {
+            st.session = await connect(target);
+            continue;
+          } catch (again) {
+            // The guest may have died meanwhile; else the connection failure is the repetition's.
+            const why = await diagnose(target, again, `${task.cell.id} ${repId(task.rep)}`);
+            if (why instanceof GuestDiedError && healsLeft(target)) throw new HealNeeded(why);
+            await recorder.record(target, task, { state: 'failed', failure: failureOf(why) }, started, st.extra);
+            throw why;
+          }
         }
         // A guest that died is booted again and the repetition tried again, a bounded number of times
         // (heal); only then is the death recorded, so a repetition is never counted twice.
@@ -211,7 +229,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         // Otherwise it fails the rest of this boot at once (the next boot boots it again).
         if (e instanceof GuestDiedError) throw e;
         if (isTransient(e) || e instanceof SshTimeoutError) {
-          // The target may be wedged: the next repetition gets a fresh connection.
+          // The target may be wedged: the next repetition gets a fresh connection (or the boot's rest fails with why not).
           st.session.close();
           st.session = await connect(target);
         }
@@ -220,9 +238,9 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     }
   };
 
-  /** Heals per guest and run: a guest that keeps dying is not booted forever. */
+  /** Heals per guest and per run: a guest that keeps dying is not booted forever, nor a run of many guests. */
   const heals = new Map<string, number>();
-  const healsLeft = (target: InventoryTarget) => Boolean(target.vm) && (heals.get(target.name) ?? 0) < MAX_HEALS_PER_GUEST;
+  const healsLeft = (target: InventoryTarget) => Boolean(target.vm) && (heals.get(target.name) ?? 0) < MAX_HEALS_PER_GUEST && [...heals.values()].reduce((a, b) => a + b, 0) < MAX_HEALS_PER_RUN;
 
   /**
    * The guest died during a repetition: boot it again (same domain, disks and
@@ -260,6 +278,30 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         return { kind: 'failed', failure: failureOf(e.cause), extra: st.extra };
       }
       return { kind: 'failed', failure: failureOf(e), extra: st.extra };
+    }
+  };
+
+  /**
+   * Connect and preflight; a lab guest that cannot be reached because it died
+   * (between repetitions, or before the first) is booted again while heals are
+   * left, and its failure named guest-died when none are.
+   */
+  const prepareOrHeal = async (target: InventoryTarget): Promise<TargetState> => {
+    for (;;) {
+      const st = await prepare(target);
+      if (st.kind === 'ready' || !target.vm || signal.aborted) return st;
+      const died = await diagnose(target, new Error(st.failure.message), 'its preflight');
+      if (!(died instanceof GuestDiedError)) return st;
+      if (!healsLeft(target)) return { kind: 'failed', failure: failureOf(died), ...(st.extra ? { extra: st.extra } : {}) };
+      const n = (heals.get(target.name) ?? 0) + 1;
+      heals.set(target.name, n);
+      state(target)(`${died.message.split('\n')[0]}; booting it again (${n}/${MAX_HEALS_PER_GUEST})`);
+      try {
+        await rebootGuest(target, s.timeouts.boot_s * 1000);
+        await unparkGuest(target);
+      } catch (e) {
+        return { kind: 'failed', failure: failureOf(e) };
+      }
     }
   };
 
@@ -308,7 +350,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         if (st?.kind !== 'failed') await unparkGuest(target).catch(() => {}); // a guest that is gone shows as an SSH failure
         try {
           if (!st) {
-            st = await prepare(target);
+            st = await prepareOrHeal(target);
             if (signal?.aborted) return;
             states.set(target.name, st);
           }
@@ -320,6 +362,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
           try {
             await runRep(target, st, task);
           } catch (e) {
+            if (e instanceof DiskFullError) throw e;
             if (signal?.aborted) return;
             if (e instanceof HealNeeded) {
               states.set(target.name, await heal(target, task, e.cause));
@@ -346,9 +389,15 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     }
   };
 
-  await Promise.all([...todo.values()].map((tasks) => runGroup(tasks)));
+  await Promise.all([...todo.values()].map((tasks) => runGroup(tasks).catch((e: unknown) => {
+    // Nothing more can be written: every group stops, the guests are left for the caller to take down.
+    fatal ??= e;
+    stop.abort();
+  })));
+  if (fatal) throw fatal;
   return {
     run, dir: store.dir, total: plan.cells.length * (plan.repetitions.timing + plan.repetitions.traced),
-    passed: recorder.passed, failed: recorder.failures.length, interrupted: Boolean(signal?.aborted), failures: recorder.failures,
+    // Interrupted only if the signal cut something short: a signal after the last repetition leaves a complete run.
+    passed: recorder.passed, failed: recorder.failures.length, interrupted: signal.aborted && recorder.written < todoCount, failures: recorder.failures,
   };
 }

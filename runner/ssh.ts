@@ -167,7 +167,13 @@ export class SshSession {
         });
         channel.on('close', () => {
           const info = (channel as unknown as { exitInfo?: { code: number | null; signal?: string } }).exitInfo;
-          const code = info?.code ?? (info?.signal ? 128 : 255);
+          // A channel that closes without an exit status lost its connection (dropped link, keepalive
+          // timeout, the session's sshd killed): worth a reconnect, not a failed command.
+          if (!info) {
+            finish(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was lost while \`${firstLine(command)}\` ran`, { fix: 'the runner reconnects', detail: tail(stderr) }));
+            return;
+          }
+          const code = info.code ?? (info.signal ? 128 : 255);
           finish({ code, stdout, stderr });
         });
         if (options.stdin !== undefined) channel.end(options.stdin);

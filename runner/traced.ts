@@ -57,7 +57,9 @@ export async function runTraced(
           }
         },
       });
-      running.push({ name: s.name, pidfile, done, get stdout() { return stdout; }, t0, get attachedAt() { return attachedAt; } });
+      let exited = false;
+      void done.then(() => { exited = true; }, () => { exited = true; });
+      running.push({ name: s.name, pidfile, done, get stdout() { return stdout; }, t0, get attachedAt() { return attachedAt; }, get exited() { return exited; } });
       // Wait for this script's probes before the next script or the workload starts.
       const ended = done.then((r) => r);
       const limit = timer(ATTACH_TIMEOUT_MS, 'timeout' as const);
@@ -82,9 +84,12 @@ export async function runTraced(
 
 async function stopAll(
   session: SshSession,
-  running: { name: string; pidfile: string; done: Promise<ExecResult>; readonly stdout: string; t0: number; readonly attachedAt: number }[],
+  running: { name: string; pidfile: string; done: Promise<ExecResult>; readonly stdout: string; t0: number; readonly attachedAt: number; readonly exited: boolean }[],
 ): Promise<TraceRun[]> {
   const out: TraceRun[] = [];
+  // A script that ended before it was told to (killed, crashed) counted only part of the workload:
+  // its maps would read as too few events, so the repetition fails instead.
+  const early = new Set(running.filter((r) => r.exited).map((r) => r.name));
   for (const r of running) {
     // SIGINT makes bpftrace run END and print its maps; the channel closes when it exits.
     await session.exec(`kill -INT $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
@@ -102,6 +107,9 @@ async function stopAll(
     if (!res) {
       await session.exec(`kill -KILL $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
       throw new BpftraceError(`bpftrace ${r.name} did not exit within 120 s of SIGINT`);
+    }
+    if (early.has(r.name)) {
+      throw new BpftraceError(`bpftrace ${r.name} ended during the workload (exit ${res.code}${res.code === 137 || res.code === -9 ? ', killed' : ''}), so its counts would cover only part of it`, { detail: res.stderr });
     }
     out.push({ name: r.name, stdout: res.stdout, stderr: res.stderr, attachSeconds: r.attachedAt ? (r.attachedAt - r.t0) / 1000 : NaN, output: parseBpftraceJson(res.stdout) });
   }

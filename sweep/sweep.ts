@@ -4,10 +4,11 @@
  * otherwise) → run with tracing → the analysis (analysis/analyse.ts) → the same
  * provisioner takes the guests down, always.
  *
- * One boot per IOMMU configuration, shared by all its cells. An interrupted
- * sweep resumes: the run it was making is remembered in
- * `<root>/.sweep-<scenario>.json` and the next sweep of the same scenario
- * file completes it instead of starting over.
+ * One boot per IOMMU configuration, shared by all its cells. A sweep that
+ * did not finish — interrupted, or with repetitions that failed — is completed,
+ * not repeated: the run it made is remembered in `<root>/.sweep-<scenario>.json`
+ * and the next sweep of the same scenario file (within COMPLETE_WITHIN_HOURS)
+ * runs only that run's failed and missing repetitions. `--fresh` starts over.
  */
 import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
@@ -64,6 +65,29 @@ interface SweepState {
 
 const stateFile = (root: string, scenario: string) => join(root, `.sweep-${scenario}.json`);
 
+/** A run that did not finish (interrupted, or with failed repetitions) is completed by the next sweep if it is younger than this. */
+export const COMPLETE_WITHIN_HOURS = 12;
+
+/**
+ * The run an earlier sweep of the same scenario file left unfinished, to be
+ * completed instead of repeated: made from the same scenario text, still on
+ * disk, and recent (an unfinished run from last week is not what tonight's
+ * sweep should finish).
+ */
+async function unfinishedRun(sf: string, sha256: string, log: (line: string) => void): Promise<string | undefined> {
+  if (!existsSync(sf)) return undefined;
+  const st = JSON.parse(await readFile(sf, 'utf8')) as SweepState;
+  if (st.scenario_sha256 !== sha256 || !existsSync(join(st.run, 'run.json'))) return undefined;
+  const created = Date.parse((JSON.parse(await readFile(join(st.run, 'run.json'), 'utf8')) as { created: string }).created);
+  const hours = (Date.now() - created) / 3_600_000;
+  if (!(hours <= COMPLETE_WITHIN_HOURS)) {
+    log(`the unfinished run ${st.run} is ${hours.toFixed(0)} h old (more than ${COMPLETE_WITHIN_HOURS}); starting a new run`);
+    return undefined;
+  }
+  log(`completing the unfinished run ${st.run}: only its failed and missing repetitions run (--fresh starts a new run)`);
+  return st.run;
+}
+
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
@@ -76,15 +100,8 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     const plan = expand(loaded);
     const name = loaded.scenario.name;
 
-    let resume: string | undefined;
     const sf = stateFile(root, name);
-    if (existsSync(sf) && !o.fresh) {
-      const st = JSON.parse(await readFile(sf, 'utf8')) as SweepState;
-      if (st.scenario_sha256 === loaded.sha256 && existsSync(join(st.run, 'run.json'))) {
-        resume = st.run;
-        log(`resuming the interrupted sweep ${st.run} (--fresh starts over)`);
-      }
-    }
+    const resume = o.fresh ? undefined : await unfinishedRun(sf, loaded.sha256, log);
 
     let guests: Inventory | undefined;
     // Whoever brings the guests up takes them down (infra/provisioner.ts).
@@ -104,7 +121,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         log(provisioner.kind === 'pulumi' ? `pulumi up --stack ${name}` : `guests up on ${o.hypervisors.map((h) => h.uri).join(', ')}`);
         guests = await provisioner.up({
           loaded, plan, image, inventoryFile: join(root, `${name}-inventory.json`),
-          onProgress: log,
+          onProgress: log, ...(o.signal ? { signal: o.signal } : {}),
           onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s${boot.retried ? ` (retried once: ${boot.retried})` : ''}`),
         });
         secs.up = (Date.now() - t) / 1000;
@@ -142,8 +159,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         for (const [from, to] of [[report.markdown, 'summary.md'], [report.junit, 'junit.xml'], [report.html, 'report.html'], [report.json, 'report.json']] as const) await copyFile(from, join(latest, to));
         regression = a.report.regression;
         secs.report = (Date.now() - tr) / 1000;
-        await rm(sf, { force: true });
       }
+      if (summary.failed === 0 && !summary.interrupted) await rm(sf, { force: true });
+      else log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
       const pruned = !summary.interrupted && o.keepRuns ? await pruneRuns(root, name, o.keepRuns, [summary.dir]) : [];
       return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(report ? { report } : {}), regression, pruned, seconds: secs };
     } finally {

@@ -9,14 +9,14 @@ import type { CommandSpec } from '../table.js';
 
 export const sweepCommand: CommandSpec = {
   name: 'sweep',
-  summary: 'The whole pipeline: image, guests up, run with tracing, report against the baseline and the history, guests down. An interrupted sweep resumes.',
+  summary: 'The whole pipeline: image, guests up, run with tracing, report against the baseline and the history, guests down. A sweep that did not finish (interrupted, or with failed repetitions) is completed by the next one, which runs only what is missing.',
   args: ['<scenario>'],
   options: [
     { flags: '--results <dir>', description: 'results root (history, baselines, latest report)', default: 'results' },
     { flags: '--hosts <file>', description: "hosts file for the scenario's static hosts" },
     { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY (default qemu:///system)' },
     { flags: '--keep', description: 'leave the guests up afterwards' },
-    { flags: '--fresh', description: 'start a new run even if an interrupted sweep of this scenario can be resumed' },
+    { flags: '--fresh', description: "start a new run instead of completing this scenario's unfinished one (interrupted, or with failed repetitions, within 12 h)" },
     { flags: '--keep-runs <n>', description: 'runs of the scenario kept under the root; older ones are removed (never the baseline)' },
     { flags: '--provision <how>', description: "'auto' (Pulumi when its CLI and a Pulumi.<scenario>.yaml stack exist), 'pulumi' or 'direct'", default: 'auto' },
     { flags: '--json', description: 'print the result as JSON' },
@@ -39,7 +39,7 @@ export const sweepCommand: CommandSpec = {
       const s = r.summary;
       if (options['json']) io.out(JSON.stringify(r, null, 2));
       else {
-        io.out(`${s.passed} passed, ${s.failed} failed of ${s.total} repetitions${s.interrupted ? ' (interrupted: run the same command again to resume)' : ''}${r.resumed ? ' (resumed)' : ''}`);
+        io.out(`${s.passed} passed, ${s.failed} failed of ${s.total} repetitions${s.interrupted ? ' (interrupted: run the same command again to complete the run)' : ''}${r.resumed ? ' (resumed)' : ''}`);
         for (const f of s.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
         io.out(`time: ${r.seconds.total.toFixed(0)} s in all (image ${r.seconds.image.toFixed(0)}, up ${r.seconds.up.toFixed(0)}, run ${r.seconds.run.toFixed(0)} of which fio ${r.seconds.fio.toFixed(0)}, report ${r.seconds.report.toFixed(0)}, down ${r.seconds.down.toFixed(0)})`);
         if (r.pruned.length) io.out(`removed ${r.pruned.length} old run(s)`);

@@ -1,0 +1,151 @@
+/**
+ * What every fault test shares: one lab guest (intel strict, TCG clock so SSH
+ * keepalives run), a sweep run as the user runs it (the CLI in a child
+ * process), a hook that injects the fault when the sweep's output reaches a
+ * given line, and the checks every fault must pass: no stack trace, every
+ * result schema-valid, no passed result lost or changed, and a following sweep
+ * that completes the run.
+ */
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { execa, type ResultPromise } from 'execa';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { LOCAL } from '../../infra/up.js';
+import { Virsh } from '../../infra/virsh.js';
+import { repResultSchema } from '../../result/schema.js';
+import type { RepResult } from '../../result/types.js';
+
+export const NAME = 'faults';
+export const CELL = 'rr__intel-strict__f__nvme0';
+export const DOMAIN = 'iommu-lab-f-intel-strict';
+/** Every repetition of the run: two timing, one traced. */
+export const REPS = ['timing-01', 'timing-02', 'traced-01'];
+
+export const SCENARIO = `name: ${NAME}
+seed: 7
+repetitions: 2
+workloads:
+  - { name: rr, rw: randread, bs: 4k, iodepth: 8, size: 64m, runtime: 5, ramp_time: 0 }
+iommu:
+  - device: intel
+    mode: strict
+targets:
+  vms:
+    - name: f
+      vcpus: 2
+      memory_mib: 1024
+      kernel: "6.12"
+      disks: [{ name: nvme0, bus: nvme, size_mib: 128 }]
+tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+metrics: [iops, iotlb_sync_flush_per_io]
+timeouts: { cell_s: 60, boot_s: 180 }
+`;
+
+/** A Node stack frame in output: what a user must never see. */
+export const STACK = /\n\s+at .+:\d+:\d+/;
+
+export interface SweepRun {
+  readonly code: number;
+  readonly all: string;
+  readonly stdout: string;
+}
+
+/**
+ * Runs `iommu-lab sweep` and calls `inject` once, when a line of its output
+ * matches `when` (with the child, to signal it).
+ */
+export async function sweep(file: string, results: string, hook?: { when: RegExp; inject: (child: ResultPromise) => void | Promise<void> }, extra: string[] = []): Promise<SweepRun & { injected: boolean }> {
+  const child = execa('node', ['bin/iommu-lab.js', 'sweep', file, '--results', results, ...extra], { reject: false, all: true });
+  let injected = false;
+  let seen = '';
+  child.all!.on('data', (d: Buffer) => {
+    seen += d.toString();
+    if (hook && !injected && hook.when.test(seen)) {
+      injected = true;
+      void Promise.resolve(hook.inject(child)).catch((e: unknown) => process.stderr.write(`fault injection failed: ${String(e)}\n`));
+    }
+  });
+  const r = await child;
+  return { code: r.exitCode ?? -1, all: String(r.all ?? ''), stdout: String(r.stdout ?? ''), injected };
+}
+
+/** Runs a command in the guest over SSH with the lab's key (a second connection, beside the runner's). */
+export async function inGuest(results: string, command: string): Promise<void> {
+  const inv = JSON.parse(await readFile(join(results, `${NAME}-inventory.json`), 'utf8')) as { targets: { ssh: { host: string; port: number; user: string; key_path: string } }[] };
+  const ssh = inv.targets[0]!.ssh;
+  await execa('ssh', ['-i', ssh.key_path, '-p', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20', `${ssh.user}@${ssh.host}`, command], { reject: false, timeout: 60_000 });
+}
+
+/** Waits until `check` holds (polled every 200 ms), at most `ms`. */
+export async function until(check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; ) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('condition not reached');
+}
+
+/** Whether a process named `name` runs in the guest (over a separate SSH connection). */
+export async function guestRuns(results: string, name: string): Promise<boolean> {
+  const inv = JSON.parse(await readFile(join(results, `${NAME}-inventory.json`), 'utf8')) as { targets: { ssh: { host: string; port: number; user: string; key_path: string } }[] };
+  const ssh = inv.targets[0]!.ssh;
+  const r = await execa('ssh', ['-i', ssh.key_path, '-p', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${ssh.user}@${ssh.host}`, `pgrep -x ${name}`], { reject: false, timeout: 30_000 });
+  return r.exitCode === 0;
+}
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats(ajv);
+const validRep = ajv.compile(repResultSchema);
+
+/** The run directories under a results root. */
+export async function runDirs(results: string): Promise<string[]> {
+  if (!existsSync(results)) return [];
+  return (await readdir(results)).filter((n) => /^\d{4}-\d\d-\d\dT/.test(n)).sort().map((n) => join(results, n));
+}
+
+/** Every result of a run, each checked against the schema; raw text kept to prove later that it did not change. */
+export async function results(runDir: string): Promise<Map<string, { rep: RepResult; text: string }>> {
+  const out = new Map<string, { rep: RepResult; text: string }>();
+  const cellDir = join(runDir, 'cells', CELL);
+  if (!existsSync(cellDir)) return out;
+  for (const name of (await readdir(cellDir)).filter((n) => !n.startsWith('.'))) {
+    const text = await readFile(join(cellDir, name, 'result.json'), 'utf8');
+    const rep = JSON.parse(text) as RepResult;
+    expect(validRep(rep), `${name}: ${JSON.stringify(validRep.errors)}`).toBe(true);
+    out.set(name, { rep, text });
+  }
+  return out;
+}
+
+/** The kinds of the failed results of a run. */
+export function failedKinds(reps: Map<string, { rep: RepResult }>): Record<string, string> {
+  return Object.fromEntries([...reps].filter(([, r]) => r.rep.outcome.state === 'failed').map(([n, r]) => [n, r.rep.outcome.state === 'failed' ? r.rep.outcome.failure.kind : '']));
+}
+
+/**
+ * The following sweep: it completes the run the faulty one left (only what
+ * did not pass runs), every repetition passes, the passed results the faulty
+ * sweep wrote are there byte for byte, and no guest is left.
+ */
+export async function completes(file: string, root: string, before: Map<string, { rep: RepResult; text: string }>): Promise<void> {
+  const [dir] = await runDirs(root);
+  const r = await sweep(file, root);
+  expect(r.all).not.toMatch(STACK);
+  expect(r.code, r.all).toBe(0);
+  expect(r.all).toContain(`completing the unfinished run ${dir}`);
+  expect(await runDirs(root)).toEqual([dir]);
+  const after = await results(dir!);
+  expect([...after.keys()].sort()).toEqual(REPS);
+  for (const [name, a] of after) expect(a.rep.outcome.state, name).toBe('passed');
+  for (const [name, b] of before) if (b.rep.outcome.state === 'passed') expect(after.get(name)!.text, `${name} was rewritten`).toBe(b.text);
+  await noGuestLeft();
+}
+
+export async function noGuestLeft(): Promise<void> {
+  const mine = (await new Virsh(LOCAL.uri).labDomains()).filter((d) => d.metadata.includes(`scenario='${NAME}'`));
+  expect(mine.map((d) => d.name)).toEqual([]);
+}
