@@ -61,6 +61,8 @@ export interface SweepResult {
 interface SweepState {
   readonly scenario_sha256: string;
   readonly run: string;
+  /** How the sweep that made the run ended, when it ended by itself: absent while it runs (or after it was killed). */
+  readonly ended?: 'interrupted' | 'failed';
 }
 
 const stateFile = (root: string, scenario: string) => join(root, `.sweep-${scenario}.json`);
@@ -84,7 +86,8 @@ async function unfinishedRun(sf: string, sha256: string, log: (line: string) => 
     log(`the unfinished run ${st.run} is ${hours.toFixed(0)} h old (more than ${COMPLETE_WITHIN_HOURS}); starting a new run`);
     return undefined;
   }
-  log(`completing the unfinished run ${st.run}: only its failed and missing repetitions run (--fresh starts a new run)`);
+  const what = st.ended === 'failed' ? `completing the unfinished run ${st.run} (some repetitions failed)` : `resuming the interrupted sweep ${st.run}`;
+  log(`${what}: only its failed and missing repetitions run (--fresh starts a new run)`);
   return st.run;
 }
 
@@ -161,7 +164,10 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         secs.report = (Date.now() - tr) / 1000;
       }
       if (summary.failed === 0 && !summary.interrupted) await rm(sf, { force: true });
-      else log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
+      else {
+        await writeJsonAtomic(sf, { scenario_sha256: loaded.sha256, run: summary.dir, ended: summary.interrupted ? 'interrupted' : 'failed' } satisfies SweepState).catch(() => {});
+        log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
+      }
       const pruned = !summary.interrupted && o.keepRuns ? await pruneRuns(root, name, o.keepRuns, [summary.dir]) : [];
       return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(report ? { report } : {}), regression, pruned, seconds: secs };
     } finally {
