@@ -4,6 +4,7 @@
  * the metric table) and docs/errors.md (from the error registry). `npm run generate`;
  * test/unit/tools/generated.test.ts fails when a committed copy is stale.
  */
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { COMMANDS } from '../cli/commands/index.js';
 import { ERROR_REGISTRY, EXIT, FAILURE_KIND_NAMES, FAILURE_KINDS } from '../core/errors.js';
@@ -24,6 +25,7 @@ export function generatedFiles(): Record<string, string> {
     'docs/cli.md': cliDoc(),
     'docs/metrics.md': metricsDoc(),
     'docs/errors.md': errorsDoc(),
+    'docs/runner.md': withSection(readFileSync(labPath('docs/runner.md'), 'utf8'), 'failure-kinds', failureKindsTable()),
   };
 }
 
@@ -82,13 +84,7 @@ function errorsDoc(): string {
     'The CLI prints a known error as `error[CODE]: message`, the lines that explain it (a stderr or console tail) and `fix: …`, never a stack.',
     'Anything else is a bug: the CLI prints one line and the file it wrote the stack to; a repetition it ends records kind `internal` with the stack in `stderr_tail`.',
     '',
-    '## Failure kinds',
-    '',
-    'What a failed repetition records in `outcome.failure.kind`, and what the lab does about it.',
-    '',
-    '| kind | what happened and what the lab does |',
-    '| --- | --- |',
-    ...FAILURE_KIND_NAMES.map((k) => `| \`${k}\` | ${cell(FAILURE_KINDS[k])} |`),
+    'The failure kinds a repetition can end with, and what the lab does about each, are listed in [runner.md](runner.md#failure-kinds) (from the same registry).',
     '',
     '## Codes',
     '',
@@ -99,4 +95,20 @@ function errorsDoc(): string {
     ...[...ERROR_REGISTRY].sort((a, b) => a.code.localeCompare(b.code)).map((c) => `| \`${c.code}\` | \`${c.name}\` | ${c.spec.kind ? `\`${c.spec.kind}\`` : '—'} | ${exit(c.spec.exitCode)} | ${cell(c.spec.means)} | ${cell(c.spec.fix ?? '')} |`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The failure kinds and what the lab does about each (core/errors.ts FAILURE_KINDS). */
+function failureKindsTable(): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  return ['| kind | what happened and what the lab does |', '| --- | --- |', ...FAILURE_KIND_NAMES.map((k) => `| \`${k}\` | ${cell(FAILURE_KINDS[k])} |`)].join('\n');
+}
+
+/** A hand-written document with one generated section between `<!-- NAME:begin -->` and `<!-- NAME:end -->`. */
+function withSection(doc: string, name: string, body: string): string {
+  const begin = `<!-- ${name}:begin (generated from core/errors.ts by \`npm run generate\`) -->`;
+  const end = `<!-- ${name}:end -->`;
+  const i = doc.indexOf(begin);
+  const j = doc.indexOf(end);
+  if (i < 0 || j < i) throw new Error(`${name}: markers missing in the document`);
+  return `${doc.slice(0, i + begin.length)}\n${body}\n${doc.slice(j)}`;
 }

@@ -73,11 +73,17 @@ export async function sweep(file: string, results: string, hook?: { when: RegExp
   return { code: r.exitCode ?? -1, all: String(r.all ?? ''), stdout: String(r.stdout ?? ''), injected };
 }
 
-/** Runs a command in the guest over SSH with the lab's key (a second connection, beside the runner's). */
-export async function inGuest(results: string, command: string): Promise<void> {
+/** ssh(1) to the guest with the lab's key: a connection of its own, beside the runner's. */
+async function ssh(results: string, command: string, timeout: number): Promise<number> {
   const inv = JSON.parse(await readFile(join(results, `${NAME}-inventory.json`), 'utf8')) as { targets: { ssh: { host: string; port: number; user: string; key_path: string } }[] };
-  const ssh = inv.targets[0]!.ssh;
-  await execa('ssh', ['-i', ssh.key_path, '-p', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20', `${ssh.user}@${ssh.host}`, command], { reject: false, timeout: 60_000 });
+  const s = inv.targets[0]!.ssh;
+  const r = await execa('ssh', ['-i', s.key_path, '-p', String(s.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=20', `${s.user}@${s.host}`, command], { reject: false, timeout });
+  return r.exitCode ?? -1;
+}
+
+/** Runs a command in the guest. */
+export async function inGuest(results: string, command: string): Promise<void> {
+  await ssh(results, command, 60_000);
 }
 
 /** Waits until `check` holds (polled every 200 ms), at most `ms`. */
@@ -89,12 +95,9 @@ export async function until(check: () => Promise<boolean>, ms = 60_000): Promise
   throw new Error('condition not reached');
 }
 
-/** Whether a process named `name` runs in the guest (over a separate SSH connection). */
+/** Whether a process named `name` runs in the guest. */
 export async function guestRuns(results: string, name: string): Promise<boolean> {
-  const inv = JSON.parse(await readFile(join(results, `${NAME}-inventory.json`), 'utf8')) as { targets: { ssh: { host: string; port: number; user: string; key_path: string } }[] };
-  const ssh = inv.targets[0]!.ssh;
-  const r = await execa('ssh', ['-i', ssh.key_path, '-p', String(ssh.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${ssh.user}@${ssh.host}`, `pgrep -x ${name}`], { reject: false, timeout: 30_000 });
-  return r.exitCode === 0;
+  return (await ssh(results, `pgrep -x ${name}`, 30_000)) === 0;
 }
 
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
