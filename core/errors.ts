@@ -26,11 +26,11 @@ export const FAILURE_KINDS = {
   fio: 'fio exited non-zero. The stderr tail and fio\'s output are kept.',
   parse: 'fio\'s JSON was missing, truncated or without latency histograms. The raw output is kept as fio.json.',
   bpftrace: 'A bpftrace script did not attach, printed errors, or did not exit after SIGINT. Its stderr is kept.',
-  'guest-died': 'The guest\'s kernel panicked or its domain stopped. The guest is booted again and the repetition run anew (twice per guest and run); after that it fails with the console\'s last lines.',
+  'guest-died': 'The guest\'s kernel panicked or its domain stopped (libvirt\'s state and the serial console are asked before any failure on a guest is recorded). The guest is booted again and the repetition run anew (at most twice per guest, six times per run); after that it fails with the console\'s last lines.',
   hypervisor: 'libvirt or QEMU could not start, stop or reboot a guest (libvirtd down, a virsh command failed, no free port). The rest of the guest\'s repetitions in this boot fail with it; the next boot, or the next sweep, tries again.',
   'host-contention': 'A virtual-time repetition ran beside too much other host load (or the guest clock jumped) three times in a row; it is not reported.',
   interrupted: 'The run was interrupted (SIGINT or SIGTERM) during the repetition. It is named in the run\'s summary but not recorded (a result is never half-made); `sweep` or `run --resume` runs it.',
-  internal: 'A bug in the lab. The message says where the full trace was written.',
+  internal: 'A bug in the lab: the result says it in one line and keeps the stack in stderr_tail; the CLI prints one line and the file it wrote the stack to.',
 } as const;
 export type FailureKind = keyof typeof FAILURE_KINDS;
 export const FAILURE_KIND_NAMES = Object.keys(FAILURE_KINDS) as FailureKind[];
