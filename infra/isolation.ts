@@ -201,7 +201,7 @@ export class GuestDiedOnConsole extends Error {
 export async function waitForConsoleLine(
   consoleLog: string,
   line: string,
-  options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number; failOn?: RegExp; /** Asked every 2 s: false ends the wait (the guest is gone without a word). */ isAlive?: () => Promise<boolean> },
+  options: { timeoutMs: number; signal?: AbortSignal; pollMs?: number; failOn?: RegExp; /** Asked every 2 s: false, or why it died, ends the wait (the guest is gone without a word). */ isAlive?: () => Promise<boolean | string> },
 ): Promise<string> {
   const until = Date.now() + options.timeoutMs;
   let nextAliveCheck = Date.now() + 2000;
@@ -229,9 +229,10 @@ export async function waitForConsoleLine(
     }
     if (options.isAlive && Date.now() >= nextAliveCheck) {
       nextAliveCheck = Date.now() + 2000;
-      if (!(await options.isAlive())) {
+      const alive = await options.isAlive();
+      if (alive !== true) {
         const tail = await readFile(consoleLog, 'utf8').then((t) => t.split('\n').slice(-40).join('\n'), () => '');
-        throw new GuestDiedOnConsole('the guest stopped running (its domain is no longer running)', tail);
+        throw new GuestDiedOnConsole(`the guest stopped running (${alive === false ? 'its domain is no longer running' : alive})`, tail);
       }
     }
     if (Date.now() > until) throw new Error(`no "${line}" on the serial console within ${Math.round(options.timeoutMs / 1000)} s`);

@@ -16,9 +16,8 @@ import { timebaseOf } from '../core/clock.js';
 import { BpftraceError, FioError, InterruptedError } from '../core/errors.js';
 import { EXPOSURE_METRIC } from '../core/metrics.js';
 import { sleep } from '../core/sleep.js';
-import { consoleLogOf } from '../infra/guest.js';
+import { consoleLogOf, guestDeath } from '../infra/guest.js';
 import { GUEST_DEATH, Isolation, waitForConsoleLine, type LoadReport, type RealtimeState } from '../infra/isolation.js';
-import { Virsh } from '../infra/virsh.js';
 import type { InventoryDisk, InventoryTarget } from '../inventory/types.js';
 import { repId, type Check, type RepOutcome, type TraceRecord } from '../result/types.js';
 import type { Scenario } from '../scenario/types.js';
@@ -71,11 +70,10 @@ export function hostLoadCheck(load: LoadReport, realtime: RealtimeState, limit =
   };
 }
 
-/** Whether a lab guest's domain still runs (paused counts: parked guests are alive). */
-async function guestAlive(target: InventoryTarget): Promise<boolean> {
-  if (!target.vm) return true;
-  const state = await new Virsh(target.vm.hypervisor_uri).state(target.vm.domain).catch(() => 'unknown');
-  return state === 'running' || state === 'paused' || state === 'unknown';
+/** True while a lab guest lives (paused counts: parked guests are alive), else why it died (libvirt's state and reason). */
+async function guestAlive(target: InventoryTarget): Promise<true | string> {
+  const death = await guestDeath(target);
+  return death ? death.why : true;
 }
 
 export function diskOf(target: InventoryTarget, cell: Cell): InventoryDisk {

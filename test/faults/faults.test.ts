@@ -53,12 +53,12 @@ describe('faults in a real sweep', () => {
     expect(r.injected).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code, r.all).toBe(0);
-    expect(r.all).toMatch(/f-intel-strict died during rr__intel-strict__f__nvme0.traced-01: .*stopped running.*; booting it again \(1\/2\)/);
+    expect(r.all).toMatch(/f-intel-strict died during rr__intel-strict__f__nvme0.traced-01: the guest stopped running \(its domain is shut off \(destroyed\)\); booting it again \(1\/2\)/);
     const [run] = await runDirs(results_);
     const reps = await results(run!);
     expect([...reps.keys()].sort()).toEqual(REPS);
     expect(failedKinds(reps)).toEqual({});
-    expect(reps.get('traced-01')!.rep.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'retried', detail: expect.stringContaining('stopped running') })]));
+    expect(reps.get('traced-01')!.rep.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'retried', detail: expect.stringContaining('its domain is shut off (destroyed)') })]));
     await noGuestLeft();
   });
 

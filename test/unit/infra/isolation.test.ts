@@ -48,6 +48,10 @@ describe('waiting for a line on the serial console', () => {
       // Without failOn it is only the line that counts.
       await writeFile(log, 'iommu-lab: done abc 0\n');
       await expect(waitForConsoleLine(log, 'iommu-lab: done abc ', { timeoutMs: 5_000 })).resolves.toBe('iommu-lab: done abc 0');
+      // A guest that goes without a word: the reason libvirt gives ends the wait.
+      await writeFile(log, 'booting\n');
+      const gone = await waitForConsoleLine(log, 'iommu-lab: done abc ', { timeoutMs: 30_000, isAlive: async () => 'its domain is shut off (destroyed)' }).catch((e: unknown) => e);
+      expect((gone as GuestDiedOnConsole).line).toBe('the guest stopped running (its domain is shut off (destroyed))');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
