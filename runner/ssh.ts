@@ -122,63 +122,69 @@ export class SshSession {
         reject(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was closed`, { fix: 'the runner reconnects' }));
         return;
       }
-      this.client.exec(command, (err, channel: ClientChannel) => {
-        if (err) {
-          reject(new SshConnectError(`${this.target}: cannot start a command: ${err.message}`, { fix: 'the SSH connection dropped; the runner retries', cause: err }));
-          return;
-        }
-        let stdout = '';
-        let stderr = '';
-        let done = false;
-        const timer = options.timeoutMs
-          ? setTimeout(() => finish(new SshTimeoutError(`${this.target}: command did not finish within ${Math.round(options.timeoutMs! / 1000)} s: ${firstLine(command)}`, { fix: 'raise timeouts.cell_s in the scenario, or look at the target', detail: tail(stderr) })), options.timeoutMs)
-          : undefined;
-        const onAbort = () => finish(new InterruptedError(`${this.target}: interrupted`, { detail: tail(stderr) }));
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        const finish = (result: ExecResult | LabError) => {
-          if (done) return;
-          done = true;
-          if (timer) clearTimeout(timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          if (result instanceof LabError) {
-            // Closing the channel hangs up the remote process group (sshd sends SIGHUP).
-            channel.signal?.('KILL');
-            channel.close();
-            reject(result);
-          } else if (result.code !== 0 && !options.allowFailure) {
-            reject(new SshCommandError(`${this.target}: \`${firstLine(command)}\` exited with ${result.code}`, { detail: tail(result.stderr) }));
-          } else {
-            resolve(result);
-          }
-        };
-        channel.on('data', (d: Buffer) => {
-          const s = d.toString('utf8');
-          stdout += s;
-          options.onStdout?.(s);
-        });
-        channel.stderr.on('data', (d: Buffer) => {
-          const s = d.toString('utf8');
-          stderr += s;
-          options.onStderr?.(s);
-        });
-        channel.on('exit', (code: number | null, signal?: string) => {
-          // 'exit' may come before the last data; 'close' settles.
-          (channel as unknown as { exitInfo: unknown }).exitInfo = { code, signal };
-        });
-        channel.on('close', () => {
-          const info = (channel as unknown as { exitInfo?: { code: number | null; signal?: string } }).exitInfo;
-          // A channel that closes without an exit status lost its connection (dropped link, keepalive
-          // timeout, the session's sshd killed): worth a reconnect, not a failed command.
-          if (!info) {
-            finish(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was lost while \`${firstLine(command)}\` ran`, { fix: 'the runner reconnects', detail: tail(stderr) }));
+      try {
+        this.client.exec(command, (err, channel: ClientChannel) => {
+          if (err) {
+            reject(new SshConnectError(`${this.target}: cannot start a command: ${err.message}`, { fix: 'the SSH connection dropped; the runner retries', cause: err }));
             return;
           }
-          const code = info.code ?? (info.signal ? 128 : 255);
-          finish({ code, stdout, stderr });
+          let stdout = '';
+          let stderr = '';
+          let done = false;
+          const timer = options.timeoutMs
+            ? setTimeout(() => finish(new SshTimeoutError(`${this.target}: command did not finish within ${Math.round(options.timeoutMs! / 1000)} s: ${firstLine(command)}`, { fix: 'raise timeouts.cell_s in the scenario, or look at the target', detail: tail(stderr) })), options.timeoutMs)
+            : undefined;
+          const onAbort = () => finish(new InterruptedError(`${this.target}: interrupted`, { detail: tail(stderr) }));
+          options.signal?.addEventListener('abort', onAbort, { once: true });
+          const finish = (result: ExecResult | LabError) => {
+            if (done) return;
+            done = true;
+            if (timer) clearTimeout(timer);
+            options.signal?.removeEventListener('abort', onAbort);
+            if (result instanceof LabError) {
+              // Closing the channel hangs up the remote process group (sshd sends SIGHUP).
+              channel.signal?.('KILL');
+              channel.close();
+              reject(result);
+            } else if (result.code !== 0 && !options.allowFailure) {
+              reject(new SshCommandError(`${this.target}: \`${firstLine(command)}\` exited with ${result.code}`, { detail: tail(result.stderr) }));
+            } else {
+              resolve(result);
+            }
+          };
+          channel.on('data', (d: Buffer) => {
+            const s = d.toString('utf8');
+            stdout += s;
+            options.onStdout?.(s);
+          });
+          channel.stderr.on('data', (d: Buffer) => {
+            const s = d.toString('utf8');
+            stderr += s;
+            options.onStderr?.(s);
+          });
+          channel.on('exit', (code: number | null, signal?: string) => {
+            // 'exit' may come before the last data; 'close' settles.
+            (channel as unknown as { exitInfo: unknown }).exitInfo = { code, signal };
+          });
+          channel.on('close', () => {
+            const info = (channel as unknown as { exitInfo?: { code: number | null; signal?: string } }).exitInfo;
+            // A channel that closes without an exit status lost its connection (dropped link, keepalive
+            // timeout, the session's sshd killed): worth a reconnect, not a failed command.
+            if (!info) {
+              finish(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was lost while \`${firstLine(command)}\` ran`, { fix: 'the runner reconnects', detail: tail(stderr) }));
+              return;
+            }
+            const code = info.code ?? (info.signal ? 128 : 255);
+            finish({ code, stdout, stderr });
+          });
+          if (options.stdin !== undefined) channel.end(options.stdin);
+          else channel.end();
         });
-        if (options.stdin !== undefined) channel.end(options.stdin);
-        else channel.end();
-      });
+      } catch (e) {
+        // The connection went between the check above and the call (ssh2 throws "Not connected").
+        this.closed = true;
+        reject(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was lost: ${(e as Error).message}`, { fix: 'the runner reconnects', cause: e }));
+      }
     });
   }
 
