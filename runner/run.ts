@@ -33,7 +33,6 @@ import { connectTarget } from './session.js';
 import { isTransient } from './ssh.js';
 import { prepareTarget, releaseTarget, type ReadyTarget, type TargetState } from './target.js';
 
-export { HOST_LOAD_LIMIT_CPUS, hostLoadCheck, runtimeOverrunPct } from './repetition.js';
 
 /** Times a guest that died during a repetition is booted again in one run (then its repetitions fail as guest-died). */
 export const MAX_HEALS_PER_GUEST = 2;
@@ -272,6 +271,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       await runRep(target, st, task, [{ name: 'retried', ok: true, detail: `the first attempt ended when the guest died (${why}); it was booted again and the repetition run anew` }]);
       return st;
     } catch (e) {
+      if (e instanceof DiskFullError) throw e;
       if (e instanceof HealNeeded) {
         // Died again: that is the repetition's result; the next boot boots the guest again.
         await recorder.record(target, task, { state: 'failed', failure: failureOf(e.cause) }, started, st.extra);

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLOCKS, PACER_ARG } from '../core/clock.js';
-import { PreflightError, SshCommandError } from '../core/errors.js';
+import { DiskFullError, PreflightError, SshCommandError } from '../core/errors.js';
 import { BPF_DIR } from '../core/paths.js';
 import type { InventoryTarget } from '../inventory/types.js';
 import type { RunStore } from '../result/store.js';
@@ -84,6 +84,8 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
     return { kind: 'ready', session, remoteDir, extra };
   } catch (e) {
     session.close();
+    // Nothing can be recorded any more: the run stops (runner/run.ts).
+    if (e instanceof DiskFullError) throw e;
     // A command of the preflight that failed is a preflight failure; lost connections keep their kind.
     return { kind: 'failed', failure: failureOf(e instanceof SshCommandError ? new PreflightError(e.message, { detail: e.detail }) : e) };
   }
