@@ -315,6 +315,9 @@ export async function unparkGuest(target: InventoryTarget): Promise<void> {
   if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).resume(target.vm!.domain);
 }
 
+/** Domain states of a guest that lives: parked (paused) guests are alive. */
+const RUNNING = /^(running|paused)\b/;
+
 /**
  * Whether a lab guest died, and how: its domain no longer running (with
  * libvirt's reason: `shut off (destroyed)`, `shut off (crashed)`, gone), or its
@@ -332,7 +335,7 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
   } catch {
     return undefined;
   }
-  if (!/^(running|paused)\b/.test(state)) return { why: `its domain is ${state}`, tail };
+  if (!RUNNING.test(state)) return { why: `its domain is ${state}`, tail };
   const panic = tail.split('\n').find((l) => GUEST_DEATH.test(l));
   return panic ? { why: panic.trim(), tail } : undefined;
 }
@@ -344,7 +347,7 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
 export async function guestLiveness(uri: string, guest: string): Promise<'running' | 'stopped' | 'gone'> {
   const state = await new Virsh(uri).state(domainName(guest));
   if (state === undefined) return 'gone';
-  return state === 'running' || state === 'paused' ? 'running' : 'stopped';
+  return RUNNING.test(state) ? 'running' : 'stopped';
 }
 
 export async function removeGuest(uri: string, guest: string): Promise<void> {

@@ -205,7 +205,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         }
         if (thrown instanceof DiskFullError) throw thrown;
         // Named for what it is: a guest that died shows as many things (fio killed, SSH closed).
-        const e = await diagnose(target, thrown, `${task.cell.id} ${repId(task.rep)}`);
+        let e = await diagnose(target, thrown, `${task.cell.id} ${repId(task.rep)}`);
+        let lost = false;
         if (isTransient(e) && attempt < retries) {
           state(target)(`connection lost, reconnecting (${attempt + 1}/${retries})`);
           st.session.close();
@@ -214,11 +215,9 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
             st.session = await connect(target);
             continue;
           } catch (again) {
-            // The guest may have died meanwhile; else the connection failure is the repetition's.
-            const why = await diagnose(target, again, `${task.cell.id} ${repId(task.rep)}`);
-            if (why instanceof GuestDiedError && healsLeft(target)) throw new HealNeeded(why);
-            await recorder.record(target, task, { state: 'failed', failure: failureOf(why) }, started, st.extra);
-            throw why;
+            // The guest may have died meanwhile; else the connection failure is the repetition's, and the boot's rest's.
+            e = await diagnose(target, again, `${task.cell.id} ${repId(task.rep)}`);
+            lost = true;
           }
         }
         // A guest that died is booted again and the repetition tried again, a bounded number of times
@@ -226,7 +225,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
         if (e instanceof GuestDiedError && healsLeft(target)) throw new HealNeeded(e);
         await recorder.record(target, task, { state: 'failed', failure: failureOf(e) }, started, st.extra);
         // Otherwise it fails the rest of this boot at once (the next boot boots it again).
-        if (e instanceof GuestDiedError) throw e;
+        if (e instanceof GuestDiedError || lost) throw e;
         if (isTransient(e) || e instanceof SshTimeoutError) {
           // The target may be wedged: the next repetition gets a fresh connection (or the boot's rest fails with why not).
           st.session.close();
@@ -248,15 +247,20 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
    * or dies again, fails the repetition as guest-died (with the first cause).
    * Returns the guest's new state.
    */
-  const heal = async (target: InventoryTarget, task: Task, cause: InstanceType<typeof GuestDiedError>): Promise<TargetState> => {
+  /** Counts a heal, says so, and boots the dead guest again (same domain, disks and keys). */
+  const bootAgain = async (target: InventoryTarget, cause: InstanceType<typeof GuestDiedError>): Promise<void> => {
     const n = (heals.get(target.name) ?? 0) + 1;
     heals.set(target.name, n);
+    state(target)(`${cause.message.split('\n')[0]}; booting it again (${n}/${MAX_HEALS_PER_GUEST})`);
+    await rebootGuest(target, s.timeouts.boot_s * 1000);
+    await unparkGuest(target);
+  };
+
+  const heal = async (target: InventoryTarget, task: Task, cause: InstanceType<typeof GuestDiedError>): Promise<TargetState> => {
     const why = cause.message.split('\n')[0]!;
-    state(target)(`${why}; booting it again (${n}/${MAX_HEALS_PER_GUEST})`);
     const started = new Date();
     try {
-      await rebootGuest(target, s.timeouts.boot_s * 1000);
-      await unparkGuest(target);
+      await bootAgain(target, cause);
     } catch (e) {
       await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started);
       return { kind: 'failed', failure: failureOf(e) };
@@ -293,12 +297,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       const died = await diagnose(target, new Error(st.failure.message), 'its preflight');
       if (!(died instanceof GuestDiedError)) return st;
       if (!healsLeft(target)) return { kind: 'failed', failure: failureOf(died), ...(st.extra ? { extra: st.extra } : {}) };
-      const n = (heals.get(target.name) ?? 0) + 1;
-      heals.set(target.name, n);
-      state(target)(`${died.message.split('\n')[0]}; booting it again (${n}/${MAX_HEALS_PER_GUEST})`);
       try {
-        await rebootGuest(target, s.timeouts.boot_s * 1000);
-        await unparkGuest(target);
+        await bootAgain(target, died);
       } catch (e) {
         return { kind: 'failed', failure: failureOf(e) };
       }
