@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
 import { Client, type ClientChannel } from 'ssh2';
 import { InterruptedError, LabError, SshAuthError, SshCommandError, SshConnectError, SshError, SshHostKeyMismatchError, SshTimeoutError } from '../core/errors.js';
 
@@ -24,6 +25,7 @@ export function fingerprintOf(keyBlob: Buffer): string {
 }
 
 export interface ExecResult {
+  /** The exit status; 128 + the signal's number for a process killed by a signal (as a shell says it). */
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
@@ -174,7 +176,7 @@ export class SshSession {
               finish(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was lost while \`${firstLine(command)}\` ran`, { fix: 'the runner reconnects', detail: tail(stderr) }));
               return;
             }
-            const code = info.code ?? (info.signal ? 128 : 255);
+            const code = info.code ?? (info.signal ? 128 + (osConstants.signals[`SIG${info.signal}` as NodeJS.Signals] ?? 0) : 255);
             finish({ code, stdout, stderr });
           });
           if (options.stdin !== undefined) channel.end(options.stdin);

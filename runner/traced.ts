@@ -108,8 +108,14 @@ async function stopAll(
       await session.exec(`kill -KILL $(cat ${shellQuote(r.pidfile)}) 2>/dev/null; true`, { timeoutMs: 30_000, allowFailure: true });
       throw new BpftraceError(`bpftrace ${r.name} did not exit within 120 s of SIGINT`);
     }
+    const how = `exit ${res.code}${res.code > 128 ? `, killed by signal ${res.code - 128}` : ''}`;
     if (early.has(r.name)) {
-      throw new BpftraceError(`bpftrace ${r.name} ended during the workload (exit ${res.code}${res.code === 137 || res.code === -9 ? ', killed' : ''}), so its counts would cover only part of it`, { detail: res.stderr });
+      throw new BpftraceError(`bpftrace ${r.name} ended during the workload (${how}), so its counts would cover only part of it`, { detail: res.stderr });
+    }
+    // SIGINT ends bpftrace with status 0 after END has printed the maps. Any other end (killed after the
+    // workload, before our SIGINT) printed nothing: a missing map would read as zero events.
+    if (res.code !== 0) {
+      throw new BpftraceError(`bpftrace ${r.name} ended without printing its maps (${how})`, { detail: res.stderr });
     }
     out.push({ name: r.name, stdout: res.stdout, stderr: res.stderr, attachSeconds: r.attachedAt ? (r.attachedAt - r.t0) / 1000 : NaN, output: parseBpftraceJson(res.stdout) });
   }

@@ -15,7 +15,7 @@ import { labPath } from '../../core/paths.js';
 import { down, LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
 import { labImage } from '../helpers/lab-image.js';
-import { CELL, completes, DOMAIN, failedKinds, guestRuns, inGuest, NAME, noGuestLeft, REPS, results, runDirs, SCENARIO, STACK, sweep, until } from './harness.js';
+import { CELL, completes, DOMAIN, failedKinds, guestRuns, inGuest, inGuestOnceRunning, NAME, noGuestLeft, REPS, results, runDirs, SCENARIO, STACK, sweep, until } from './harness.js';
 
 let dir: string;
 let file: string;
@@ -106,7 +106,7 @@ describe('faults in a real sweep', () => {
     const results_ = await root();
     const r = await sweep(file, results_, {
       when: started('traced-01'),
-      inject: async () => { await until(() => guestRuns(results_, 'fio'), 120_000); await inGuest(results_, 'pkill -KILL -x bpftrace'); },
+      inject: () => inGuestOnceRunning(results_, 'fio', 'pkill -KILL -x bpftrace'),
     });
     expect(r.injected).toBe(true);
     expect(r.all).not.toMatch(STACK);
@@ -122,7 +122,7 @@ describe('faults in a real sweep', () => {
     const results_ = await root();
     const r = await sweep(file, results_, {
       when: started('timing-02'),
-      inject: async () => { await until(() => guestRuns(results_, 'fio')); await inGuest(results_, 'pkill -KILL -x fio'); },
+      inject: () => inGuestOnceRunning(results_, 'fio', 'pkill -KILL -x fio'),
     });
     expect(r.injected).toBe(true);
     expect(r.all).not.toMatch(STACK);

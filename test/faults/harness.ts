@@ -86,6 +86,15 @@ export async function inGuest(results: string, command: string): Promise<void> {
   await ssh(results, command, 60_000);
 }
 
+/**
+ * Runs `command` in the guest as soon as a process named `name` runs there (at most 150 s). The wait
+ * is one command in the guest: polling over SSH from here (a connection each, about a second under
+ * TCG) once reached a 5 s workload only after it had ended.
+ */
+export async function inGuestOnceRunning(results: string, name: string, command: string): Promise<void> {
+  await ssh(results, `for i in $(seq 750); do pgrep -x ${name} >/dev/null && break; sleep 0.2; done; ${command}`, 180_000);
+}
+
 /** Waits until `check` holds (polled every 200 ms), at most `ms`. */
 export async function until(check: () => Promise<boolean>, ms = 60_000): Promise<void> {
   for (const t0 = Date.now(); Date.now() - t0 < ms; ) {
