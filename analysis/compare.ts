@@ -24,7 +24,7 @@
 import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
-import { siblingKey } from '../cell/expand.js';
+import { kernelSiblingKey, siblingKey } from '../cell/expand.js';
 import { configName, MODES } from '../core/iommu.js';
 import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
@@ -42,7 +42,7 @@ export interface SampleSummary {
 }
 
 export interface Comparison {
-  readonly kind: 'baseline' | 'modes';
+  readonly kind: 'baseline' | 'modes' | 'kernels';
   /** Candidate cell, and the cell it is compared with (the same id against a baseline). */
   readonly cell: string;
   readonly reference: string;
@@ -476,6 +476,71 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
     }
   }
   return judgeAll(pending, leftOut, t);
+}
+
+/**
+ * Kernels against each other within each IOMMU configuration (a VM profile
+ * whose kernel: is a list): every kernel against the first one listed, the
+ * reference ("patched vs base"). Counts and timings, as configurations are.
+ */
+export function compareKernels(run: LoadedRun, o: CompareOptions = {}): ComparisonSet {
+  const t = run.scenario.thresholds;
+  const history = (o.history ?? []).filter((r) => r.manifest.created <= run.manifest.created);
+  if (!history.some((r) => r.dir === run.dir)) history.push(run);
+  const groups = new Map<string, Cell[]>();
+  for (const c of run.cells.values()) {
+    const k = kernelSiblingKey(c);
+    if (k) groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  const order = (c: Cell) => {
+    const vm = run.scenario.targets.vms.find((v) => c.target.kind === 'vm' && v.name === c.target.profile);
+    const list = vm && Array.isArray(vm.kernel) ? (vm.kernel as readonly string[]) : [];
+    return c.target.kind === 'vm' ? list.indexOf(c.target.kernel) : -1;
+  };
+  const kernelOf = (c: Cell) => (c.target.kind === 'vm' ? c.target.kernel : '');
+  const pending: Pending[] = [];
+  const leftOut: { cell: string; metric?: string; reason: string }[] = [];
+  for (const [group, cells] of groups) {
+    const sorted = [...cells].sort((a, b) => order(a) - order(b));
+    const ref = sorted[0]!;
+    for (const b of sorted.slice(1)) {
+      for (const d of metricsOf(run)) {
+        const ta = timebaseOfCell(run, ref);
+        const tb = timebaseOfCell(run, b);
+        // The same mode on both sides: the count behaves the same way on each.
+        const variation = { ref: measuredVariation(d, ref.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, b.iommu.mode, tb) ?? 'exact' };
+        const sides = [{ cell: ref, timebase: ta }, { cell: b, timebase: tb }];
+        const noise = overRepetitions(d, sides) ? bootNoiseOf(d.name, tb, [run], history) : undefined;
+        const why = variesWhy(d, sides);
+        const label = `${kernelOf(b)} vs ${kernelOf(ref)} (${configName(b.iommu)})`;
+        const r = compareSamples(samples(run, ref.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'kernels', cell: b.id, reference: ref.id, label, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+        if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${label}: ${r}` });
+        else pending.push(r);
+      }
+    }
+  }
+  return judgeAll(pending, leftOut, t);
+}
+
+/**
+ * One metric of one cell in two runs, judged on its own (no multiple-comparison
+ * set): a bisect step against an endpoint. Boot-to-boot noise comes from the
+ * runs' replicate boots, when they have them. A string says why there is
+ * nothing to compare.
+ */
+export function compareCellAcross(ref: { run: LoadedRun; cell: Cell }, cand: { run: LoadedRun; cell: Cell }, metric: string, label: string): Comparison | string {
+  const d = describeMetric(metric);
+  if (!d) return `unknown metric ${metric}`;
+  const t = cand.run.scenario.thresholds;
+  const ta = timebaseOfCell(ref.run, ref.cell);
+  const tb = timebaseOfCell(cand.run, cand.cell);
+  const variation = { ref: measuredVariation(d, ref.cell.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, cand.cell.iommu.mode, tb) ?? 'exact' };
+  const sides = [{ cell: ref.cell, timebase: ta }, { cell: cand.cell, timebase: tb }];
+  const noise = overRepetitions(d, sides) ? bootNoiseOf(d.name, tb, [ref.run, cand.run], []) : undefined;
+  const why = variesWhy(d, sides);
+  const r = compareSamples(samples(ref.run, ref.cell.id, d.name), samples(cand.run, cand.cell.id, d.name), d, t, { kind: 'kernels', cell: cand.cell.id, reference: ref.cell.id, label, group: siblingKey(cand.cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+  if (typeof r === 'string') return r;
+  return { ...r, q: r.p, ...judge(r, r.p, t) };
 }
 
 export interface PairFinding {

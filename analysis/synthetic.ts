@@ -28,8 +28,8 @@ export interface SyntheticRunOptions {
   /** IOPS level of a cell (before noise). */
   readonly level: (cellId: string, config: string) => number;
   readonly cvPct: number;
-  /** Per-I/O sync flushes per configuration (exact counts in traced repetitions). */
-  readonly flushesPerIo?: (config: string) => number;
+  /** Per-I/O sync flushes per configuration, and cell when that matters (exact counts in traced repetitions). */
+  readonly flushesPerIo?: (config: string, cellId: string) => number;
   readonly repetitions?: number;
   /** SD (%) of a boot's multiplicative offset on every timing; 0 by default. Boots per cell come from the VM profile's `boots`. */
   readonly bootSdPct?: number;
@@ -69,7 +69,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
     for (let i = 1; i <= plan.repetitions.traced; i++) {
       boot = bootOfRep(i, plan.repetitions.traced, boots);
       const ios = Math.round(level * 0.6 * cell.job.runtime);
-      const f = o.flushesPerIo?.(config) ?? 0;
+      const f = o.flushesPerIo?.(config, cell.id) ?? 0;
       await write('traced', i, { ios, iops: ios / cell.job.runtime, iotlb_sync_flush_per_io: Math.round(f * ios) / ios, dma_map_per_io: 1 });
     }
   }

@@ -30,7 +30,7 @@ for (let i = 0; i < Number(boots); i++) {
     if (text.includes('iommu-lab: guest ready')) readyAt = Date.now();
   }, 50);
   try {
-    const g = await createGuest({ guest, scenario: 'bench', profile, iommu: { device: device as IommuDevice, mode: mode as IommuMode }, image, uri, bootTimeoutS: 180 });
+    const g = await createGuest({ guest, scenario: 'bench', profile, kernel: profile.kernel, iommu: { device: device as IommuDevice, mode: mode as IommuMode }, image, uri, bootTimeoutS: 180 });
     total.push(g.boot.seconds);
     // createGuest's own clock starts at `virsh start`; the console poll started before define.
     if (readyAt) ready.push((readyAt - t0) / 1000 - ((Date.now() - t0) / 1000 - g.boot.seconds));

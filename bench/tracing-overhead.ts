@@ -24,7 +24,7 @@ const SCRIPTS = ['iotlb-invalidations', 'dma-map-latency', 'iova-alloc', 'iommu-
 const image = await requireImage();
 const guest = guestName('bench-trace', { device: device as IommuDevice, mode: mode as IommuMode });
 const g = await createGuest({
-  guest, scenario: 'bench', image, uri: 'qemu:///system', bootTimeoutS: 300,
+  guest, scenario: 'bench', image, uri: 'qemu:///system', bootTimeoutS: 300, kernel: '6.12',
   profile: { name: 'bench', vcpus: 2, memory_mib: 2048, kernel: '6.12', clock: 'tcg', disks: [{ name: 'nvme0', bus: 'nvme', size_mib: 512 }] },
   iommu: { device: device as IommuDevice, mode: mode as IommuMode },
 });

@@ -27,8 +27,18 @@ function idPart(v: string | number): string {
   return String(v).toLowerCase().replace(/[^a-z0-9]+/g, '');
 }
 
-export function guestName(profile: string, iommu: IommuConfig): string {
-  return `${profile}-${configName(iommu)}`;
+/** A kernel's name as a part of names (`6.12` → `6-12`). */
+export const kernelTag = (kernel: string) => kernel.replace(/\./g, '-');
+
+/** The guest of a profile in a configuration; with several kernels, the kernel is part of it. */
+export function guestName(profile: string, iommu: IommuConfig, kernel?: string): string {
+  return kernel === undefined ? `${profile}-${configName(iommu)}` : `${profile}-${kernelTag(kernel)}-${configName(iommu)}`;
+}
+
+/** Where a cell runs, as its id says it: the host, or the profile (and the kernel when kernels are an axis). */
+function whereOf(target: CellTarget): string {
+  if (target.kind === 'static') return target.host;
+  return target.kernelAxis ? `${target.profile}.${kernelTag(target.kernel)}` : target.profile;
 }
 
 /** The workload and the list values it takes in a cell: `randread.qd16` (the id's first part). */
@@ -40,7 +50,7 @@ export function variantOf(cell: Pick<Cell, 'job' | 'axes'>): string {
 }
 
 export function cellId(job: FioJob, axes: Record<string, string | number>, iommu: IommuConfig, target: CellTarget, disk: string): string {
-  return `${variantOf({ job, axes })}__${configName(iommu)}__${target.kind === 'vm' ? target.profile : target.host}__${disk}`;
+  return `${variantOf({ job, axes })}__${configName(iommu)}__${whereOf(target)}__${disk}`;
 }
 
 /**
@@ -49,8 +59,18 @@ export function cellId(job: FioJob, axes: Record<string, string | number>, iommu
  * (one per mode) are matched by workload and disk name alone.
  */
 export function siblingKey(cell: Cell): string {
-  const where = cell.target.kind === 'static' ? 'hosts' : cell.target.profile;
+  const where = cell.target.kind === 'static' ? 'hosts' : whereOf(cell.target);
   return `${variantOf(cell)}__${where}__${cell.disk}`;
+}
+
+/**
+ * What makes cells comparable across kernels: everything but the kernel (the
+ * IOMMU configuration included: kernels are compared within each). Undefined
+ * for a cell that is not on a kernel axis.
+ */
+export function kernelSiblingKey(cell: Cell): string | undefined {
+  if (cell.target.kind !== 'vm' || !cell.target.kernelAxis) return undefined;
+  return `${variantOf(cell)}__${configName(cell.iommu)}__${cell.target.profile}__${cell.disk}`;
 }
 
 /** Every combination of the workload's list values, in written order. */
@@ -102,10 +122,14 @@ export function expand(loaded: LoadedScenario): Plan {
   };
 
   for (const vm of s.targets.vms) {
-    for (const iommu of iommuConfigs(loaded)) {
-      const name = guestName(vm.name, iommu);
-      guests.push({ name, profile: vm.name, iommu });
-      push({ kind: 'vm', profile: vm.name, name }, iommu, vm.disks.map((d) => d.name));
+    const kernelAxis = Array.isArray(vm.kernel);
+    for (const kernel of asList(vm.kernel)) {
+      for (const iommu of iommuConfigs(loaded)) {
+        const name = guestName(vm.name, iommu, kernelAxis ? kernel : undefined);
+        const kernelBuild = s.kernels.find((k) => k.name === kernel);
+        guests.push({ name, profile: vm.name, kernel, ...(kernelBuild ? { kernelBuild } : {}), iommu });
+        push({ kind: 'vm', profile: vm.name, kernel, kernelAxis, name }, iommu, vm.disks.map((d) => d.name));
+      }
     }
   }
   const hosts = new Map((loaded.hosts?.hosts.hosts ?? []).map((h) => [h.name, h]));

@@ -1,4 +1,5 @@
 /** A cell is one point of the matrix: a concrete fio job on one disk of one target in one IOMMU configuration. */
+import type { KernelBuildSpec } from '../guest-images/kernel/under-test.js';
 import type { FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern } from '../scenario/types.js';
 
 export interface FioJob {
@@ -19,7 +20,16 @@ export type { IommuConfig } from '../core/iommu.js';
 import type { IommuConfig } from '../core/iommu.js';
 
 export type CellTarget =
-  | { readonly kind: 'vm'; readonly profile: string; /** Inventory name of the guest this cell runs on. */ readonly name: string }
+  | {
+      readonly kind: 'vm';
+      readonly profile: string;
+      /** The kernel under test: "6.12", "6.1" or a scenario kernel's name. */
+      readonly kernel: string;
+      /** Whether the profile lists several kernels (then the kernel is part of ids and guest names). */
+      readonly kernelAxis: boolean;
+      /** Inventory name of the guest this cell runs on. */
+      readonly name: string;
+    }
   | { readonly kind: 'static'; readonly host: string; readonly name: string };
 
 export interface Cell {
@@ -38,6 +48,9 @@ export interface Cell {
 export interface GuestSpec {
   readonly name: string;
   readonly profile: string;
+  readonly kernel: string;
+  /** When the kernel is one of the scenario's own builds: that build (paths absolute). */
+  readonly kernelBuild?: KernelBuildSpec;
   readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
 }
 

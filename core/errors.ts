@@ -175,6 +175,7 @@ export const ReproTargetError = define('E_REPRO_TARGET', bad('`repro` was not gi
 export const ReproCellError = define('E_REPRO_CELL', bad('The run has no such cell.'));
 export const ReproCellDiffersError = define('E_REPRO_CELL_DIFFERS', bad('This lab version expands the run\'s scenario into a different cell than the run recorded.'));
 export const ReproImageError = define('E_REPRO_IMAGE', bad('The guest image differs from the one the run used.'));
+export const ReproKernelError = define('E_REPRO_KERNEL', bad("The kernel build a cell ran on is no longer the one its scenario names (the tree was rebuilt or moved)."));
 export const ReproHostsError = define('E_REPRO_HOSTS', bad('The cell ran on a static host and no hosts file was given.', 'pass the hosts file with --hosts'));
 export const SweepLockedError = define('E_SWEEP_LOCKED', bad('Another sweep of this results root is running.'));
 export const NotRootError = define('E_NOT_ROOT', bad('Bringing guests up or down needs root.', 'run as root, e.g. sudo npx iommu-lab up …'));
@@ -211,6 +212,15 @@ export const ImagePackageError = define('E_IMAGE_PACKAGE', failed(undefined, 'De
 export const ImageNetworkError = define('E_IMAGE_NETWORK', failed(undefined, 'The Debian mirror could not be reached during the image build.', 'check the network, or set IOMMU_LAB_MIRROR to a reachable Debian mirror'), ImageError);
 export const ImageBuildError = define('E_IMAGE_BUILD', failed(undefined, 'The image build failed for another reason; the log is printed.', 'the full log is above; nothing was left in the cache'), ImageError);
 export const ImageCorruptError = define('E_IMAGE_CORRUPT', failed(undefined, 'Cached images do not match their manifests.', 'rebuild: iommu-lab image build --force'), ImageError);
+
+// ---- Kernels under test: your own builds (guest-images/kernel/) ----
+export const KernelError = define('E_KERNEL', failed(undefined, 'A kernel under test failure (one of the codes below).'));
+export const KernelNotFoundError = define('E_KERNEL_NOT_FOUND', bad('A kernel path is not a kernel build: no bzImage, no .config, or not a kernel source tree.', 'point kernel.path at a built tree (arch/x86/boot/bzImage and .config) or at the output of iommu-lab kernel build'), KernelError);
+export const KernelConfigError = define('E_KERNEL_CONFIG', bad("The kernel's .config lacks options the lab needs; each is named with why.", 'scripts/config --file .config -e OPTION for each, then make olddefconfig (or merge guest-images/kernel/lab.config; iommu-lab kernel build does it)'), KernelError);
+export const KernelModulesError = define('E_KERNEL_MODULES', bad('The modules given with a kernel are for another kernel release, or a module the lab needs is missing.', 'give the modules directory made by make modules_install INSTALL_MOD_PATH=DIR for this very build'), KernelError);
+export const KernelBuildError = define('E_KERNEL_BUILD', failed(undefined, 'Building a kernel failed; the end of the build log is printed and the whole log kept.', 'fix the build error shown, then build again (the build is incremental)'), KernelError);
+export const KernelToolsError = define('E_KERNEL_TOOLS', failed(undefined, 'Tools a kernel build needs are missing.', 'apt-get install -y build-essential bc bison flex libelf-dev libssl-dev dwarves ccache git (or scripts/setup.sh --kernel)'), KernelError);
+export const BisectError = define('E_BISECT', bad('A bisection cannot start or go on: a dirty tree, an unknown commit, a good commit that is not an ancestor of the bad one, or a log of another bisection.'));
 
 // ---- Measuring: SSH, preflight, fio, bpftrace (exit 1; each fails a repetition with its kind) ----
 

@@ -18,6 +18,8 @@ import { CLOCKS } from '../core/clock.js';
 import { domainXml, type DomainSpec, type GuestDiskFile } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
 import { GUEST_DEATH } from './isolation.js';
+import type { KernelIdentity } from '../guest-images/kernel/identity.js';
+import { inspectBuild, prepareBuild, type KernelBuildSpec } from '../guest-images/kernel/under-test.js';
 import { Virsh } from './virsh.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
@@ -27,6 +29,10 @@ export interface GuestRequest {
   readonly guest: string;
   readonly scenario: string;
   readonly profile: VmProfile;
+  /** The kernel this guest boots: "6.1"/"6.12" from the image, or a scenario kernel's name (then `kernelBuild`). */
+  readonly kernel: string;
+  /** The scenario's build of that name, paths absolute. */
+  readonly kernelBuild?: KernelBuildSpec;
   readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
   readonly image: Image;
   readonly uri: string;
@@ -88,15 +94,28 @@ export function knownBootFlake(console: string): string | undefined {
   return undefined;
 }
 
-function kernelFor(image: Image, series: string) {
-  const k = image.manifest.kernels.find((x) => x.series === series);
-  if (!k) throw new ImageKernelError(`the image has no ${series} kernel`, { fix: 'rebuild the image (iommu-lab image build --force)' });
-  return k;
+/** The files a guest boots and who its kernel is. */
+export interface BootKernel {
+  readonly release: string;
+  readonly vmlinuz: string;
+  readonly initrd: string;
+  /** For the user's own builds: what results record about it. */
+  readonly identity?: KernelIdentity;
+}
+
+/** The image's kernel of that series, or the user's build made ready for this image (checked first: guest-images/kernel/). */
+export async function bootKernel(req: Pick<GuestRequest, 'kernel' | 'kernelBuild' | 'image' | 'iommu'>): Promise<BootKernel> {
+  if (req.kernelBuild) {
+    const k = await prepareBuild(inspectBuild(req.kernelBuild, [req.iommu.device]), req.image);
+    return { release: k.release, vmlinuz: k.vmlinuz, initrd: k.initrd, identity: k.identity };
+  }
+  const k = req.image.manifest.kernels.find((x) => x.series === req.kernel);
+  if (!k) throw new ImageKernelError(`the image has no ${req.kernel} kernel`, { fix: 'rebuild the image (iommu-lab image build --force), or name one of the scenario\'s kernels:' });
+  return { release: k.version, vmlinuz: join(req.image.dir, k.vmlinuz), initrd: join(req.image.dir, k.initrd) };
 }
 
 /** What the runner needs to reach and judge this guest. */
-export function guestTarget(req: GuestRequest, port: number): InventoryTarget {
-  const k = kernelFor(req.image, req.profile.kernel);
+export function guestTarget(req: GuestRequest, port: number, k: BootKernel): InventoryTarget {
   return {
     name: req.guest,
     kind: 'vm',
@@ -116,7 +135,8 @@ export function guestTarget(req: GuestRequest, port: number): InventoryTarget {
       hypervisor_uri: req.uri,
       domain: domainName(req.guest),
       image_digest: req.image.manifest.digest,
-      kernel: k.version,
+      kernel: k.release,
+      ...(k.identity ? { kernel_build: k.identity } : {}),
       cmdline: kernelCmdline(req.iommu.device, req.iommu.mode, req.profile.clock),
       clock: req.profile.clock,
     },
@@ -230,8 +250,8 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
     throw new PortBusyError(`port ${port} on 127.0.0.1 is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
   }
   options.taken?.add(port);
-  const target = guestTarget(req, port);
-  const k = kernelFor(req.image, req.profile.kernel);
+  const k = await bootKernel(req);
+  const target = guestTarget(req, port, k);
   const dir = join(GUESTS_DIR, domain);
 
   let retried: string | undefined;
@@ -239,7 +259,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
     const files = await prepareFiles(req, dir);
     const spec: DomainSpec = {
       domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType,
-      rootOverlay: files.overlay, kernel: join(req.image.dir, k.vmlinuz), initrd: join(req.image.dir, k.initrd),
+      rootOverlay: files.overlay, kernel: k.vmlinuz, initrd: k.initrd,
       imageDigest: req.image.manifest.digest, disks: files.disks, sshPort: port, consoleLog: files.consoleLog,
     };
     await virsh.define(domainXml(spec));

@@ -101,7 +101,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
       if (options.signal?.aborted) return;
       options.onProgress?.(`${g.name}: booting on ${uri}`);
       const running = await createGuest(
-        { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, iommu: g.iommu, image: options.image, uri, bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
+        { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, kernel: g.kernel, ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}), iommu: g.iommu, image: options.image, uri, bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
         { taken },
       );
       targets.push(running.target);

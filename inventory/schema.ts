@@ -1,3 +1,4 @@
+import { KERNEL_IDENTITY_SCHEMA } from '../guest-images/kernel/identity.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
 import { DISK_BUSES, HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, VM_CLOCKS } from '../scenario/types.js';
 
@@ -71,6 +72,7 @@ export const inventorySchema: Record<string, unknown> = {
               domain: { type: 'string', minLength: 1 },
               image_digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
               kernel: { type: 'string' },
+              kernel_build: KERNEL_IDENTITY_SCHEMA,
               cmdline: { type: 'string' },
               clock: { enum: [...VM_CLOCKS] },
             },

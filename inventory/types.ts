@@ -3,6 +3,7 @@
  * file) produces and the runner consumes. One entry per target that can be
  * reached over SSH. Documented in docs/inventory.md; schema in schemas/.
  */
+import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import type { DiskBus, HostIommuDevice, IommuDevice, IommuMode, VmClock } from '../scenario/types.js';
 
 export interface InventoryDisk {
@@ -32,6 +33,8 @@ export interface InventoryVm {
   readonly domain: string;
   readonly image_digest: string;
   readonly kernel: string;
+  /** The user's own kernel build this guest boots (absent for the image's kernels). */
+  readonly kernel_build?: KernelIdentity;
   readonly cmdline: string;
   readonly clock: VmClock;
 }

@@ -3,6 +3,7 @@
  * `npm run generate`. Metric names and failure kinds come from the same tables
  * the code uses, so the schema cannot drift from what the runner writes.
  */
+import { KERNEL_IDENTITY_SCHEMA } from '../guest-images/kernel/identity.js';
 import { METRIC_NAMES } from '../core/metrics.js';
 import { FAILURE_KIND_NAMES } from './types.js';
 
@@ -65,6 +66,7 @@ export const repResultSchema: Record<string, unknown> = {
         boot_id: { type: 'string' },
         target_kind: { enum: ['vm', 'static'] },
         kernel: { type: 'string' },
+        kernel_build: KERNEL_IDENTITY_SCHEMA,
         cmdline: { type: 'string' },
         iommu_groups: { type: 'object', additionalProperties: { type: 'string' } },
         tools: { type: 'object', additionalProperties: { type: 'string' } },

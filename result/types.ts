@@ -3,6 +3,7 @@
  * what a run is (run.json). The runner writes them, analysis reads them; the
  * JSON Schemas in result/schema.ts describe the same shapes for other tools.
  */
+import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import type { Cell } from '../cell/types.js';
 
 export type RepKind = 'timing' | 'traced';
@@ -60,6 +61,8 @@ export interface Provenance {
   readonly target: string;
   readonly target_kind: 'vm' | 'static';
   readonly kernel?: string;
+  /** The user's own kernel build the target booted (release, hashes, git state). */
+  readonly kernel_build?: KernelIdentity;
   readonly cmdline?: string;
   /** The target's /proc/sys/kernel/random/boot_id: repetitions with the same one ran in the same boot. */
   readonly boot_id?: string;

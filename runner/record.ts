@@ -53,6 +53,7 @@ export class Recorder {
         ...(facts ? { kernel: facts.kernel, cmdline: facts.cmdline, ...(facts.bootId ? { boot_id: facts.bootId } : {}), tools: { fio: facts.tools.fio, bpftrace: facts.tools.bpftrace } } : {}),
         ...(verdict ? { iommu_groups: verdict.observed } : {}),
         ...(target.vm ? { image_digest: target.vm.image_digest } : {}),
+        ...(target.vm?.kernel_build ? { kernel_build: target.vm.kernel_build } : {}),
         scenario_sha256: this.context.scenarioSha256,
         ...(extra.job ? { fio_job: extra.job } : {}),
         seed: this.context.seed, order: task.order, lab_version: this.context.labVersion, host: thisHost(),

@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { InvalidInputError, type Problem } from '../core/errors.js';
+import { InvalidInputError, LabError, type Problem } from '../core/errors.js';
+import { inspectBuild } from '../guest-images/kernel/under-test.js';
 import { BPF_DIR } from '../core/paths.js';
 import { combinationProblem, configName } from '../core/iommu.js';
 import { describeMetric, scriptOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
-import type { HostsFile, IommuDevice, IommuMode, Scenario, StaticHost } from './types.js';
+import { isImageKernel, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
 import { problemAt, readYamlFile, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedHosts {
@@ -34,6 +35,11 @@ export interface LoadOptions {
   readonly hostsFile?: string;
   /** Where bpftrace scripts live (tests point this elsewhere). */
   readonly bpfDir?: string;
+  /**
+   * The file that relative paths (hosts_file, kernels) are relative to, when the
+   * text was copied elsewhere: repro loads a run's copy of its scenario.
+   */
+  readonly pathsRelativeTo?: string;
 }
 
 export const asList = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? (v as readonly T[]) : [v as T]);
@@ -53,7 +59,8 @@ export async function loadScenarioFile(file: string, options: LoadOptions = {}):
   const scenario = src.data as Scenario;
 
   let hosts: LoadedHosts | undefined;
-  const hostsPath = options.hostsFile ?? (scenario.hosts_file ? resolveBeside(file, scenario.hosts_file) : undefined);
+  const home = options.pathsRelativeTo ?? file;
+  const hostsPath = options.hostsFile ?? (scenario.hosts_file ? resolveBeside(home, scenario.hosts_file) : undefined);
   if (scenario.targets.hosts.length > 0) {
     if (!hostsPath) {
       throw new InvalidInputError([
@@ -65,13 +72,57 @@ export async function loadScenarioFile(file: string, options: LoadOptions = {}):
 
   problems.push(...checkScenario(src, scenario, hosts, options.bpfDir ?? BPF_DIR));
   if (problems.length > 0) throw new InvalidInputError(problems);
+  // Kernel builds are named relative to the scenario; from here on their paths are absolute.
+  const kernels = scenario.kernels.map((k) => absoluteKernel(home, k));
+  problems.push(...checkKernelBuilds(src, { ...scenario, kernels }));
+  if (problems.length > 0) throw new InvalidInputError(problems);
   return {
     file,
-    scenario,
+    scenario: { ...scenario, kernels },
     sha256: createHash('sha256').update(src.text).digest('hex'),
     text: src.text,
     ...(hosts ? { hosts } : {}),
   };
+}
+
+function absoluteKernel(file: string, k: KernelBuildSpec): KernelBuildSpec {
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolveBeside(file, p));
+  const out: Record<string, string> = { name: k.name };
+  for (const key of ['path', 'bzimage', 'config', 'modules'] as const) {
+    const v = abs(k[key]);
+    if (v !== undefined) out[key] = v;
+  }
+  return out as unknown as KernelBuildSpec;
+}
+
+/**
+ * Each build a VM profile boots is found and checked before anything boots: a
+ * bzImage, a .config with every option the lab needs under the matrix's IOMMU
+ * devices, modules of its release. Unused builds are not opened.
+ */
+function checkKernelBuilds(src: YamlSource, s: Scenario): Problem[] {
+  const used = new Set(s.targets.vms.flatMap((v) => asList(v.kernel)));
+  const devices = [...new Set(s.iommu.flatMap((e) => asList(e.device)))];
+  const problems: Problem[] = [];
+  s.kernels.forEach((k, i) => {
+    if (k.path !== undefined && k.bzimage !== undefined) {
+      problems.push(problemAt(src, ['kernels', i], `kernel "${k.name}" gives both path: and bzimage:`, 'give path: (a built tree, its O= directory, or iommu-lab kernel build output), or bzimage: and config: (and modules:)'));
+      return;
+    }
+    if (k.path === undefined && k.bzimage === undefined) {
+      problems.push(problemAt(src, ['kernels', i], `kernel "${k.name}" names no build`, 'give path: (a built tree, its O= directory, or iommu-lab kernel build output), or bzimage: and config: (and modules:)'));
+      return;
+    }
+    if (!used.has(k.name)) return;
+    try {
+      inspectBuild(k, devices);
+    } catch (e) {
+      if (!(e instanceof LabError)) throw e;
+      const key = k.path !== undefined ? 'path' : 'bzimage';
+      problems.push(problemAt(src, ['kernels', i, key], e.message, e.fix ?? 'see docs/kernels.md'));
+    }
+  });
+  return problems;
 }
 
 function resolveBeside(file: string, rel: string): string {
@@ -117,14 +168,21 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
 
   const usesVirtio = s.iommu.some((e) => asList(e.device).includes('virtio'));
   const vmDisks = new Set<string>();
+  problems.push(...duplicates(src, ['kernels'], s.kernels.map((k) => k.name), 'kernel'));
+  const builds = new Set(s.kernels.map((k) => k.name));
   s.targets.vms.forEach((vm, i) => {
     problems.push(...duplicates(src, ['targets', 'vms', i, 'disks'], vm.disks.map((d) => d.name), 'disk'));
     vm.disks.forEach((d) => vmDisks.add(d.name));
-    if (usesVirtio && vm.kernel === '6.1') {
-      problems.push(
-        problemAt(src, ['targets', 'vms', i, 'kernel'], "the matrix has virtio-iommu, but Debian's 6.1 kernel is built without CONFIG_VIRTIO_IOMMU", 'use kernel: "6.12"'),
-      );
-    }
+    const kernels = asList(vm.kernel);
+    const at = (j: number) => (Array.isArray(vm.kernel) ? ['targets', 'vms', i, 'kernel', j] : ['targets', 'vms', i, 'kernel']);
+    kernels.forEach((k, j) => {
+      if (!isImageKernel(k) && !builds.has(k)) {
+        problems.push(problemAt(src, at(j), `no kernel named "${k}": the image has 6.1 and 6.12, and kernels: declares ${builds.size ? [...builds].join(', ') : 'none'}`, 'declare it under kernels: (name and path of your build), or use "6.12"'));
+      }
+      if (usesVirtio && k === '6.1') {
+        problems.push(problemAt(src, at(j), "the matrix has virtio-iommu, but Debian's 6.1 kernel is built without CONFIG_VIRTIO_IOMMU", 'use kernel: "6.12"'));
+      }
+    });
   });
 
   const hostByName = new Map<string, StaticHost>((hosts?.hosts.hosts ?? []).map((h) => [h.name, h]));

@@ -9,7 +9,7 @@ import { NAME_HINT, NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
 import { FIO_OPTIONS } from './fio-options.js';
 import {
   DISK_BUSES,
-  GUEST_KERNELS,
+  KERNEL_NAME_PATTERN,
   HOST_IOMMU_DEVICES,
   IO_ENGINES,
   IOMMU_DEVICES,
@@ -99,7 +99,11 @@ const vmProfile: Schema = {
     name: name('VM profile name; part of the cell id and guest name.'),
     vcpus: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
     memory_mib: { type: 'integer', minimum: 512, maximum: 262144, default: 2048 },
-    kernel: { enum: [...GUEST_KERNELS], default: '6.12', description: "Guest kernel: Debian 12's 6.1 or 6.12 from bookworm-backports (virtio-iommu needs 6.12)." },
+    kernel: oneOrMany(
+      { type: 'string', pattern: KERNEL_NAME_PATTERN, 'x-hint': `"6.1" or "6.12" (Debian's, in the image), or the name of an entry of kernels:` },
+      "Guest kernel: Debian 12's 6.1 or 6.12 from bookworm-backports (virtio-iommu needs 6.12), or the name of one of the scenario's kernels: (your own builds). A list compares kernels within each IOMMU configuration.",
+      '6.12',
+    ),
     boots: { type: 'integer', minimum: 1, maximum: 20, default: 1, description: "Boots of each guest per run: the timing repetitions are split over them (the guest is rebooted in between), so comparisons know how much two boots differ (docs/statistics.md). With 1 boot a comparison across runs or configurations needs the scenario's history for that." },
     clock: { enum: [...VM_CLOCKS], default: 'tcg', description: "tcg: wall-clock guest time (noisy under emulation); virtual: a fixed instruction-count clock with instant test disks, so timings count the guest's own work and repeat (reports label them virtual time; see docs/timing.md); icount: instruction-counted time re-tuned to the host (shift=auto), kept for comparison." },
     disks: {
@@ -149,6 +153,24 @@ export const scenarioSchema: Schema = {
       },
     },
     hosts_file: { type: 'string', minLength: 1, maxLength: 4096, description: 'Hosts file, relative to this file.' },
+    kernels: {
+      type: 'array',
+      maxItems: 20,
+      default: [],
+      description: 'Kernels under test of your own, by name (VM profiles name them in kernel:). Paths are relative to this file. Each is checked before anything boots: a bzImage, a .config with every option in guest-images/kernel/lab.config, modules of the same release.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: name('Kernel name: part of cell ids and guest names when kernel: is a list.'),
+          path: { type: 'string', minLength: 1, maxLength: 4096, description: 'A built kernel tree (arch/x86/boot/bzImage and .config), its O= directory, or the output directory of iommu-lab kernel build.' },
+          bzimage: { type: 'string', minLength: 1, maxLength: 4096, description: 'A bzImage, when the build is given as files.' },
+          config: { type: 'string', minLength: 1, maxLength: 4096, description: 'The .config the bzImage was built with.' },
+          modules: { type: 'string', minLength: 1, maxLength: 4096, description: 'The directory make modules_install INSTALL_MOD_PATH=DIR filled (DIR, holding lib/modules/RELEASE); needed only when a driver the lab needs is a module.' },
+        },
+      },
+    },
     tracing: {
       type: 'object',
       additionalProperties: false,

@@ -12,8 +12,15 @@ export type IoEngine = (typeof IO_ENGINES)[number];
 export { HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, type HostIommuDevice, type IommuDevice, type IommuMode } from '../core/iommu.js';
 import type { HostIommuDevice, IommuDevice, IommuMode } from '../core/iommu.js';
 
+/** Debian's kernels in the image; a scenario's own builds (`kernels:`) are named beside them. */
 export const GUEST_KERNELS = ['6.1', '6.12'] as const;
 export type GuestKernel = (typeof GUEST_KERNELS)[number];
+/** A kernel's name in a scenario: an image kernel ("6.12") or a build's name. */
+export const KERNEL_NAME_PATTERN = '^(?:6\\.1|6\\.12|[a-z0-9]+(?:-[a-z0-9]+)*)$';
+export const isImageKernel = (k: string): k is GuestKernel => (GUEST_KERNELS as readonly string[]).includes(k);
+
+export type { KernelBuildSpec } from '../guest-images/kernel/under-test.js';
+import type { KernelBuildSpec } from '../guest-images/kernel/under-test.js';
 
 export const DISK_BUSES = ['nvme', 'virtio-blk'] as const;
 export type DiskBus = (typeof DISK_BUSES)[number];
@@ -56,7 +63,8 @@ export interface VmProfile {
   readonly name: string;
   readonly vcpus: number;
   readonly memory_mib: number;
-  readonly kernel: GuestKernel;
+  /** Kernel names: an image kernel or one of the scenario's `kernels:`. A list is a matrix axis. */
+  readonly kernel: OneOrMany<string>;
   readonly clock: VmClock;
   /** Boots per run (default 1); the timing repetitions are split over them. */
   readonly boots?: number;
@@ -97,6 +105,8 @@ export interface Scenario {
   };
   /** The hosts file, relative to the scenario file; `--hosts` overrides it. */
   readonly hosts_file?: string;
+  /** Kernels under test of the user's own; after loading, their paths are absolute. */
+  readonly kernels: readonly KernelBuildSpec[];
   readonly tracing: TracingSpec;
   readonly metrics: readonly string[];
   readonly thresholds: Thresholds;

@@ -14,9 +14,15 @@ APT_PACKAGES=(
   libxml2-utils                                   # xmllint, used by virt-xml-validate
   ca-certificates
 )
-# Only the tests need these (`scripts/setup.sh --test`): the HTML report is checked in a real headless browser.
-TEST_PACKAGES=(chromium)
-if [ "${1:-}" = "--test" ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
+# Building your own kernel under test (`iommu-lab kernel build`, `bisect`): `scripts/setup.sh --kernel`.
+KERNEL_PACKAGES=(build-essential bc bison flex libelf-dev libssl-dev dwarves ccache git kmod)
+# Only the tests need these (`scripts/setup.sh --test`): the HTML report is checked in a real headless
+# browser, and a real kernel is built from Debian's 6.1 source (the your-own-kernel and bisect VM tests).
+TEST_PACKAGES=(chromium linux-source-6.1 "${KERNEL_PACKAGES[@]}")
+case "${1:-}" in
+  --test) APT_PACKAGES+=("${TEST_PACKAGES[@]}") ;;
+  --kernel) APT_PACKAGES+=("${KERNEL_PACKAGES[@]}") ;;
+esac
 
 need_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

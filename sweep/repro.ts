@@ -15,7 +15,7 @@ import { compareRuns, type ComparisonSet } from '../analysis/compare.js';
 import { loadRun, type LoadedRun } from '../analysis/load.js';
 import { loadHistory } from '../analysis/history.js';
 import { expand } from '../cell/expand.js';
-import { ReproCellDiffersError, ReproCellError, ReproHostsError, ReproImageError, ReproTargetError } from '../core/errors.js';
+import { ReproCellDiffersError, ReproCellError, ReproHostsError, ReproImageError, ReproKernelError, ReproTargetError } from '../core/errors.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
 import { directProvisioner } from '../infra/provisioner.js';
 import type { Hypervisor } from '../infra/up.js';
@@ -24,6 +24,8 @@ import type { Inventory } from '../inventory/types.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
 import { acquireLock } from './lock.js';
 import { loadScenarioFile } from '../scenario/load.js';
+import { inspectBuild } from '../guest-images/kernel/under-test.js';
+import { sha256File } from '../guest-images/manifest.js';
 
 export interface ReproOptions {
   /** `RUN_DIR/CELL_ID` (or `RUN_DIR/cells/CELL_ID`). */
@@ -75,7 +77,8 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
   try {
     const scenarioFile = join(work, `${original.manifest.scenario.name}.yaml`);
     await writeFile(scenarioFile, await readFile(join(runDir, 'scenario.yaml')));
-    const loaded = await loadScenarioFile(scenarioFile, o.hostsFile ? { hostsFile: o.hostsFile } : {});
+    // Relative paths (hosts file, kernel builds) stay relative to where the scenario was.
+    const loaded = await loadScenarioFile(scenarioFile, { ...(o.hostsFile ? { hostsFile: o.hostsFile } : {}), pathsRelativeTo: original.manifest.scenario.file });
     const full = expand(loaded);
     const again = full.cells.find((c) => c.id === cellId);
     if (!again || !isDeepStrictEqual(again, cell)) {
@@ -96,6 +99,18 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
           if (!o.anyImage) throw new ReproImageError(msg, { fix: 'build the image from the recipe the run used (same lab version), or pass --any-image to reproduce on this one and say so' });
           imageNote = `${msg} (--any-image)`;
           log(`warning: ${imageNote}`);
+        }
+        // A cell on your own kernel is reproduced on that very build, or not at all.
+        const build = plan.guests[0]?.kernelBuild;
+        const recordedKernel = original.reps.get(cellId)?.find((r) => r.provenance.kernel_build)?.provenance.kernel_build;
+        if (build && recordedKernel) {
+          const now = await sha256File(inspectBuild(build, [plan.guests[0]!.iommu.device]).bzimage);
+          if (now !== recordedKernel.bzimage_sha256) {
+            const msg = `the run booted kernel "${build.name}" ${recordedKernel.release} (bzImage sha256 ${recordedKernel.bzimage_sha256.slice(0, 12)}…${recordedKernel.git ? `, ${recordedKernel.git.describe}` : ''}); ${build.path ?? build.bzimage} now has ${now.slice(0, 12)}…`;
+            if (!o.anyImage) throw new ReproKernelError(msg, { fix: `rebuild that state (git checkout ${recordedKernel.git?.commit ?? '<commit>'} && iommu-lab kernel build), or pass --any-image to reproduce on this build and say so` });
+            imageNote = `${imageNote ? `${imageNote}; ` : ''}${msg} (--any-image)`;
+            log(`warning: ${msg}`);
+          }
         }
         guests = await provisioner.up({
           loaded, plan, image, inventoryFile: join(work, 'inventory.json'), only: [cell.target.name],

@@ -63,6 +63,7 @@ ${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.c
 <section id="trends-section"><h2>Nightly history and change points</h2><div id="trends" class="grid"></div></section>
 ${r.baseline ? `<section><h2>Against the baseline ${h(r.baseline.id)}</h2>${table(r.baseline.set.comparisons)}</section>` : ''}
 <section><h2>IOMMU configurations compared</h2>${table(r.modes.comparisons)}</section>
+${r.kernels.comparisons.length ? `<section><h2>Kernels compared (within each IOMMU configuration)</h2><ul>${r.kernelFindings.map((f) => `<li><b>${h(f.label)}</b> <code>${h(f.group)}</code>: ${h(f.summary)}</li>`).join('')}</ul>${table(r.kernels.comparisons)}</section>` : ''}
 ${r.failures.length ? `<section><h2>Failed repetitions (${r.failures.length})</h2><table><tbody>${r.failures.map((f) => `<tr><td><code>${h(f.cell)}</code></td><td>${h(f.rep)}</td><td>${h(f.kind)}</td><td>${h(f.message)}</td></tr>`).join('')}</tbody></table></section>` : ''}
 ${[...(r.baseline?.set.leftOut ?? []), ...r.modes.leftOut].length ? `<section><h2>Left out</h2><ul>${[...(r.baseline?.set.leftOut ?? []), ...r.modes.leftOut].map((l) => `<li><code>${h(l.cell)}</code> ${h(l.metric ?? '')}: ${h(l.reason)}</li>`).join('')}</ul></section>` : ''}
 ${r.problems.length ? `<section><h2>Problems reading the results</h2><ul>${r.problems.map((p) => `<li><code>${h(p.file)}</code>: ${h(p.message)}</li>`).join('')}</ul></section>` : ''}

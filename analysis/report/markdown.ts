@@ -39,6 +39,11 @@ export function renderMarkdown(r: Report): string {
   out.push('### What each IOMMU configuration costs', '');
   for (const f of r.findings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);
   out.push('');
+  if (r.kernelFindings.length) {
+    out.push('### Kernels compared (within each IOMMU configuration)', '');
+    for (const f of r.kernelFindings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);
+    out.push('');
+  }
   if (r.costs.length) {
     out.push('### Where the time goes (virtual time)', '');
     for (const c of r.costs) out.push(`- \`${c.group}\` ${c.summary}`);
@@ -66,7 +71,7 @@ export function renderMarkdown(r: Report): string {
   const noisy = r.cells.filter((c) => Object.entries(c.metrics).some(([m, s]) => r.metrics.find((x) => x.name === m)?.kind === 'timing' && s.cvPct > r.modes.thresholds.max_cv_pct));
   if (noisy.length) out.push(`### Noisy cells (CV above ${r.modes.thresholds.max_cv_pct} %: not trusted)`, '', ...noisy.map((c) => `- \`${c.cell}\`: ${Object.entries(c.metrics).filter(([, s]) => s.cvPct > r.modes.thresholds.max_cv_pct).map(([m, s]) => `${m} CV ${s.cvPct.toFixed(1)} %`).join(', ')}`), '');
   if (r.failures.length) out.push(`### Failed repetitions (${r.failures.length})`, '', ...r.failures.slice(0, 50).map((f) => `- \`${f.cell}\` ${f.rep}: ${f.kind}: ${esc(f.message.split('\n')[0]!)}`), '');
-  const leftOut = [...(r.baseline?.set.leftOut ?? []), ...r.modes.leftOut];
+  const leftOut = [...(r.baseline?.set.leftOut ?? []), ...r.modes.leftOut, ...r.kernels.leftOut];
   if (leftOut.length) out.push(`### Left out (${leftOut.length})`, '', ...leftOut.slice(0, 50).map((l) => `- \`${l.cell}\`${l.metric ? ` ${l.metric}` : ''}: ${l.reason}`), '');
   if (r.problems.length) out.push(`### Problems reading the results (${r.problems.length})`, '', ...r.problems.map((p) => `- \`${p.file}\`: ${p.message}`), '');
   return `${out.join('\n').trimEnd()}\n`;

@@ -6,7 +6,7 @@ import { describeMetric, METRICS } from '../../core/metrics.js';
 import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
 import { siblingKey } from '../../cell/expand.js';
 import { configName, configOrder } from '../../core/iommu.js';
-import { compareModes, compareRuns, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { compareKernels, compareModes, compareRuns, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';
 import type { Timebase } from '../../core/clock.js';
@@ -46,6 +46,9 @@ export interface Report {
   readonly baseline?: { readonly id: string; readonly dir: string; readonly set: ComparisonSet };
   readonly modes: ComparisonSet;
   readonly findings: readonly PairFinding[];
+  /** Kernels against the first one listed, within each IOMMU configuration (when a profile lists several). */
+  readonly kernels: ComparisonSet;
+  readonly kernelFindings: readonly PairFinding[];
   /** The same configuration pair on VM targets and on static hosts. */
   readonly crossChecks: readonly CrossCheck[];
   /** What each IOMMU event costs, from virtual time and exact counts (virtual-clock cells only). */
@@ -66,6 +69,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
   // Earlier runs of the scenario tell how much boots differ (analysis/boots.ts).
   const history = options.history ?? [];
   const modes = compareModes(run, { history });
+  const kernels = compareKernels(run, { history });
   const baselineSet = options.baseline ? compareRuns(options.baseline, run, { history }) : undefined;
   const metricDescs = metricsOf(run);
   const cells: CellStats[] = [...run.cells.values()].map((c) => ({
@@ -115,6 +119,8 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     ...(options.baseline && baselineSet ? { baseline: { id: options.baseline.manifest.id, dir: options.baseline.dir, set: baselineSet } } : {}),
     modes,
     findings: pairFindings(modes),
+    kernels,
+    kernelFindings: pairFindings(kernels),
     crossChecks: emulatedVsReal(modes, run),
     costs: costDecomposition(run),
     cells,

@@ -1,7 +1,9 @@
 /** The command table. Order here is the order of `--help` and docs/cli.md. */
 import type { CommandSpec } from '../table.js';
 import { baselineCommand, compareCommand, reportCommand } from './analysis.js';
+import { bisectCommand } from './bisect.js';
 import { imageCommand } from './image.js';
+import { kernelCommand } from './kernel.js';
 import { planCommand } from './plan.js';
 import { runCommand } from './run.js';
 import { reproCommand, sweepCommand } from './sweep.js';
@@ -9,4 +11,4 @@ import { traceCheckCommand } from './trace-check.js';
 import { downCommand, upCommand } from './up-down.js';
 import { validateCommand } from './validate.js';
 
-export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, sweepCommand, reproCommand, imageCommand, upCommand, runCommand, traceCheckCommand, downCommand, reportCommand, compareCommand, baselineCommand];
+export const COMMANDS: readonly CommandSpec[] = [validateCommand, planCommand, sweepCommand, reproCommand, imageCommand, kernelCommand, bisectCommand, upCommand, runCommand, traceCheckCommand, downCommand, reportCommand, compareCommand, baselineCommand];

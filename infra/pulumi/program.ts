@@ -67,6 +67,8 @@ export async function program(): Promise<ProgramOutputs> {
         guest: g.name,
         scenario: loaded.scenario.name,
         profile: profiles.get(g.profile)!,
+        kernel: g.kernel,
+        ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}),
         iommu: g.iommu,
         imageDir,
         uri: placement.get(g.name)!.uri,

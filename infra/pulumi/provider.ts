@@ -8,12 +8,14 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 import type { InventoryTarget } from '../../inventory/types.js';
-import type { IommuDevice, IommuMode, VmProfile } from '../../scenario/types.js';
+import type { IommuDevice, IommuMode, KernelBuildSpec, VmProfile } from '../../scenario/types.js';
 
 export interface GuestInputs {
   readonly guest: string;
   readonly scenario: string;
   readonly profile: VmProfile;
+  readonly kernel: string;
+  readonly kernelBuild?: KernelBuildSpec;
   readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
   /** Directory of the cached image (with manifest.json). */
   readonly imageDir: string;
@@ -39,6 +41,8 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
       guest: inputs.guest,
       scenario: inputs.scenario,
       profile: inputs.profile,
+      kernel: inputs.kernel,
+      ...(inputs.kernelBuild ? { kernelBuild: inputs.kernelBuild } : {}),
       iommu: inputs.iommu,
       image: { dir: inputs.imageDir, manifest },
       uri: inputs.uri,
@@ -65,7 +69,7 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
 
   async diff(_id: string, olds: GuestOutputs, news: GuestInputs) {
     // A guest is its configuration: any change means a new boot.
-    const keys = ['guest', 'scenario', 'profile', 'iommu', 'imageDir', 'uri'] as const;
+    const keys = ['guest', 'scenario', 'profile', 'kernel', 'kernelBuild', 'iommu', 'imageDir', 'uri'] as const;
     const replaces: string[] = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     // A guest removed or stopped out of band (virsh undefine or destroy, a host reboot) no longer
     // serves its target: `pulumi up` replaces it (delete, then create: a fresh boot).

@@ -47,6 +47,7 @@ afterAll(async () => {
 
 const inputs = (): GuestInputs => ({
   guest: 'pl-intel-lazy',
+  kernel: '6.12',
   scenario: 'pulumi-test',
   profile: { name: 'pl', vcpus: 2, memory_mib: 1024, kernel: '6.12', clock: 'tcg', disks: [{ name: 'nvme0', bus: 'nvme', size_mib: 64 }] },
   iommu: { device: 'intel', mode: 'lazy' },

@@ -30,7 +30,7 @@ describe('infra faults', () => {
 
   it('detects a busy SSH port before starting the guest', async () => {
     const err = await createGuest({
-      guest: 'busy-port', scenario: 'faults', image: fakeImage, uri: 'qemu:///system', sshPort: port, bootTimeoutS: 10,
+      guest: 'busy-port', scenario: 'faults', image: fakeImage, kernel: '6.12', uri: 'qemu:///system', sshPort: port, bootTimeoutS: 10,
       profile: { name: 'p', vcpus: 1, memory_mib: 512, kernel: '6.12', clock: 'tcg', disks: [] }, iommu: { device: 'none', mode: 'off' },
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'E_PORT_BUSY', message: expect.stringContaining(`port ${port} on 127.0.0.1 is already in use`) });

@@ -4,7 +4,7 @@ import { knownBootFlake } from '../../../infra/guest.js';
 import { parseHypervisor, place } from '../../../infra/up.js';
 import { metadataAttr } from '../../../infra/virsh.js';
 
-const guests = (n: number): GuestSpec[] => Array.from({ length: n }, (_, i) => ({ name: `g${i}`, profile: 'p', iommu: { device: 'intel', mode: 'strict' } }));
+const guests = (n: number): GuestSpec[] => Array.from({ length: n }, (_, i) => ({ name: `g${i}`, profile: 'p', kernel: '6.12', iommu: { device: 'intel', mode: 'strict' } }));
 
 describe('hypervisors', () => {
   it('parses URIs with optional capacity', () => {

@@ -58,7 +58,7 @@ describe('buildJobFile', () => {
   const cell: Cell = {
     id: 'rr__intel-strict__vm__nvme0', index: 0, disk: 'nvme0', axes: {},
     iommu: { device: 'intel', mode: 'strict' },
-    target: { kind: 'vm', profile: 'vm', name: 'vm-intel-strict' },
+    target: { kind: 'vm', profile: 'vm', kernel: '6.12', kernelAxis: false, name: 'vm-intel-strict' },
     job: { workload: 'rr', rw: 'randrw', bs: '4k', iodepth: 16, numjobs: 2, ioengine: 'libaio', size: '256m', runtime: 10, ramp_time: 2, direct: true, options: { rwmixread: 70, norandommap: true } },
   };
 

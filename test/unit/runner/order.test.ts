@@ -4,7 +4,7 @@ import { interleave } from '../../../runner/order.js';
 
 const cell = (id: string, target = 't1'): Cell => ({
   id, index: 0, disk: 'd', axes: {}, iommu: { device: 'intel', mode: 'strict' },
-  target: { kind: 'vm', profile: 'p', name: target },
+  target: { kind: 'vm', profile: 'p', kernel: '6.12', kernelAxis: false, name: target },
   job: { workload: 'w', rw: 'randread', bs: '4k', iodepth: 1, numjobs: 1, ioengine: 'libaio', size: '1m', runtime: 1, ramp_time: 0, direct: true, options: {} },
 });
 

@@ -1,0 +1,164 @@
+/**
+ * Your own kernel under test, for real: Debian's linux-source-6.1 built with
+ * the lab's fragment (tiny base), booted as lab guests under intel strict and
+ * lazy (the preflight proves each mode), two kernels compared within each
+ * mode, and `bisect` finding the commit that doubled the strict unmap path's
+ * IOTLB invalidations from real boots and real counts (tools/kernel-test-tree.ts).
+ * The build time, the step times and the whole bisection are measured in
+ * bench/kernel.ts, not asserted here.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { down, LOCAL } from '../../infra/up.js';
+import type { RepResult } from '../../result/types.js';
+import { kernelTestTree, type TestTree } from '../../tools/kernel-test-tree.js';
+import { labImage } from '../helpers/lab-image.js';
+import { useTmpDir } from '../helpers/tmp.js';
+
+const NAME = 'own-kernel';
+const STACK = /\n\s+at .+:\d+:\d+/;
+const cli = (args: string[]) => execa('node', ['bin/iommu-lab.js', ...args], { reject: false, all: true });
+
+const scenario = (kernels: string, kernel: string) => `name: ${NAME}
+seed: 5
+repetitions: 1
+workloads:
+  - { name: rr, rw: randread, bs: 4k, iodepth: 8, size: 64m, runtime: 3, ramp_time: 0 }
+iommu:
+  - device: intel
+    mode: [strict, lazy]
+kernels:
+${kernels}
+targets:
+  vms:
+    - name: k
+      vcpus: 2
+      memory_mib: 1024
+      kernel: ${kernel}
+      disks: [{ name: nvme0, bus: nvme, size_mib: 128 }]
+tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+metrics: [iops, iotlb_sync_flush_per_io]
+timeouts: { cell_s: 120, boot_s: 180 }
+`;
+
+const tmp = useTmpDir();
+let tree: TestTree;
+let dir: string;
+const built: Record<'base' | 'patched', string> = { base: '', patched: '' };
+
+async function build(commit: string): Promise<string> {
+  await execa('git', ['-C', tree.dir, 'checkout', '-q', commit]);
+  const r = await cli(['kernel', 'build', tree.dir, '--json']);
+  expect(r.exitCode, r.all).toBe(0);
+  return (JSON.parse(r.stdout) as { dir: string }).dir;
+}
+
+beforeAll(async () => {
+  await labImage();
+  await down([LOCAL], { scenario: NAME });
+  dir = await tmp();
+  tree = await kernelTestTree((l) => process.stderr.write(`${l}\n`));
+  built.base = await build(tree.base);
+  built.patched = await build(tree.c);
+  await execa('git', ['-C', tree.dir, 'checkout', '-q', 'main']);
+});
+afterAll(async () => {
+  await down([LOCAL], { scenario: NAME });
+  if (tree) await execa('git', ['-C', tree.dir, 'checkout', '-q', '-f', 'main'], { reject: false });
+});
+
+describe('your own kernel under test', () => {
+  it('checks a build: the release, its identity, and what the lab needs', async () => {
+    const r = await cli(['kernel', 'check', built.base, '--json']);
+    expect(r.exitCode, r.all).toBe(0);
+    const j = JSON.parse(r.stdout) as { identity: { release: string; git: { commit: string; dirty: boolean } }; facts: { btf: boolean; intelIommu: string } };
+    expect(j.identity.release).toMatch(/^6\.1\.\d+/);
+    expect(j.identity.git).toMatchObject({ commit: tree.base, dirty: false });
+    expect(j.facts).toMatchObject({ btf: true, intelIommu: 'y' });
+  });
+
+  it('runs two self-built kernels under intel strict and lazy, the preflight proving each mode, and compares the kernels within each mode', async () => {
+    const file = join(dir, `${NAME}.yaml`);
+    await writeFile(file, scenario(`  - { name: base, path: ${built.base} }\n  - { name: patched, path: ${built.patched} }`, '[base, patched]'));
+    const r = await cli(['sweep', file, '--results', join(dir, 'results')]);
+    expect(r.all).not.toMatch(STACK);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('8 passed, 0 failed of 8 repetitions');
+    const runDir = /summary: (.*)\/report\/summary\.md/.exec(r.stdout)![1]!;
+    const result = async (cell: string, rep: string) => JSON.parse(await readFile(join(runDir, 'cells', cell, rep, 'result.json'), 'utf8')) as RepResult;
+    const strict = await result('rr__intel-strict__k.patched__nvme0', 'traced-01');
+    // The preflight read the group type from sysfs: strict is DMA, lazy DMA-FQ.
+    expect(strict.provenance.iommu_groups).toEqual({ nvme0: 'DMA' });
+    expect((await result('rr__intel-lazy__k.base__nvme0', 'timing-01')).provenance.iommu_groups).toEqual({ nvme0: 'DMA-FQ' });
+    expect(strict.provenance.kernel_build).toMatchObject({ name: 'patched', git: { commit: tree.c, dirty: false } });
+    expect(strict.provenance.kernel).toMatch(/^6\.1\.\d+/);
+    const flushes = (cell: string) => result(cell, 'traced-01').then((x) => (x.outcome.state === 'passed' ? x.outcome.metrics['iotlb_sync_flush_per_io']! : NaN));
+    expect(await flushes('rr__intel-strict__k.base__nvme0')).toBeCloseTo(1, 2);
+    expect(await flushes('rr__intel-strict__k.patched__nvme0')).toBeCloseTo(2, 2);
+    const summary = await readFile(join(runDir, 'report', 'summary.md'), 'utf8');
+    expect(summary).toContain('### Kernels compared (within each IOMMU configuration)');
+    expect(summary).toMatch(/\*\*patched vs base \(intel-strict\)\*\*.*iotlb_sync_flush_per_io 1\.000 → 2\.000/);
+  });
+
+  it('bisect finds the injected commit from real boots and counts, and an interrupted bisection resumes from its log', async () => {
+    const file = join(dir, 'bisect.yaml');
+    await writeFile(file, scenario('  []', '"6.12"').replace('mode: [strict, lazy]', 'mode: strict').replace('kernels:\n  []\n', ''));
+    const args = ['bisect', file, '--tree', tree.dir, '--good', 'lab-base', '--bad', 'lab-c', '--cell', 'rr__intel-strict__k__nvme0', '--metric', 'iotlb_sync_flush_per_io', '--results', join(dir, 'results')];
+    // First: stopped (SIGTERM) once both endpoints are measured.
+    const first = execa('node', ['bin/iommu-lab.js', ...args], { reject: false, all: true, forceKillAfterDelay: false });
+    stopWhen(first, /bisect: bad against good: /);
+    const r1 = await first;
+    expect(r1.all).not.toMatch(STACK);
+    expect(r1.exitCode, r1.all).not.toBe(0);
+    // Then the same command: it resumes and finds the commit.
+    const r = await cli(args);
+    expect(r.all).not.toMatch(STACK);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toMatch(/bisect: resuming .* \([2-9] measurement\(s\) in its log\)/);
+    expect(r.stdout).toContain(`first bad commit: ${tree.b} iommu/vt-d: invalidate the IOTLB twice on unmap (the injected regression)`);
+    const log = JSON.parse(await readFile(join(/log: (.*)\/bisect\.json/.exec(r.stdout)![1]!, 'bisect.json'), 'utf8')) as { steps: { commit: string; role: string; verdict: string; median: number }[] };
+    expect(log.steps.find((s) => s.role === 'good-endpoint')).toMatchObject({ commit: tree.base, median: 1 });
+    expect(log.steps.find((s) => s.role === 'bad-endpoint')).toMatchObject({ commit: tree.c, median: 2 });
+    for (const s of log.steps.filter((x) => x.role === 'step')) expect(s.verdict).toBe(s.commit === tree.a ? 'good' : 'bad');
+    // The tree is back on its branch, clean.
+    expect((await execa('git', ['-C', tree.dir, 'status', '--porcelain', '--untracked-files=no'])).stdout).toBe('');
+    expect((await execa('git', ['-C', tree.dir, 'symbolic-ref', '--short', 'HEAD'])).stdout).toBe('main');
+  });
+
+  it('says what is wrong, without a stack: a dirty tree to bisect, a build that fails, a path that is not a kernel', async () => {
+    const src = join(tree.dir, 'drivers/iommu/intel/iommu.c');
+    const text = await readFile(src, 'utf8');
+    try {
+      await writeFile(src, `${text}\nthis is not C;\n`);
+      const dirty = await cli(['bisect', join(dir, 'bisect.yaml'), '--tree', tree.dir, '--good', 'lab-base', '--bad', 'lab-c', '--cell', 'rr__intel-strict__k__nvme0', '--metric', 'iotlb_sync_flush_per_io']);
+      expect(dirty.exitCode).toBe(2);
+      expect(dirty.all).toMatch(/error\[E_BISECT\]: .* has uncommitted changes/);
+      expect(dirty.all).toMatch(/fix: commit or stash them/);
+      const failed = await cli(['kernel', 'build', tree.dir]);
+      expect(failed.exitCode).toBe(1);
+      expect(failed.all).toMatch(/error\[E_KERNEL_BUILD\]: the kernel build failed in .* \(exit 2\); the whole log is /);
+      expect(failed.all).toMatch(/iommu\.c.*error/);
+      expect(failed.all).not.toMatch(STACK);
+    } finally {
+      await writeFile(src, text);
+    }
+    const notKernel = await cli(['kernel', 'check', dir]);
+    expect(notKernel.exitCode).toBe(2);
+    expect(notKernel.all).toMatch(/error\[E_KERNEL_NOT_FOUND\]: .* is not a kernel build/);
+  });
+});
+
+/** Sends SIGTERM once the child's output matches. */
+function stopWhen(child: ResultPromise, when: RegExp): void {
+  let seen = '';
+  let sent = false;
+  child.all!.on('data', (d: Buffer) => {
+    seen += d.toString();
+    if (!sent && when.test(seen)) {
+      sent = true;
+      child.kill('SIGTERM');
+    }
+  });
+}
