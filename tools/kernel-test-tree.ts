@@ -50,7 +50,8 @@ export async function kernelTestTree(log: (l: string) => void = () => {}): Promi
     await rename(join(root, top!), dir);
     log('kernel test tree: committing the source (git add of ~75,000 files)');
     await git(dir, 'init', '-q', '-b', 'main');
-    await git(dir, 'add', '-A');
+    // -f: Debian's source package ignores everything at the top level (its .gitignore ends with /*).
+    await git(dir, 'add', '-f', '-A');
     await git(dir, 'commit', '-q', '-m', 'Debian linux-source-6.1');
     await git(dir, 'tag', 'lab-base');
 
@@ -68,7 +69,7 @@ export async function kernelTestTree(log: (l: string) => void = () => {}): Promi
     await git(dir, 'tag', 'lab-b');
 
     await writeFile(join(dir, 'Documentation/iommu-lab.txt'), 'A file only the lab test tree has.\n');
-    await git(dir, 'add', 'Documentation/iommu-lab.txt');
+    await git(dir, 'add', '-f', 'Documentation/iommu-lab.txt');
     await git(dir, 'commit', '-q', '-m', 'Documentation: a note');
     await git(dir, 'tag', 'lab-c');
   }

@@ -176,7 +176,7 @@ describe('kernels compared within each IOMMU configuration', () => {
     const { renderMarkdown } = await import('../../../analysis/report/markdown.js');
     const tree = await fakeTree(fullConfig());
     const dir = await tmp();
-    const file = await writeIn(dir, 's.yaml', KERNEL_SCENARIO(tree).replace('rw: randread, bs: 4k }', 'rw: randread, bs: 4k }\nrepetitions: 6').replace('kernel: [base, patched]', 'kernel: [base, patched]\n      boots: 2'));
+    const file = await writeIn(dir, 's.yaml', KERNEL_SCENARIO(tree).replace('rw: randread, bs: 4k }', 'rw: randread, bs: 4k }\nrepetitions: 6\ntracing: { scripts: [iotlb-invalidations], repetitions: 1 }').replace('kernel: [base, patched]', 'kernel: [base, patched]\n      boots: 2'));
     const scenario = await loadScenarioFile(file);
     // The patched kernel doubles strict's invalidations and costs 10 % of its IOPS; lazy is untouched.
     const patchedStrict = (cell: string) => cell.includes('intel-strict') && cell.includes('.patched');
@@ -195,5 +195,19 @@ describe('kernels compared within each IOMMU configuration', () => {
     // Configurations are still compared within each kernel, never across kernels.
     expect(report.modes.comparisons.every((c) => c.cell.split('__')[2] === c.reference.split('__')[2])).toBe(true);
     expect(renderMarkdown(report)).toContain('- **patched vs base (intel-strict)** (`rr__intel-strict__g__nvme0`): counts and timings differ');
+  });
+});
+
+describe('kernel build refuses what it cannot build, before make runs', () => {
+  it('a directory that is not a kernel source tree, and a tree with an in-tree configuration', async () => {
+    const { buildKernel } = await import('../../../guest-images/kernel/build.js');
+    const notTree = await tmp();
+    await expect(buildKernel({ tree: notTree })).rejects.toMatchObject({ code: 'E_KERNEL_NOT_FOUND', message: expect.stringContaining('is not a Linux source tree') });
+    const tree = await tmp();
+    await mkdir(join(tree, 'arch/x86'), { recursive: true });
+    await writeFile(join(tree, 'Kconfig'), '');
+    await writeFile(join(tree, 'Makefile'), '');
+    await writeFile(join(tree, '.config'), 'CONFIG_X=y\n');
+    await expect(buildKernel({ tree })).rejects.toMatchObject({ code: 'E_KERNEL_BUILD', fix: expect.stringContaining(`make -C ${tree} mrproper`) });
   });
 });
