@@ -1,4 +1,6 @@
-/** What several commands share: the hypervisor list and stopping cleanly on SIGINT/SIGTERM. */
+/** What several commands share: the hypervisor list, stopping cleanly on SIGINT/SIGTERM, the kernel build options. */
+import { UsageError } from '../core/errors.js';
+import type { KernelBase } from '../guest-images/kernel/build.js';
 import { LOCAL, parseHypervisor, type Hypervisor } from '../infra/up.js';
 import type { Io } from './table.js';
 
@@ -27,4 +29,18 @@ export function interruptible(io: Io, message: string): { signal: AbortSignal; d
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return { signal: controller.signal, dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
+}
+
+/** `--base tiny|defconfig|FILE` of the kernel commands. */
+export function kernelBaseOf(options: Record<string, unknown>): KernelBase {
+  const s = String(options['base'] ?? 'tiny');
+  return s === 'tiny' || s === 'defconfig' ? s : { file: s };
+}
+
+/** `--jobs N`: a positive whole number, or undefined (one job per CPU). */
+export function jobsOf(options: Record<string, unknown>): number | undefined {
+  if (options['jobs'] === undefined) return undefined;
+  const jobs = Number(options['jobs']);
+  if (!(Number.isInteger(jobs) && jobs > 0)) throw new UsageError(`--jobs ${String(options['jobs'])} is not a positive whole number`, 'e.g. --jobs 2');
+  return jobs;
 }

@@ -1,9 +1,8 @@
 /** `iommu-lab bisect`: the first commit of a kernel tree where a metric went bad, from real boots and real measurements. */
 import { EXIT, UsageError } from '../../core/errors.js';
 import { fmtNum } from '../../analysis/compare.js';
-import type { KernelBase } from '../../guest-images/kernel/build.js';
 import { bisect } from '../../sweep/bisect.js';
-import { hypervisorsOf, interruptible } from '../options.js';
+import { hypervisorsOf, interruptible, jobsOf, kernelBaseOf } from '../options.js';
 import type { CommandSpec } from '../table.js';
 
 export const bisectCommand: CommandSpec = {
@@ -27,10 +26,8 @@ export const bisectCommand: CommandSpec = {
     for (const k of ['tree', 'good', 'bad', 'cell', 'metric'] as const) {
       if (!options[k]) throw new UsageError(`bisect needs --${k}`, 'e.g. iommu-lab bisect my.yaml --tree ~/linux --good v6.1 --bad HEAD --cell CELL --metric iotlb_sync_flush_per_io');
     }
-    const b = String(options['base'] ?? 'tiny');
-    const base: KernelBase = b === 'tiny' || b === 'defconfig' ? b : { file: b };
-    const jobs = options['jobs'] === undefined ? undefined : Number(options['jobs']);
-    if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError(`--jobs ${String(options['jobs'])} is not a positive whole number`, 'e.g. --jobs 2');
+    const base = kernelBaseOf(options);
+    const jobs = jobsOf(options);
     const { signal, dispose } = interruptible(io, 'stopping the step in progress; run the same command again to resume');
     try {
       const r = await bisect({

@@ -1,16 +1,11 @@
 /** `iommu-lab kernel build | check`: your own kernel, built and checked the lab's way (docs/kernels.md). */
 import { EXIT, UsageError } from '../../core/errors.js';
 import { IOMMU_DEVICES, type IommuDevice } from '../../core/iommu.js';
-import { buildKernel, type KernelBase } from '../../guest-images/kernel/build.js';
+import { buildKernel } from '../../guest-images/kernel/build.js';
 import { factsOf } from '../../guest-images/kernel/config.js';
 import { identityOf, inspectBuild } from '../../guest-images/kernel/under-test.js';
-import { interruptible } from '../options.js';
+import { interruptible, jobsOf, kernelBaseOf } from '../options.js';
 import type { CommandSpec } from '../table.js';
-
-function baseOf(v: unknown): KernelBase {
-  const s = String(v ?? 'tiny');
-  return s === 'tiny' || s === 'defconfig' ? s : { file: s };
-}
 
 function devicesOf(v: unknown): IommuDevice[] {
   const list = String(v ?? IOMMU_DEVICES.join(',')).split(',').map((d) => d.trim()).filter(Boolean);
@@ -34,11 +29,10 @@ export const kernelCommand: CommandSpec = {
     const [action, path] = args as [string, string];
     switch (action) {
       case 'build': {
-        const jobs = options['jobs'] === undefined ? undefined : Number(options['jobs']);
-        if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) throw new UsageError(`--jobs ${String(options['jobs'])} is not a positive whole number`, 'e.g. --jobs 2');
+        const jobs = jobsOf(options);
         const { signal, dispose } = interruptible(io, 'stopping make');
         try {
-          const k = await buildKernel({ tree: path, base: baseOf(options['base']), ...(jobs ? { jobs } : {}), onLog: (l) => io.err(l), signal });
+          const k = await buildKernel({ tree: path, base: kernelBaseOf(options), ...(jobs ? { jobs } : {}), onLog: (l) => io.err(l), signal });
           if (options['json']) io.out(JSON.stringify(k, null, 2));
           else io.out(`${k.cached ? 'cached' : 'built'}: ${k.dir}\n  release ${k.release}\n  ${k.cached ? 'found' : 'built'} in ${k.seconds.toFixed(0)} s${k.tree.commit ? `\n  tree ${k.tree.describe ?? k.tree.commit}${k.tree.dirty ? ' (uncommitted changes)' : ''}` : ''}\n  log ${k.log}\nuse it in a scenario:\n  kernels:\n    - { name: mine, path: ${k.dir} }`);
         } finally {

@@ -8,14 +8,14 @@
  * bench/kernel.ts, not asserted here.
  */
 import { execa, type ResultPromise } from 'execa';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down, LOCAL } from '../../infra/up.js';
 import type { RepResult } from '../../result/types.js';
 import { kernelTestTree, type TestTree } from '../../tools/kernel-test-tree.js';
 import { labImage } from '../helpers/lab-image.js';
-import { useTmpDir } from '../helpers/tmp.js';
 
 const NAME = 'own-kernel';
 const STACK = /\n\s+at .+:\d+:\d+/;
@@ -43,7 +43,6 @@ metrics: [iops, iotlb_sync_flush_per_io]
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
-const tmp = useTmpDir();
 let tree: TestTree;
 let dir: string;
 const built: Record<'base' | 'patched', string> = { base: '', patched: '' };
@@ -58,15 +57,17 @@ async function build(commit: string): Promise<string> {
 beforeAll(async () => {
   await labImage();
   await down([LOCAL], { scenario: NAME });
-  dir = await tmp();
+  dir = await mkdtemp(join(tmpdir(), 'iommu-lab-own-kernel-'));
   tree = await kernelTestTree((l) => process.stderr.write(`${l}\n`));
   built.base = await build(tree.base);
   built.patched = await build(tree.c);
   await execa('git', ['-C', tree.dir, 'checkout', '-q', 'main']);
-});
+  // A build from nothing took 17–21 minutes on 2 cores (docs/kernels.md); a cache hit takes seconds.
+}, 3_600_000);
 afterAll(async () => {
   await down([LOCAL], { scenario: NAME });
   if (tree) await execa('git', ['-C', tree.dir, 'checkout', '-q', '-f', 'main'], { reject: false });
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('your own kernel under test', () => {
@@ -144,7 +145,7 @@ describe('your own kernel under test', () => {
     } finally {
       await writeFile(src, text);
     }
-    const notKernel = await cli(['kernel', 'check', dir]);
+    const notKernel = await cli(['kernel', 'check', tmpdir()]);
     expect(notKernel.exitCode).toBe(2);
     expect(notKernel.all).toMatch(/error\[E_KERNEL_NOT_FOUND\]: .* is not a kernel build/);
   });
