@@ -41,7 +41,8 @@ if (!skipCold) {
   delete process.env['CCACHE_DIR'];
 }
 
-// A bisect step's build: one file changed since the last build of this directory.
+// A bisect step's build: one file changed since the last build of this directory (outputs emptied, so nothing is a cache hit).
+await rm(join(kernelsDir(), 'builds'), { recursive: true, force: true });
 await execa('git', ['-C', tree.dir, 'checkout', '-q', tree.base]);
 await buildKernel({ tree: tree.dir, onLog: log });
 await execa('git', ['-C', tree.dir, 'checkout', '-q', tree.a]);
