@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheRoot } from '../guest-images/build.js';
+import { kernelsDir } from '../guest-images/kernel/build.js';
 
 export const SOURCE_TARBALL = '/usr/src/linux-source-6.1.tar.xz';
 const FILE = 'drivers/iommu/intel/iommu.c';
@@ -38,7 +38,7 @@ async function git(dir: string, ...args: string[]): Promise<string> {
 /** The tree, made if missing; checked out on its main branch, clean. */
 export async function kernelTestTree(log: (l: string) => void = () => {}): Promise<TestTree> {
   if (!existsSync(SOURCE_TARBALL)) throw new Error(`${SOURCE_TARBALL} is missing: apt-get install linux-source-6.1 (scripts/setup.sh --test installs it)`);
-  const root = join(cacheRoot(), 'kernels', 'test-tree');
+  const root = join(kernelsDir(), 'test-tree');
   const dir = join(root, 'linux-6.1');
   const ready = existsSync(join(dir, '.git')) && (await execa('git', ['-C', dir, 'rev-parse', '--verify', '-q', 'refs/tags/lab-c'], { reject: false })).exitCode === 0;
   if (!ready) {

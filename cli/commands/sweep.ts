@@ -64,7 +64,7 @@ export const reproCommand: CommandSpec = {
     { flags: '--results <dir>', description: 'where the new run goes (under repro/)', default: 'results' },
     { flags: '--hosts <file>', description: 'hosts file, for a cell that ran on a static host' },
     { flags: '--hypervisor <uris>', description: 'libvirt URI to boot the guest on (default qemu:///system)' },
-    { flags: '--any-image', description: 'reproduce on the cached image even if its digest differs from the run\'s (the output says so)' },
+    { flags: '--any-image', description: 'reproduce on the cached image (and a kernel build) even if its digest differs from the run\'s (the output says so)' },
     { flags: '--keep', description: 'leave the guest up afterwards' },
   ],
   example: 'sudo iommu-lab repro results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__virtual__nvme0',

@@ -19,9 +19,9 @@ import { KernelConfigError, KernelModulesError, KernelNotFoundError } from '../.
 export type { KernelIdentity } from './identity.js';
 import type { IommuDevice } from '../../core/iommu.js';
 import type { Image } from '../build.js';
-import { cacheRoot } from '../build.js';
 import { sha256File, type KernelFacts } from '../manifest.js';
 import { bzImageRelease } from './bzimage.js';
+import { kernelsDir } from './build.js';
 import type { KernelIdentity } from './identity.js';
 import { configProblems, factsOf, formatConfigProblems, parseDotConfig, type Tristate } from './config.js';
 
@@ -50,11 +50,6 @@ export interface InspectedBuild {
   readonly source?: string;
   /** The built tree (or O= directory) the files came from, when they did. */
   readonly tree?: string;
-}
-
-/** Where the lab keeps what it made for kernels under test (initramfs images, installed modules). */
-export function kernelCacheDir(): string {
-  return join(cacheRoot(), 'kernels');
 }
 
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
@@ -221,12 +216,12 @@ export async function prepareBuild(b: InspectedBuild, image: Image): Promise<Pre
   const needsModules = Object.keys(DEVICE_MODULES).some((opt) => b.config.get(opt) === 'm');
   const base = image.manifest.kernels[0]!;
   const key = createHash('sha256').update(`${identity.bzimage_sha256}\0${identity.config_sha256}\0${image.manifest.digest}\0${base.initrd}`).digest('hex').slice(0, 24);
-  const dir = join(kernelCacheDir(), 'boot', key);
+  const dir = join(kernelsDir(), 'boot', key);
   const vmlinuz = join(dir, 'vmlinuz');
   const initrd = join(dir, 'initrd');
   if (!isFile(initrd)) {
-    await mkdir(join(kernelCacheDir(), 'boot'), { recursive: true });
-    const tmp = await mkdtemp(join(kernelCacheDir(), 'boot', '.make-'));
+    await mkdir(join(kernelsDir(), 'boot'), { recursive: true });
+    const tmp = await mkdtemp(join(kernelsDir(), 'boot', '.make-'));
     try {
       if (needsModules && !moduleDir && tree) {
         // Modules built in place: install them where only this step looks.
