@@ -36,13 +36,18 @@ export interface ModeFacts {
    * iommu.passthrough, iommu.strict). Off has none: it is the device's own switch (intel_iommu=off) or no device.
    */
   readonly kernelArgs: Readonly<Record<string, string>>;
+  /** What the mode protects against, in one sentence (reports' advice). */
+  readonly isolation: string;
 }
 
 export const MODES: Readonly<Record<IommuMode, ModeFacts>> = {
-  off: { rank: 0, translates: false, groupType: undefined, kernelArgs: {} },
-  passthrough: { rank: 1, translates: false, groupType: 'identity', kernelArgs: { 'iommu.passthrough': '1' } },
-  lazy: { rank: 2, translates: true, groupType: 'DMA-FQ', kernelArgs: { 'iommu.passthrough': '0', 'iommu.strict': '0' } },
-  strict: { rank: 3, translates: true, groupType: 'DMA', kernelArgs: { 'iommu.passthrough': '0', 'iommu.strict': '1' } },
+  off: { rank: 0, translates: false, groupType: undefined, kernelArgs: {}, isolation: 'no isolation: a device can reach all of memory' },
+  passthrough: { rank: 1, translates: false, groupType: 'identity', kernelArgs: { 'iommu.passthrough': '1' }, isolation: 'no isolation for DMA: the identity mapping lets a device reach all of memory (the IOMMU still remaps interrupts)' },
+  lazy: {
+    rank: 2, translates: true, groupType: 'DMA-FQ', kernelArgs: { 'iommu.passthrough': '0', 'iommu.strict': '0' },
+    isolation: 'a device reaches only buffers mapped for it, but an unmapped buffer stays reachable until the flush queue invalidates the IOTLB (a batch of unmaps or a timer of about 10 ms later)',
+  },
+  strict: { rank: 3, translates: true, groupType: 'DMA', kernelArgs: { 'iommu.passthrough': '0', 'iommu.strict': '1' }, isolation: 'a device reaches only buffers mapped for it, and an unmapped buffer is unreachable once unmap returns' },
 };
 
 /** Devices in the order reports list them: no IOMMU first, then the emulated ones, then real ones. */

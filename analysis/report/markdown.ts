@@ -39,6 +39,14 @@ export function renderMarkdown(r: Report): string {
   out.push('### What each IOMMU configuration costs', '');
   for (const f of r.findings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);
   out.push('');
+  if (r.advice.length) {
+    out.push('### Advice per workload', '');
+    for (const a of r.advice) {
+      out.push(`- \`${a.group}\`: **${a.recommendation}**${a.next ? ` — measure next: ${a.next}` : ''}`);
+      for (const m of a.ranking) out.push(`  - ${m.config}: ${m.ratio === undefined ? 'the reference' : `${(m.ratio * 100).toFixed(1)} % [${((m.lower ?? NaN) * 100).toFixed(1)}, ${((m.upper ?? NaN) * 100).toFixed(1)}] of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O` : ''}; ${m.isolation}`);
+    }
+    out.push('');
+  }
   if (r.kernelFindings.length) {
     out.push('### Kernels compared (within each IOMMU configuration)', '');
     for (const f of r.kernelFindings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);

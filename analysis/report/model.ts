@@ -6,6 +6,7 @@ import { describeMetric, METRICS } from '../../core/metrics.js';
 import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
 import { siblingKey } from '../../cell/expand.js';
 import { configName, configOrder } from '../../core/iommu.js';
+import { adviseModes, type Advice } from '../advice.js';
 import { compareKernels, compareModes, compareRuns, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';
@@ -49,6 +50,8 @@ export interface Report {
   /** Kernels against the first one listed, within each IOMMU configuration (when a profile lists several). */
   readonly kernels: ComparisonSet;
   readonly kernelFindings: readonly PairFinding[];
+  /** Which mode to run per workload, what it costs and what it buys (analysis/advice.ts). */
+  readonly advice: readonly Advice[];
   /** The same configuration pair on VM targets and on static hosts. */
   readonly crossChecks: readonly CrossCheck[];
   /** What each IOMMU event costs, from virtual time and exact counts (virtual-clock cells only). */
@@ -121,6 +124,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     findings: pairFindings(modes),
     kernels,
     kernelFindings: pairFindings(kernels),
+    advice: adviseModes(modes, run.cells),
     crossChecks: emulatedVsReal(modes, run),
     costs: costDecomposition(run),
     cells,
