@@ -131,6 +131,13 @@ export function adviseModes(modes: ComparisonSet, cells: ReadonlyMap<string, Cel
   return out;
 }
 
+/** One mode of the ranking as a sentence (Markdown and HTML print the same words). */
+export function rankingText(a: Advice, m: ModeCost): string {
+  const pct = (r: number | undefined) => ((r ?? NaN) * 100).toFixed(1);
+  const cost = m.ratio === undefined ? 'the reference' : `${pct(m.ratio)} % [${pct(m.lower)}, ${pct(m.upper)}] of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`;
+  return `${m.config}: ${cost}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O` : ''}; ${m.isolation}`;
+}
+
 function nextMeasurement(c: Comparison): string {
   if (c.noisy) return 'the timings are too noisy here: use clock: virtual (docs/timing.md), or a quieter host';
   if (c.needsReps !== undefined) return `at least ${c.needsReps} traced repetitions a side`;

@@ -364,6 +364,39 @@ export interface CompareOptions {
 }
 
 /** The same cells of two runs of one scenario. */
+/** A cell and the run it is in. */
+interface CellIn {
+  readonly run: LoadedRun;
+  readonly cell: Cell;
+}
+
+/** The boot-to-boot noise of a metric on a clock, estimated once per pair. */
+type NoiseFor = (d: MetricDescription, tb: Timebase) => BootNoise | undefined;
+function memoNoise(estimate: NoiseFor): NoiseFor {
+  const cache = new Map<string, BootNoise | undefined>();
+  return (d, tb) => {
+    const key = `${d.name}|${tb}`;
+    if (!cache.has(key)) cache.set(key, estimate(d, tb));
+    return cache.get(key);
+  };
+}
+
+/**
+ * One metric of two cells (in one run or two), the body every kind of
+ * comparison shares: how the count behaves on each side (from its mode and
+ * clock), the boot-to-boot noise when the metric is compared over repetitions,
+ * why a count varies; then compareSamples.
+ */
+function comparePair(ref: CellIn, cand: CellIn, d: MetricDescription, t: Thresholds, head: Pick<Comparison, 'kind' | 'label' | 'group'>, noiseFor: NoiseFor): Pending | string {
+  const ta = timebaseOfCell(ref.run, ref.cell);
+  const tb = timebaseOfCell(cand.run, cand.cell);
+  const variation = { ref: measuredVariation(d, ref.cell.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, cand.cell.iommu.mode, tb) ?? 'exact' };
+  const sides = [{ cell: ref.cell, timebase: ta }, { cell: cand.cell, timebase: tb }];
+  const noise = overRepetitions(d, sides) ? noiseFor(d, tb) : undefined;
+  const why = variesWhy(d, sides);
+  return compareSamples(samples(ref.run, ref.cell.id, d.name), samples(cand.run, cand.cell.id, d.name), d, t, { ...head, cell: cand.cell.id, reference: ref.cell.id, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+}
+
 export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions = {}): ComparisonSet {
   const t = cand.scenario.thresholds;
   const pending: Pending[] = [];
@@ -374,12 +407,7 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
   if (!history.some((r) => r.dir === base.dir)) history.push(base);
   history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
   const metrics = metricsOf(cand);
-  const noiseCache = new Map<string, BootNoise | undefined>();
-  const noiseFor = (d: MetricDescription, tb: Timebase) => {
-    const key = `${d.name}|${tb}`;
-    if (!noiseCache.has(key)) noiseCache.set(key, bootNoiseOf(d.name, tb, [cand], history) ?? acrossCells(base, cand, d.name, tb));
-    return noiseCache.get(key);
-  };
+  const noiseFor = memoNoise((d, tb) => bootNoiseOf(d.name, tb, [cand], history) ?? acrossCells(base, cand, d.name, tb));
   for (const [id, cell] of cand.cells) {
     if (!base.cells.has(id)) {
       leftOut.push({ cell: id, reason: 'not in the baseline' });
@@ -394,12 +422,7 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
         leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${tb} time: timings are not comparable (counts are)` });
         continue;
       }
-      const baseTb = timebaseOfCell(base, baseCell);
-      const variation = { ref: measuredVariation(d, baseCell.iommu.mode, baseTb) ?? 'exact', cand: measuredVariation(d, cell.iommu.mode, tb) ?? 'exact' };
-      const sides = [{ cell: baseCell, timebase: baseTb }, { cell, timebase: tb }];
-      const noise = overRepetitions(d, sides) && !clocksDiffer ? noiseFor(d, tb) : undefined;
-      const why = variesWhy(d, sides);
-      const r = compareSamples(samples(base, id, d.name), samples(cand, id, d.name), d, t, { kind: 'baseline', cell: id, reference: id, label: 'candidate vs baseline', group: siblingKey(cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+      const r = comparePair({ run: base, cell: baseCell }, { run: cand, cell }, d, t, { kind: 'baseline', label: 'candidate vs baseline', group: siblingKey(cell) }, clocksDiffer ? () => undefined : noiseFor);
       if (typeof r === 'string') leftOut.push({ cell: id, metric: d.name, reason: r });
       else pending.push(r);
     }
@@ -450,12 +473,7 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
   const history = (o.history ?? []).filter((r) => r.manifest.created <= run.manifest.created);
   if (!history.some((r) => r.dir === run.dir)) history.push(run);
   history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
-  const noiseCache = new Map<string, BootNoise | undefined>();
-  const noiseFor = (d: MetricDescription, tb: Timebase) => {
-    const key = `${d.name}|${tb}`;
-    if (!noiseCache.has(key)) noiseCache.set(key, bootNoiseOf(d.name, tb, [run], history));
-    return noiseCache.get(key);
-  };
+  const noiseFor = memoNoise((d, tb) => bootNoiseOf(d.name, tb, [run], history));
   const groups = new Map<string, Cell[]>();
   for (const c of run.cells.values()) groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
   const pending: Pending[] = [];
@@ -463,13 +481,7 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
   for (const [group, cells] of groups) {
     for (const [a, b] of modePairs(cells)) {
       for (const d of metricsOf(run)) {
-        const tb = timebaseOfCell(run, b);
-        const ta = timebaseOfCell(run, a);
-        const variation = { ref: measuredVariation(d, a.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, b.iommu.mode, tb) ?? 'exact' };
-        const sides = [{ cell: a, timebase: ta }, { cell: b, timebase: tb }];
-        const noise = overRepetitions(d, sides) ? noiseFor(d, tb) : undefined;
-        const why = variesWhy(d, sides);
-        const r = compareSamples(samples(run, a.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'modes', cell: b.id, reference: a.id, label: `${configName(b.iommu)} vs ${configName(a.iommu)}`, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+        const r = comparePair({ run, cell: a }, { run, cell: b }, d, t, { kind: 'modes', label: `${configName(b.iommu)} vs ${configName(a.iommu)}`, group }, noiseFor);
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b.iommu)} vs ${configName(a.iommu)}: ${r}` });
         else pending.push(r);
       }
@@ -498,6 +510,7 @@ export function compareKernels(run: LoadedRun, o: CompareOptions = {}): Comparis
     return c.target.kind === 'vm' ? list.indexOf(c.target.kernel) : -1;
   };
   const kernelOf = (c: Cell) => (c.target.kind === 'vm' ? c.target.kernel : '');
+  const noiseFor = memoNoise((d, tb) => bootNoiseOf(d.name, tb, [run], history));
   const pending: Pending[] = [];
   const leftOut: { cell: string; metric?: string; reason: string }[] = [];
   for (const [group, cells] of groups) {
@@ -505,15 +518,8 @@ export function compareKernels(run: LoadedRun, o: CompareOptions = {}): Comparis
     const ref = sorted[0]!;
     for (const b of sorted.slice(1)) {
       for (const d of metricsOf(run)) {
-        const ta = timebaseOfCell(run, ref);
-        const tb = timebaseOfCell(run, b);
-        // The same mode on both sides: the count behaves the same way on each.
-        const variation = { ref: measuredVariation(d, ref.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, b.iommu.mode, tb) ?? 'exact' };
-        const sides = [{ cell: ref, timebase: ta }, { cell: b, timebase: tb }];
-        const noise = overRepetitions(d, sides) ? bootNoiseOf(d.name, tb, [run], history) : undefined;
-        const why = variesWhy(d, sides);
         const label = `${kernelOf(b)} vs ${kernelOf(ref)} (${configName(b.iommu)})`;
-        const r = compareSamples(samples(run, ref.id, d.name), samples(run, b.id, d.name), d, t, { kind: 'kernels', cell: b.id, reference: ref.id, label, group, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+        const r = comparePair({ run, cell: ref }, { run, cell: b }, d, t, { kind: 'kernels', label, group }, noiseFor);
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${label}: ${r}` });
         else pending.push(r);
       }
@@ -528,17 +534,11 @@ export function compareKernels(run: LoadedRun, o: CompareOptions = {}): Comparis
  * runs' replicate boots, when they have them. A string says why there is
  * nothing to compare.
  */
-export function compareCellAcross(ref: { run: LoadedRun; cell: Cell }, cand: { run: LoadedRun; cell: Cell }, metric: string, label: string): Comparison | string {
+export function compareCellAcross(ref: CellIn, cand: CellIn, metric: string, label: string): Comparison | string {
   const d = describeMetric(metric);
   if (!d) return `unknown metric ${metric}`;
   const t = cand.run.scenario.thresholds;
-  const ta = timebaseOfCell(ref.run, ref.cell);
-  const tb = timebaseOfCell(cand.run, cand.cell);
-  const variation = { ref: measuredVariation(d, ref.cell.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, cand.cell.iommu.mode, tb) ?? 'exact' };
-  const sides = [{ cell: ref.cell, timebase: ta }, { cell: cand.cell, timebase: tb }];
-  const noise = overRepetitions(d, sides) ? bootNoiseOf(d.name, tb, [ref.run, cand.run], []) : undefined;
-  const why = variesWhy(d, sides);
-  const r = compareSamples(samples(ref.run, ref.cell.id, d.name), samples(cand.run, cand.cell.id, d.name), d, t, { kind: 'kernels', cell: cand.cell.id, reference: ref.cell.id, label, group: siblingKey(cand.cell), timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });
+  const r = comparePair(ref, cand, d, t, { kind: 'kernels', label, group: siblingKey(cand.cell) }, (m, tb) => bootNoiseOf(m.name, tb, [ref.run, cand.run], []));
   if (typeof r === 'string') return r;
   return { ...r, q: r.p, ...judge(r, r.p, t) };
 }

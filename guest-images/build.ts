@@ -37,7 +37,8 @@ export interface Image {
   readonly manifest: ImageManifest;
 }
 
-async function have(cmd: string): Promise<boolean> {
+/** Whether a command is on PATH. */
+export async function have(cmd: string): Promise<boolean> {
   return (await execa('sh', ['-c', `command -v ${cmd}`], { reject: false })).exitCode === 0;
 }
 

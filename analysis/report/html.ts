@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { rankingText } from '../advice.js';
 import { fmtEffect, fmtNum, fmtP, type Comparison } from '../compare.js';
 import type { Report } from './model.js';
 import { VIRTUAL_TIME_NOTE } from './markdown.js';
@@ -62,7 +63,7 @@ ${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.c
 <section id="scaling-section"><h2>Scaling</h2><div id="scaling" class="grid"></div></section>
 <section id="trends-section"><h2>Nightly history and change points</h2><div id="trends" class="grid"></div></section>
 ${r.baseline ? `<section><h2>Against the baseline ${h(r.baseline.id)}</h2>${table(r.baseline.set.comparisons)}</section>` : ''}
-${r.advice.length ? `<section><h2>Advice per workload</h2><ul>${r.advice.map((a) => `<li><code>${h(a.group)}</code>: <b>${h(a.recommendation)}</b>${a.next ? ` — measure next: ${h(a.next)}` : ''}<ul>${a.ranking.map((m) => `<li>${h(m.config)}: ${m.ratio === undefined ? 'the reference' : h(`${(m.ratio * 100).toFixed(1)} % [${((m.lower ?? NaN) * 100).toFixed(1)}, ${((m.upper ?? NaN) * 100).toFixed(1)}] of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`)}${m.syncPerIo !== undefined ? h(`, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O`) : ''}; ${h(m.isolation)}</li>`).join('')}</ul></li>`).join('')}</ul></section>` : ''}
+${r.advice.length ? `<section><h2>Advice per workload</h2><ul>${r.advice.map((a) => `<li><code>${h(a.group)}</code>: <b>${h(a.recommendation)}</b>${a.next ? ` — measure next: ${h(a.next)}` : ''}<ul>${a.ranking.map((m) => `<li>${h(rankingText(a, m))}</li>`).join('')}</ul></li>`).join('')}</ul></section>` : ''}
 <section><h2>IOMMU configurations compared</h2>${table(r.modes.comparisons)}</section>
 ${r.kernels.comparisons.length ? `<section><h2>Kernels compared (within each IOMMU configuration)</h2><ul>${r.kernelFindings.map((f) => `<li><b>${h(f.label)}</b> <code>${h(f.group)}</code>: ${h(f.summary)}</li>`).join('')}</ul>${table(r.kernels.comparisons)}</section>` : ''}
 ${r.failures.length ? `<section><h2>Failed repetitions (${r.failures.length})</h2><table><tbody>${r.failures.map((f) => `<tr><td><code>${h(f.cell)}</code></td><td>${h(f.rep)}</td><td>${h(f.kind)}</td><td>${h(f.message)}</td></tr>`).join('')}</tbody></table></section>` : ''}

@@ -1,4 +1,5 @@
 /** The Markdown summary: short enough for a CI comment, with every regression and what was left out. */
+import { rankingText } from '../advice.js';
 import { fmtEffect, fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import { newlyConfirmedWorse, type Report } from './model.js';
 
@@ -43,7 +44,7 @@ export function renderMarkdown(r: Report): string {
     out.push('### Advice per workload', '');
     for (const a of r.advice) {
       out.push(`- \`${a.group}\`: **${a.recommendation}**${a.next ? ` — measure next: ${a.next}` : ''}`);
-      for (const m of a.ranking) out.push(`  - ${m.config}: ${m.ratio === undefined ? 'the reference' : `${(m.ratio * 100).toFixed(1)} % [${((m.lower ?? NaN) * 100).toFixed(1)}, ${((m.upper ?? NaN) * 100).toFixed(1)}] of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O` : ''}; ${m.isolation}`);
+      for (const m of a.ranking) out.push(`  - ${rankingText(a, m)}`);
     }
     out.push('');
   }

@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { KernelBuildError, KernelConfigError, KernelNotFoundError, KernelToolsError } from '../../core/errors.js';
 import { labPath } from '../../core/paths.js';
 import { IOMMU_DEVICES } from '../../core/iommu.js';
-import { cacheRoot } from '../build.js';
+import { cacheRoot, have } from '../build.js';
 import { configProblems, LAB_FRAGMENT, parseDotConfig, parseFragment, TINY_FRAGMENT } from './config.js';
 
 export type KernelBase = 'tiny' | 'defconfig' | { readonly file: string };
@@ -62,10 +62,6 @@ export interface TreeState {
 }
 
 const TOOLS = ['make', 'gcc', 'bc', 'bison', 'flex', 'pahole', 'ccache'];
-
-async function have(cmd: string): Promise<boolean> {
-  return (await execa('sh', ['-c', `command -v ${cmd}`], { reject: false })).exitCode === 0;
-}
 
 export async function treeState(tree: string): Promise<TreeState> {
   const path = resolve(tree);

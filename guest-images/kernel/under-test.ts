@@ -21,7 +21,7 @@ import type { IommuDevice } from '../../core/iommu.js';
 import type { Image } from '../build.js';
 import { sha256File, type KernelFacts } from '../manifest.js';
 import { bzImageRelease } from './bzimage.js';
-import { kernelsDir } from './build.js';
+import { kernelsDir, treeState } from './build.js';
 import type { KernelIdentity } from './identity.js';
 import { configProblems, factsOf, formatConfigProblems, parseDotConfig, type Tristate } from './config.js';
 
@@ -65,6 +65,9 @@ export const DEVICE_MODULES: Readonly<Record<string, string>> = {
   CONFIG_BLK_DEV_NVME: 'nvme',
   CONFIG_EXT4_FS: 'ext4',
 };
+
+/** Whether a driver the lab's devices need is a module (then the build's modules go into the initramfs). */
+const needsDeviceModules = (config: ReadonlyMap<string, string>) => Object.keys(DEVICE_MODULES).some((opt) => config.get(opt) === 'm');
 
 function releaseOf(bzimage: string, tree: string | undefined): string {
   // A built tree says it in include/config/kernel.release; a bare bzImage in its setup header.
@@ -136,8 +139,7 @@ export function inspectBuild(spec: KernelBuildSpec, devices: readonly IommuDevic
     throw new KernelConfigError(f.message, { fix: f.fix });
   }
   // Only a driver the lab needs as a module makes the module set matter (it is then read through modules.dep).
-  const needsModules = Object.keys(DEVICE_MODULES).some((opt) => config.get(opt) === 'm');
-  if (needsModules && moduleDir && !isFile(join(moduleDir, 'modules.dep'))) {
+  if (needsDeviceModules(config) && moduleDir && !isFile(join(moduleDir, 'modules.dep'))) {
     throw new KernelModulesError(`${moduleDir} has no modules.dep`, { fix: 'install the modules with make modules_install (it runs depmod)' });
   }
   return { spec, bzimage, configFile, config, release, ...(moduleDir ? { moduleDir } : {}), ...(source ? { source } : {}), ...(tree ? { tree } : {}) };
@@ -152,14 +154,11 @@ function firstModuleDir(base: string): string | undefined {
   return names.length === 1 ? join(base, names[0]!) : undefined;
 }
 
-async function gitIdentity(dir: string | undefined): Promise<KernelIdentity['git']> {
-  if (!dir || !existsSync(join(dir, '.git'))) return undefined;
-  const git = (args: string[]) => execa('git', ['-C', dir, ...args], { reject: false });
-  const commit = (await git(['rev-parse', 'HEAD'])).stdout.trim();
-  if (!commit) return undefined;
-  const describe = (await git(['describe', '--always', '--dirty', '--tags'])).stdout.trim();
-  const dirty = (await git(['status', '--porcelain', '--untracked-files=no'])).stdout.trim() !== '';
-  return { describe, commit, dirty };
+/** A source tree's git state as identity records it (build.ts's treeState, the one reader of a tree's state). */
+async function gitOf(dir: string | undefined): Promise<KernelIdentity['git']> {
+  if (!dir) return undefined;
+  const t = await treeState(dir);
+  return t.commit ? { describe: t.describe ?? t.commit.slice(0, 12), commit: t.commit, dirty: Boolean(t.dirty) } : undefined;
 }
 
 export async function identityOf(b: InspectedBuild): Promise<KernelIdentity> {
@@ -167,7 +166,7 @@ export async function identityOf(b: InspectedBuild): Promise<KernelIdentity> {
   const meta = b.spec.path && isFile(join(b.spec.path, 'build.json')) ? (JSON.parse(readFileSync(join(b.spec.path, 'build.json'), 'utf8')) as { tree?: { commit?: string; dirty?: string; describe?: string } }) : undefined;
   const git = meta?.tree?.commit
     ? { describe: meta.tree.describe ?? meta.tree.commit.slice(0, 12), commit: meta.tree.commit, dirty: Boolean(meta.tree.dirty) }
-    : await gitIdentity(b.source);
+    : await gitOf(b.source);
   return {
     name: b.spec.name,
     release: b.release,
@@ -213,7 +212,7 @@ export async function prepareBuild(b: InspectedBuild, image: Image): Promise<Pre
   const identity = await identityOf(b);
   let moduleDir = b.moduleDir;
   const tree = b.tree;
-  const needsModules = Object.keys(DEVICE_MODULES).some((opt) => b.config.get(opt) === 'm');
+  const needsModules = needsDeviceModules(b.config);
   const base = image.manifest.kernels[0]!;
   const key = createHash('sha256').update(`${identity.bzimage_sha256}\0${identity.config_sha256}\0${image.manifest.digest}\0${base.initrd}`).digest('hex').slice(0, 24);
   const dir = join(kernelsDir(), 'boot', key);
@@ -236,11 +235,11 @@ export async function prepareBuild(b: InspectedBuild, image: Image): Promise<Pre
       if (needsModules) {
         if (!moduleDir) throw new KernelModulesError(`${b.configFile} builds drivers the lab needs as modules, but no modules came with the kernel`, { fix: 'give modules: DIR (make modules_install INSTALL_MOD_PATH=DIR), or build them in (=y)' });
         for (const path of await neededModules(b, moduleDir)) {
-          let name = path.split('/').pop()!;
-          const data = await readFile(path);
-          if (name.endsWith('.xz')) { name = name.slice(0, -3); await writeFile(join(extra, 'modules', name), (await execa('xz', ['-dc', path], { encoding: 'buffer' })).stdout); }
-          else if (name.endsWith('.zst')) { name = name.slice(0, -4); await writeFile(join(extra, 'modules', name), (await execa('zstd', ['-qdc', path], { encoding: 'buffer' })).stdout); }
-          else await writeFile(join(extra, 'modules', name), data);
+          // Uncompressed, as the image's initramfs has them (busybox insmod reads plain .ko files).
+          const file = path.split('/').pop()!;
+          const name = file.replace(/\.(xz|zst)$/, '');
+          const data = file.endsWith('.xz') ? (await execa('xz', ['-dc', path], { encoding: 'buffer' })).stdout : file.endsWith('.zst') ? (await execa('zstd', ['-qdc', path], { encoding: 'buffer' })).stdout : await readFile(path);
+          await writeFile(join(extra, 'modules', name), data);
           names.push(name);
         }
       }
