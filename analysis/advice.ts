@@ -43,10 +43,14 @@ export interface Advice {
 const isSound = (c: Comparison) => c.verdict !== 'inconclusive' && Number.isFinite(c.lower) && Number.isFinite(c.upper) && !c.noisy;
 const sound = (c: Comparison | undefined): c is Comparison => c !== undefined && isSound(c);
 
-/** The timing metric advice is given on: IOPS when the run has it, else the first timing compared. */
+/**
+ * The timing metric advice is given on: IOPS when the group has it (fio),
+ * the unmap latency for the DMA-map benchmark (where strict pays its
+ * invalidation), else the first timing compared.
+ */
 function decidingMetric(cs: readonly Comparison[]): string | undefined {
   const timings = cs.filter((c) => c.metricKind === 'timing');
-  return timings.find((c) => c.metric === 'iops')?.metric ?? timings[0]?.metric;
+  return ['iops', 'dmabench_unmap_us'].find((m) => timings.some((c) => c.metric === m)) ?? timings[0]?.metric;
 }
 
 /** Cost as a fraction of the reference, in the direction that is worse: "−15.2 % [−15.4, −15.0]" of IOPS. */

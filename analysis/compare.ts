@@ -21,9 +21,9 @@
  * every test of the comparison set. Verdicts need significance and an effect of
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
-import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, type CountVariation, type MetricDescription } from '../core/metrics.js';
+import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, workloadToolOf, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
-import type { Cell } from '../cell/types.js';
+import { toolOf, type Cell } from '../cell/types.js';
 import { kernelSiblingKey, siblingKey } from '../cell/expand.js';
 import { configName, MODES } from '../core/iommu.js';
 import type { Thresholds } from '../scenario/types.js';
@@ -289,13 +289,17 @@ export function judgeAll(pending: readonly Pending[], leftOut: ComparisonSet['le
   return { comparisons, leftOut, thresholds: t };
 }
 
-/** The metrics a run compares: the scenario's list, plus the counts the traced repetitions produced. */
-export function metricsOf(run: LoadedRun): MetricDescription[] {
+/**
+ * The metrics a run compares: the scenario's list, plus the counts the traced
+ * repetitions produced; for one cell, those its workload's tool gives (a fio
+ * cell has no DMA-map benchmark metric, and the other way round).
+ */
+export function metricsOf(run: LoadedRun, cell?: Cell): MetricDescription[] {
   const names = new Set(run.scenario.metrics);
   for (const reps of run.reps.values()) {
     for (const r of reps) if (r.outcome.state === 'passed') for (const m of Object.keys(r.outcome.metrics)) if (describeMetric(m)?.kind === 'count') names.add(m);
   }
-  return [...names].map((n) => describeMetric(n)).filter((d): d is MetricDescription => d !== undefined && d.kind !== 'exposure');
+  return [...names].map((n) => describeMetric(n)).filter((d): d is MetricDescription => d !== undefined && d.kind !== 'exposure' && (!cell || workloadToolOf(d) === toolOf(cell.job)));
 }
 
 /** Values of one metric in one cell of one run, as boot groups on the log scale; undefined when a value is not positive. */
@@ -417,7 +421,7 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
     const baseCell = base.cells.get(id)!;
     const tb = timebaseOfCell(cand, cell);
     const clocksDiffer = timebaseOfCell(base, baseCell) !== tb;
-    for (const d of metrics) {
+    for (const d of metrics.filter((x) => workloadToolOf(x) === toolOf(cell.job))) {
       if (clocksDiffer && d.kind === 'timing') {
         leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${tb} time: timings are not comparable (counts are)` });
         continue;
@@ -480,7 +484,7 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
   const leftOut: { cell: string; metric?: string; reason: string }[] = [];
   for (const [group, cells] of groups) {
     for (const [a, b] of modePairs(cells)) {
-      for (const d of metricsOf(run)) {
+      for (const d of metricsOf(run, a)) {
         const r = comparePair({ run, cell: a }, { run, cell: b }, d, t, { kind: 'modes', label: `${configName(b.iommu)} vs ${configName(a.iommu)}`, group }, noiseFor);
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b.iommu)} vs ${configName(a.iommu)}: ${r}` });
         else pending.push(r);
@@ -517,7 +521,7 @@ export function compareKernels(run: LoadedRun, o: CompareOptions = {}): Comparis
     const sorted = [...cells].sort((a, b) => order(a) - order(b));
     const ref = sorted[0]!;
     for (const b of sorted.slice(1)) {
-      for (const d of metricsOf(run)) {
+      for (const d of metricsOf(run, ref)) {
         const label = `${kernelOf(b)} vs ${kernelOf(ref)} (${configName(b.iommu)})`;
         const r = comparePair({ run, cell: ref }, { run, cell: b }, d, t, { kind: 'kernels', label, group }, noiseFor);
         if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${label}: ${r}` });

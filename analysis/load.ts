@@ -17,6 +17,7 @@ import { repResultSchema } from '../result/schema.js';
 import { RUN_FILE, RESULT_FILE, RunStore } from '../result/store.js';
 import { parseRepId, type RepResult, type RunManifest } from '../result/types.js';
 import { checkSchema } from '../scenario/schema-check.js';
+import { withDefaults } from '../scenario/load.js';
 import { scenarioSchema } from '../scenario/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { readYamlFile } from '../scenario/yaml-source.js';
@@ -62,7 +63,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const src = await readYamlFile(scenarioFile);
   const schemaProblems = checkSchema(src, scenarioSchema);
   if (schemaProblems.length) throw badRun(abs, `scenario.yaml does not validate: ${schemaProblems[0]!.message}`, 'the run directory was edited; restore scenario.yaml');
-  const scenario = src.data as Scenario;
+  const scenario = withDefaults(src.data);
 
   const problems: LoadProblem[] = [];
   const cells = new Map(manifest.cells.map((c) => [c.id, c]));

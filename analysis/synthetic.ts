@@ -7,6 +7,7 @@
 import { configName } from '../core/iommu.js';
 import { createHash } from 'node:crypto';
 import { bootOfRep, bootsOfCell, expand } from '../cell/expand.js';
+import { isFioJob } from '../cell/types.js';
 import { gaussian, prng } from '../core/random.js';
 
 export { gaussian } from '../core/random.js';
@@ -51,6 +52,8 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
     const config = configName(cell.iommu);
     const level = o.level(cell.id, config);
     const boots = bootsOfCell(o.scenario.scenario, cell);
+    // Synthetic runs model fio cells (their latency follows the queue depth).
+    const iodepth = isFioJob(cell.job) ? cell.job.iodepth : 1;
     const offsets = Array.from({ length: boots }, () => lognormal(normal, 1, (o.bootSdPct ?? 0) / 100));
     let boot = 1;
     const write = async (kind: 'timing' | 'traced', index: number, metrics: Record<string, number>) => {
@@ -64,7 +67,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
     for (let i = 1; i <= reps; i++) {
       boot = bootOfRep(i, reps, boots);
       const iops = lognormal(normal, level * offsets[boot - 1]!, o.cvPct / 100);
-      await write('timing', i, { ios: Math.round(iops * cell.job.runtime), iops, clat_p50_us: (1e6 * cell.job.iodepth) / iops, clat_p99_us: (2.5e6 * cell.job.iodepth) / lognormal(normal, iops, o.cvPct / 100) });
+      await write('timing', i, { ios: Math.round(iops * cell.job.runtime), iops, clat_p50_us: (1e6 * iodepth) / iops, clat_p99_us: (2.5e6 * iodepth) / lognormal(normal, iops, o.cvPct / 100) });
     }
     for (let i = 1; i <= plan.repetitions.traced; i++) {
       boot = bootOfRep(i, plan.repetitions.traced, boots);

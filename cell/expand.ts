@@ -8,20 +8,25 @@ import { InvalidInputError } from '../core/errors.js';
 import { asList, type LoadedScenario } from '../scenario/load.js';
 import { configName, type IommuConfig } from '../core/iommu.js';
 import type { IommuDevice, IommuMode, WorkloadSpec } from '../scenario/types.js';
-import type { Cell, CellTarget, FioJob, GuestSpec, Plan } from './types.js';
+import type { Cell, CellTarget, GuestSpec, Job, Plan } from './types.js';
 import { tracedRepetitionCount } from './repetition.js';
 
 /** A matrix bigger than this is almost certainly a typo in a list. */
 export const MAX_CELLS = 20000;
 
-/** Workload fields a list may expand, with the short tag used in cell ids. */
-const AXES = [
+/** Workload fields a list may expand, with the short tag used in cell ids (fio's, then the DMA-map benchmark's). */
+const FIO_AXES = [
   ['rw', ''],
   ['bs', 'bs'],
   ['iodepth', 'qd'],
   ['numjobs', 'j'],
   ['ioengine', ''],
 ] as const;
+const DMA_MAP_AXES = [
+  ['threads', 't'],
+  ['granule', 'g'],
+] as const;
+const AXES = [...FIO_AXES, ...DMA_MAP_AXES] as const;
 
 function idPart(v: string | number): string {
   return String(v).toLowerCase().replace(/[^a-z0-9]+/g, '');
@@ -49,7 +54,7 @@ export function variantOf(cell: Pick<Cell, 'job' | 'axes'>): string {
   return `${cell.job.workload}${suffix}`;
 }
 
-export function cellId(job: FioJob, axes: Record<string, string | number>, iommu: IommuConfig, target: CellTarget, disk: string): string {
+export function cellId(job: Job, axes: Record<string, string | number>, iommu: IommuConfig, target: CellTarget, disk: string): string {
   return `${variantOf({ job, axes })}__${configName(iommu)}__${whereOf(target)}__${disk}`;
 }
 
@@ -74,22 +79,14 @@ export function kernelSiblingKey(cell: Cell): string | undefined {
 }
 
 /** Every combination of the workload's list values, in written order. */
-export function expandWorkload(w: WorkloadSpec): { job: FioJob; axes: Record<string, string | number> }[] {
-  let variants: { job: Record<string, unknown>; axes: Record<string, string | number> }[] = [
-    {
-      job: {
-        workload: w.name,
-        size: w.size,
-        runtime: w.runtime,
-        ramp_time: w.ramp_time,
-        direct: w.direct,
-        options: w.options ?? {},
-      },
-      axes: {},
-    },
-  ];
-  for (const [key] of AXES) {
-    const raw = w[key] as string | number | readonly (string | number)[];
+export function expandWorkload(w: WorkloadSpec): { job: Job; axes: Record<string, string | number> }[] {
+  const base: Record<string, unknown> = w.kind === 'dma-map-benchmark'
+    ? { kind: w.kind, workload: w.name, runtime: w.runtime, dma_bits: w.dma_bits, direction: w.direction, transmit_delay_ns: w.transmit_delay_ns }
+    : { workload: w.name, size: w.size, runtime: w.runtime, ramp_time: w.ramp_time, direct: w.direct, options: w.options ?? {} };
+  let variants: { job: Record<string, unknown>; axes: Record<string, string | number> }[] = [{ job: base, axes: {} }];
+  const fields = w as unknown as Record<string, string | number | readonly (string | number)[]>;
+  for (const [key] of w.kind === 'dma-map-benchmark' ? DMA_MAP_AXES : FIO_AXES) {
+    const raw = fields[key]!;
     const values = asList(raw);
     const isAxis = Array.isArray(raw);
     variants = variants.flatMap((v) =>
@@ -99,7 +96,7 @@ export function expandWorkload(w: WorkloadSpec): { job: FioJob; axes: Record<str
       })),
     );
   }
-  return variants.map((v) => ({ job: v.job as unknown as FioJob, axes: v.axes }));
+  return variants.map((v) => ({ job: v.job as unknown as Job, axes: v.axes }));
 }
 
 export function iommuConfigs(loaded: LoadedScenario): { device: IommuDevice; mode: IommuMode }[] {

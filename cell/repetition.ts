@@ -5,20 +5,20 @@
  * fio time it reports) all read it.
  */
 import type { TracingSpec } from '../scenario/types.js';
-import type { Cell, FioJob } from './types.js';
+import { isDmaMapJob, type Cell, type Job } from './types.js';
 
 export interface RepetitionRef {
   readonly kind: 'timing' | 'traced';
   readonly index: number;
 }
 
-export interface RepetitionShape {
+export interface RepetitionShape<J extends Job = Job> {
   /** The bpftrace scripts attached during the repetition (none for a plain timing repetition). */
   readonly scripts: readonly string[];
   readonly traced: boolean;
-  /** The fio job as it runs in this repetition. */
-  readonly job: FioJob;
-  /** fio's own time: runtime plus ramp. */
+  /** The job as it runs in this repetition. */
+  readonly job: J;
+  /** The workload's own time (fio's runtime plus ramp; the DMA-map benchmark's runtime). */
   readonly fioSeconds: number;
 }
 
@@ -43,10 +43,21 @@ export function tracedRepetitionCount(tracing: Pick<TracingSpec, 'scripts' | 'in
   return tracing.scripts.length > 0 && !tracing.in_timing_repetitions ? tracing.repetitions * tracing.scripts.length : 0;
 }
 
-export function repetitionShape(cell: Cell, rep: RepetitionRef, tracing: Tracing): RepetitionShape {
+/**
+ * Traced repetitions of one cell. The DMA-map benchmark has none: it times
+ * the mapping path inside the kernel, and a probe on that path would be in
+ * its own measurement.
+ */
+export function tracedRepetitionsOf(cell: Pick<Cell, 'job'>, traced: number): number {
+  return isDmaMapJob(cell.job) ? 0 : traced;
+}
+
+export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepetitionRef, tracing: Tracing): RepetitionShape<J> {
+  const j: Job = cell.job;
+  if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, fioSeconds: j.runtime };
   const scripts = tracedScripts(tracing, rep);
   const traced = scripts.length > 0;
   // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.
-  const job = traced ? { ...cell.job, ramp_time: 0 } : cell.job;
-  return { scripts, traced, job, fioSeconds: job.runtime + job.ramp_time };
+  const job: J = traced ? { ...cell.job, ramp_time: 0 } : cell.job;
+  return { scripts, traced, job, fioSeconds: j.runtime + (traced ? 0 : j.ramp_time) };
 }

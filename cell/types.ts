@@ -1,8 +1,10 @@
-/** A cell is one point of the matrix: a concrete fio job on one disk of one target in one IOMMU configuration. */
+/** A cell is one point of the matrix: a concrete job (fio, or the DMA-map benchmark) on one disk of one target in one IOMMU configuration. */
 import type { KernelBuildSpec } from '../guest-images/kernel/under-test.js';
-import type { FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern } from '../scenario/types.js';
+import type { DmaDirection, FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern } from '../scenario/types.js';
 
+/** A fio job. Cells stored before the DMA-map benchmark have no `kind`: they are fio jobs. */
 export interface FioJob {
+  readonly kind?: 'fio';
   readonly workload: string;
   readonly rw: RwPattern;
   readonly bs: string;
@@ -14,6 +16,33 @@ export interface FioJob {
   readonly ramp_time: number;
   readonly direct: boolean;
   readonly options: Readonly<Record<string, FioOptionValue>>;
+}
+
+/** One run of the kernel's DMA-map benchmark (`dma_map_benchmark -t threads -s runtime -g granule …`). */
+export interface DmaMapJob {
+  readonly kind: 'dma-map-benchmark';
+  readonly workload: string;
+  readonly threads: number;
+  readonly granule: number;
+  readonly runtime: number;
+  readonly dma_bits: number;
+  readonly direction: DmaDirection;
+  readonly transmit_delay_ns: number;
+}
+
+export type Job = FioJob | DmaMapJob;
+
+export const isDmaMapJob = (job: Job): job is DmaMapJob => job.kind === 'dma-map-benchmark';
+export const isFioJob = (job: Job): job is FioJob => job.kind !== 'dma-map-benchmark';
+
+/** The workload tool a job runs. */
+export const toolOf = (job: Job): 'fio' | 'dma-map-benchmark' => (isDmaMapJob(job) ? 'dma-map-benchmark' : 'fio');
+
+/** A job in a few words, for tables: `randread 4k qd16 j1 libaio`, `dma-map t4 g1 32-bit bidirectional`. */
+export function describeJob(job: Job): string {
+  return isDmaMapJob(job)
+    ? `dma-map t${job.threads} g${job.granule} ${job.dma_bits}-bit ${job.direction}${job.transmit_delay_ns ? ` delay ${job.transmit_delay_ns} ns` : ''}`
+    : `${job.rw} ${job.bs} qd${job.iodepth} j${job.numjobs} ${job.ioengine}`;
 }
 
 export type { IommuConfig } from '../core/iommu.js';
@@ -36,7 +65,7 @@ export interface Cell {
   /** Stable, file-name-safe id; the same scenario always yields the same ids. */
   readonly id: string;
   readonly index: number;
-  readonly job: FioJob;
+  readonly job: Job;
   readonly iommu: IommuConfig;
   readonly target: CellTarget;
   readonly disk: string;

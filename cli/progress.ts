@@ -66,7 +66,9 @@ export function progressPrinter(io: Io, targets: readonly string[], now: () => n
         const c = counts.get(e.target);
         if (c) c.done++;
         const o = e.outcome;
-        const what = o.state === 'passed' ? `passed${o.metrics['iops'] !== undefined ? ` (${Math.round(o.metrics['iops'])} IOPS)` : ''}` : `FAILED ${o.failure.kind}: ${o.failure.message}`;
+        const m = o.state === 'passed' ? o.metrics : {};
+        const figure = m['iops'] !== undefined ? ` (${Math.round(m['iops'])} IOPS)` : m['dmabench_map_us'] !== undefined ? ` (map ${m['dmabench_map_us']} µs, unmap ${m['dmabench_unmap_us']} µs)` : '';
+        const what = o.state === 'passed' ? `passed${figure}` : `FAILED ${o.failure.kind}: ${o.failure.message}`;
         if (!io.isTTY || o.state === 'failed') {
           if (io.isTTY && drawn) { io.err(`\x1b[${drawn}F\x1b[J`); drawn = 0; }
           const eta = secondsLeft((now() - started) / 1000, total - left, left);

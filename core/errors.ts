@@ -26,6 +26,7 @@ export const FAILURE_KINDS = {
   fio: 'fio exited non-zero. The stderr tail and fio\'s output are kept.',
   parse: 'fio\'s JSON was missing, truncated or without latency histograms. The raw output is kept as fio.json.',
   bpftrace: 'A bpftrace script did not attach, printed errors, or did not exit after SIGINT. Its stderr is kept.',
+  'dma-map-benchmark': 'The DMA-map benchmark could not run: the guest kernel lacks CONFIG_DMA_MAP_BENCHMARK, no tool was built for it, the test device could not be bound to the benchmark, or the tool failed. Its output and stderr are kept.',
   'guest-died': 'The guest\'s kernel panicked or its domain stopped (libvirt\'s state and the serial console are asked before any failure on a guest is recorded). The guest is booted again and the repetition run anew (at most twice per guest, six times per run); after that it fails with the console\'s last lines.',
   hypervisor: 'libvirt or QEMU could not start, stop or reboot a guest (libvirtd down, a virsh command failed, no free port). The rest of the guest\'s repetitions in this boot fail with it; the next boot, or the next sweep, tries again.',
   'host-contention': 'A virtual-time repetition ran beside too much other host load (or the guest clock jumped) three times in a row; it is not reported.',
@@ -236,6 +237,8 @@ export const PreflightError = define('E_PREFLIGHT', failed('preflight', 'The pre
 export const IommuModeMismatchError = define('E_IOMMU_MODE_MISMATCH', failed('iommu-mode-mismatch', 'The target does not run the IOMMU configuration it should.'));
 export const FioError = define('E_FIO', failed('fio', 'fio exited non-zero; its stderr tail is kept.'));
 export const FioParseError = define('E_FIO_PARSE', failed('parse', 'fio\'s output has no usable JSON.', 'the raw output is kept as fio.json beside the result; look there'));
+export const DmaMapBenchmarkError = define('E_DMA_MAP_BENCHMARK', failed('dma-map-benchmark', "The kernel's DMA-map benchmark could not run or said nothing the lab could read; the tool's output and stderr are kept beside the result.", 'see docs/dma-map-benchmark.md'));
+export const DmaMapToolError = define('E_DMA_MAP_TOOL', failed(undefined, "Building the DMA-map benchmark's tool (tools/testing/selftests/dma/dma_map_benchmark.c of the kernel's source) for a guest failed.", 'apt-get install -y build-essential (a static build needs libc6-dev), or see the compiler output'));
 export const BpftraceError = define('E_BPFTRACE', failed('bpftrace', 'A bpftrace script failed to attach, reported errors, or did not exit.', 'the script and its stderr are kept beside the result'));
 
 export function isLabError(e: unknown): e is LabError {

@@ -28,7 +28,7 @@ import type { IommuMode } from './iommu.js';
 
 export type Better = 'higher' | 'lower';
 export type MetricKind = 'timing' | 'count' | 'exposure';
-export type MetricSource = 'fio' | 'bpftrace';
+export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark';
 export type CountVariation = 'exact' | 'varies' | 'poisson';
 /** What one value is per: each I/O (a rate per I/O, or one I/O's latency), the repetition, or a second of it. */
 export type Per = 'io' | 'repetition' | 'second';
@@ -63,7 +63,17 @@ export interface BpftraceExtraction {
   readonly reduce: 'sum' | 'sum-for-disk' | { readonly percentile: number };
 }
 
-export type Extraction = FioExtraction | BpftraceExtraction;
+/**
+ * How a metric comes out of the kernel's DMA-map benchmark
+ * (runner/dma-map-parse.ts): the tool's average map or unmap latency, or its
+ * standard deviation, over every map/unmap pair of the repetition.
+ */
+export interface DmaMapExtraction {
+  readonly tool: 'dma-map-benchmark';
+  readonly field: 'map_us' | 'map_sd_us' | 'unmap_us' | 'unmap_sd_us';
+}
+
+export type Extraction = FioExtraction | BpftraceExtraction | DmaMapExtraction;
 
 export interface MetricDescription {
   readonly name: string;
@@ -88,6 +98,9 @@ const traced = (
   name: string, title: string, unit: string, kind: MetricKind, per: Per,
   extract: Omit<BpftraceExtraction, 'tool'>, description: string, count?: CountModel,
 ): MetricDescription => ({ name, title, unit, better: 'lower', kind, per, extract: { tool: 'bpftrace', ...extract }, description, ...(count ? { count } : {}) });
+
+const bench = (name: string, title: string, field: DmaMapExtraction['field'], description: string): MetricDescription =>
+  ({ name, title, unit: 'µs', better: 'lower', kind: 'timing', per: 'io', extract: { tool: 'dma-map-benchmark', field }, description });
 
 const DMA = 'dma-map-latency';
 const IOTLB = 'iotlb-invalidations';
@@ -127,11 +140,24 @@ export const METRICS: readonly MetricDescription[] = [
   traced('iommu_faults', 'IOMMU faults', 'faults', 'count', 'repetition', { script: 'iommu-faults', maps: ['faults'], reduce: 'sum' },
     'iommu:io_page_fault events during the repetition (a count per repetition, not per I/O); rare independent events, compared as a rate per repetition; any non-zero value is worth a look.',
     { variation: 'poisson' }),
+  bench('dmabench_map_us', 'DMA map latency (benchmark), mean', 'map_us',
+    "Mean time of one dma_map_single on the test device, measured inside the kernel by CONFIG_DMA_MAP_BENCHMARK's threads (no tracing); 0.1 µs resolution."),
+  bench('dmabench_map_sd_us', 'DMA map latency (benchmark), SD', 'map_sd_us',
+    "Standard deviation of the map times within the repetition (the kernel's own figure): how uneven mapping is, e.g. an IOVA allocator's slow path."),
+  bench('dmabench_unmap_us', 'DMA unmap latency (benchmark), mean', 'unmap_us',
+    "Mean time of one dma_unmap_single: strict mode's synchronous IOTLB invalidation is paid here, lazy mode's deferred one mostly is not."),
+  bench('dmabench_unmap_sd_us', 'DMA unmap latency (benchmark), SD', 'unmap_sd_us',
+    'Standard deviation of the unmap times within the repetition; lazy mode\'s occasional flush-queue flush shows here.'),
 ];
 
 /** Which tool produces the metric. */
 export function sourceOf(d: MetricDescription): MetricSource {
   return d.extract.tool;
+}
+
+/** The workload tool whose cells have the metric: fio's cells have fio's and bpftrace's, the DMA-map benchmark's its own. */
+export function workloadToolOf(d: MetricDescription): 'fio' | 'dma-map-benchmark' {
+  return d.extract.tool === 'dma-map-benchmark' ? 'dma-map-benchmark' : 'fio';
 }
 
 /** The bpftrace script that produces the metric, if it is a traced one. */
@@ -147,6 +173,7 @@ export function describeExtraction(d: MetricDescription): string {
     const how = r === 'sum' ? 'sum of' : r === 'sum-for-disk' ? "the test disk's entries of" : `p${r.percentile} of the histogram`;
     return `bpftrace \`bpf/${x.script}.bt\`: ${how} ${x.maps.map((m) => `\`@${m}\``).join(' + ')}${d.per === 'io' && d.kind === 'count' ? ' ÷ `ios`' : ''}`;
   }
+  if (x.tool === 'dma-map-benchmark') return `\`dma_map_benchmark\` (the kernel's selftest tool): ${x.field.startsWith('map') ? 'map' : 'unmap'} latency, ${x.field.includes('_sd_') ? 'standard deviation' : 'average'}`;
   const field = x.quantity === 'clat_percentile_us' ? `p${x.percentile} of the merged \`clat_ns.bins\`` : `\`${x.quantity}\``;
   return `fio json+: ${field}${'direction' in x && x.direction ? ` (${x.direction}s)` : ''}, over all jobs`;
 }
@@ -188,3 +215,10 @@ export function measuredVariation(d: MetricDescription, mode: IommuMode, timebas
 
 /** The metrics a scenario gets when it names none: what fio gives without tracing. */
 export const DEFAULT_METRICS: readonly string[] = ['iops', 'bw_mib_s', 'clat_p50_us', 'clat_p99_us', 'cpu_sys_pct'];
+/** What a scenario with DMA-map benchmark workloads gets by default beside them. */
+export const DEFAULT_DMA_MAP_METRICS: readonly string[] = ['dmabench_map_us', 'dmabench_unmap_us'];
+
+/** The default metrics for the workload tools a scenario runs. */
+export function defaultMetrics(tools: ReadonlySet<'fio' | 'dma-map-benchmark'>): readonly string[] {
+  return [...(tools.has('fio') ? DEFAULT_METRICS : []), ...(tools.has('dma-map-benchmark') ? DEFAULT_DMA_MAP_METRICS : [])];
+}

@@ -20,6 +20,8 @@ import { kernelCmdline } from './kernel-cmdline.js';
 import { GUEST_DEATH } from './isolation.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import { inspectBuild, prepareBuild, type KernelBuildSpec } from '../guest-images/kernel/under-test.js';
+import { factsOf } from '../guest-images/kernel/config.js';
+import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-map-tool.js';
 import { Virsh } from './virsh.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
@@ -101,13 +103,18 @@ export interface BootKernel {
   readonly initrd: string;
   /** For the user's own builds: what results record about it. */
   readonly identity?: KernelIdentity;
+  /** The DMA-map benchmark's tool built for this kernel, when it has the benchmark and its source tree is known. */
+  readonly dmaMapTool?: string;
 }
 
 /** The image's kernel of that series, or the user's build made ready for this image (checked first: guest-images/kernel/). */
 export async function bootKernel(req: Pick<GuestRequest, 'kernel' | 'kernelBuild' | 'image' | 'iommu'>): Promise<BootKernel> {
   if (req.kernelBuild) {
-    const k = await prepareBuild(inspectBuild(req.kernelBuild, [req.iommu.device]), req.image);
-    return { release: k.release, vmlinuz: k.vmlinuz, initrd: k.initrd, identity: k.identity };
+    const b = inspectBuild(req.kernelBuild, [req.iommu.device]);
+    const k = await prepareBuild(b, req.image);
+    // The benchmark's tool is built from the kernel's own tree (its ioctl struct is that kernel's).
+    const tool = b.source && factsOf(b.config).dmaMapBenchmark && dmaMapToolSources(b.source) ? await buildDmaMapTool(b.source) : undefined;
+    return { release: k.release, vmlinuz: k.vmlinuz, initrd: k.initrd, identity: k.identity, ...(tool ? { dmaMapTool: tool } : {}) };
   }
   const k = req.image.manifest.kernels.find((x) => x.series === req.kernel);
   if (!k) throw new ImageKernelError(`the image has no ${req.kernel} kernel`, { fix: 'rebuild the image (iommu-lab image build --force), or name one of the scenario\'s kernels:' });
@@ -137,6 +144,7 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel): Inv
       image_digest: req.image.manifest.digest,
       kernel: k.release,
       ...(k.identity ? { kernel_build: k.identity } : {}),
+      ...(k.dmaMapTool ? { dma_map_tool: k.dmaMapTool } : {}),
       cmdline: kernelCmdline(req.iommu.device, req.iommu.mode, req.profile.clock),
       clock: req.profile.clock,
     },
@@ -233,7 +241,13 @@ export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isA
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-  throw new BootTimeoutError(`${target.name} did not answer SSH on 127.0.0.1:${target.ssh.port} within ${Math.round(timeoutMs / 1000)} s (${String((last as Error)?.message ?? last)})`, { fix: 'look at the serial console below; raise timeouts.boot_s if the machine is just slow' });
+  // No SSH attempt at all: the console never showed the ready mark (an empty console: the kernel printed nothing there).
+  const why = last === undefined ? `its serial console never said "${READY_MARK}"` : String((last as Error)?.message ?? last);
+  // Seen: the tiny 6.1 build under -icount hangs bringing up its second vCPU (the boot CPU waits in schedule() for it).
+  const smp = last === undefined && target.vm?.clock === 'virtual' && target.vm.kernel_build
+    ? '; under the virtual clock some kernels hang bringing up a second vCPU (the tiny 6.1 build does): try vcpus: 1 in the VM profile'
+    : '';
+  throw new BootTimeoutError(`${target.name} did not answer SSH on 127.0.0.1:${target.ssh.port} within ${Math.round(timeoutMs / 1000)} s (${why})`, { fix: `look at the serial console below; raise timeouts.boot_s if the machine is just slow${smp}` });
 }
 
 export async function createGuest(req: GuestRequest, options: { taken?: Set<number> } = {}): Promise<RunningGuest> {

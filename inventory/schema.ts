@@ -73,6 +73,7 @@ export const inventorySchema: Record<string, unknown> = {
               image_digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
               kernel: { type: 'string' },
               kernel_build: KERNEL_IDENTITY_SCHEMA,
+              dma_map_tool: { type: 'string', minLength: 1, description: "The DMA-map benchmark's tool built for the guest's kernel, on the machine that runs the lab." },
               cmdline: { type: 'string' },
               clock: { enum: [...VM_CLOCKS] },
             },

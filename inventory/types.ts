@@ -35,6 +35,8 @@ export interface InventoryVm {
   readonly kernel: string;
   /** The user's own kernel build this guest boots (absent for the image's kernels). */
   readonly kernel_build?: KernelIdentity;
+  /** On this machine: the DMA-map benchmark's tool built for the guest's kernel (absent when it has no benchmark). */
+  readonly dma_map_tool?: string;
   readonly cmdline: string;
   readonly clock: VmClock;
 }

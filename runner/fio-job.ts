@@ -3,7 +3,7 @@
  * come from the validated scenario (enums, patterns, integers), and are checked
  * again here: nothing a user wrote can add a line or an option to the job.
  */
-import type { Cell } from '../cell/types.js';
+import type { Cell, FioJob } from '../cell/types.js';
 import { FioJobError } from '../core/errors.js';
 import { FIO_OPTIONS } from '../scenario/fio-options.js';
 import type { FioOptionValue } from '../scenario/types.js';
@@ -28,7 +28,7 @@ export function writesData(rw: string): boolean {
   return rw !== 'read' && rw !== 'randread';
 }
 
-export function buildJobFile(cell: Cell, ctx: JobContext): string {
+export function buildJobFile(cell: Omit<Cell, 'job'> & { readonly job: FioJob }, ctx: JobContext): string {
   const j = cell.job;
   const lines = [
     '; iommu-lab fio job: generated for one repetition, stored beside its results.',

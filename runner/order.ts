@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { bootOfRep } from '../cell/expand.js';
+import { tracedRepetitionsOf } from '../cell/repetition.js';
 import type { Cell } from '../cell/types.js';
 import type { RepRef } from '../result/types.js';
 import { prng } from '../core/random.js';
@@ -59,7 +60,7 @@ export function interleave(
       for (const cell of list) {
         const boots = bootsOf(cell);
         if (round <= reps.timing) roundTasks.push({ cell, rep: { kind: 'timing', index: round }, boot: bootOfRep(round, reps.timing, boots) });
-        if (round <= reps.traced) roundTasks.push({ cell, rep: { kind: 'traced', index: round }, boot: bootOfRep(round, reps.traced, boots) });
+        if (round <= tracedRepetitionsOf(cell, reps.traced)) roundTasks.push({ cell, rep: { kind: 'traced', index: round }, boot: bootOfRep(round, reps.traced, boots) });
       }
       rounds.push(...shuffle(roundTasks, random));
     }

@@ -13,7 +13,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { bootsOfCell } from '../cell/expand.js';
-import type { Cell, Plan } from '../cell/types.js';
+import { isFioJob, type Cell, type Plan } from '../cell/types.js';
+import { tracedRepetitionsOf } from '../cell/repetition.js';
 import { DiskFullError, GuestDiedError, InterruptedError, ResumeScenarioChangedError, SshTimeoutError, UsageError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
 import { forEachLimit } from '../core/pool.js';
@@ -105,7 +106,7 @@ export function bindTargets(plan: Plan, inventory: Inventory): Map<string, Inven
 /** Writing to a raw device destroys its data; only an explicit opt-in allows it. */
 export function destructiveWriteRefusal(target: InventoryTarget, cell: Cell): Failure | undefined {
   const disk = diskOf(target, cell);
-  if (!writesData(cell.job.rw) || !disk.path.startsWith('/dev/') || disk.allow_destructive_writes) return undefined;
+  if (!isFioJob(cell.job) || !writesData(cell.job.rw) || !disk.path.startsWith('/dev/') || disk.allow_destructive_writes) return undefined;
   return {
     kind: 'destructive-write-refused',
     message: `${cell.job.rw} would write to the raw device ${disk.path} on ${target.name} and destroy its data; refused before connecting`,
@@ -240,13 +241,6 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const heals = new Map<string, number>();
   const healsLeft = (target: InventoryTarget) => Boolean(target.vm) && (heals.get(target.name) ?? 0) < MAX_HEALS_PER_GUEST && [...heals.values()].reduce((a, b) => a + b, 0) < MAX_HEALS_PER_RUN;
 
-  /**
-   * The guest died during a repetition: boot it again (same domain, disks and
-   * keys), connect and preflight afresh, and run the repetition again; its
-   * result says that it was retried and why. A guest that does not come back,
-   * or dies again, fails the repetition as guest-died (with the first cause).
-   * Returns the guest's new state.
-   */
   /** Counts a heal, says so, and boots the dead guest again (same domain, disks and keys). */
   const bootAgain = async (target: InventoryTarget, cause: InstanceType<typeof GuestDiedError>): Promise<void> => {
     const n = (heals.get(target.name) ?? 0) + 1;
@@ -256,32 +250,48 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     await unparkGuest(target);
   };
 
-  const heal = async (target: InventoryTarget, task: Task, cause: InstanceType<typeof GuestDiedError>): Promise<TargetState> => {
-    const why = cause.message.split('\n')[0]!;
+  /**
+   * The guest died during a repetition: boot it again (same domain, disks and
+   * keys), connect and preflight afresh, and run the repetition again, for as
+   * long as the guest's and the run's heals last (a TCG guest that crashes at
+   * random can crash in the retry too: CI saw a kernel panic 12 s into the
+   * boot that healed a killed sshd). The result says that it was retried and
+   * why. A guest that does not come back, or dies with no heals left, fails
+   * the repetition as guest-died with the latest cause. Returns the guest's
+   * new state.
+   */
+  const heal = async (target: InventoryTarget, task: Task, first: InstanceType<typeof GuestDiedError>): Promise<TargetState> => {
     const started = new Date();
-    try {
-      await bootAgain(target, cause);
-    } catch (e) {
-      await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started);
-      return { kind: 'failed', failure: failureOf(e) };
-    }
-    const st = await prepare(target);
-    if (st.kind !== 'ready') {
-      await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started, st.extra ?? {});
-      return st;
-    }
-    state(target)(`${task.cell.id} ${repId(task.rep)} (again)`);
-    try {
-      await runRep(target, st, task, [{ name: 'retried', ok: true, detail: `the first attempt ended when the guest died (${why}); it was booted again and the repetition run anew` }]);
-      return st;
-    } catch (e) {
-      if (e instanceof DiskFullError) throw e;
-      if (e instanceof HealNeeded) {
-        // Died again: that is the repetition's result; the next boot boots the guest again.
-        await recorder.record(target, task, { state: 'failed', failure: failureOf(e.cause) }, started, st.extra);
-        return { kind: 'failed', failure: failureOf(e.cause), extra: st.extra };
+    const causes: string[] = [];
+    for (let cause = first; ;) {
+      causes.push(cause.message.split('\n')[0]!);
+      try {
+        await bootAgain(target, cause);
+      } catch (e) {
+        await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started);
+        return { kind: 'failed', failure: failureOf(e) };
       }
-      return { kind: 'failed', failure: failureOf(e), extra: st.extra };
+      const st = await prepare(target);
+      if (st.kind !== 'ready') {
+        await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started, st.extra ?? {});
+        return st;
+      }
+      state(target)(`${task.cell.id} ${repId(task.rep)} (again)`);
+      const detail = causes.length === 1
+        ? `the first attempt ended when the guest died (${causes[0]}); it was booted again and the repetition run anew`
+        : `${causes.length} attempts ended when the guest died (${causes.join('; ')}); it was booted again each time and the repetition run anew`;
+      try {
+        await runRep(target, st, task, [{ name: 'retried', ok: true, detail }]);
+        return st;
+      } catch (e) {
+        if (e instanceof DiskFullError) throw e;
+        // Died again with heals left (without, runRep recorded the failure itself and threw GuestDiedError).
+        if (e instanceof HealNeeded) {
+          cause = e.cause;
+          continue;
+        }
+        return { kind: 'failed', failure: failureOf(e), extra: st.extra };
+      }
     }
   };
 
@@ -396,7 +406,7 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   })));
   if (fatal) throw fatal;
   return {
-    run, dir: store.dir, total: plan.cells.length * (plan.repetitions.timing + plan.repetitions.traced),
+    run, dir: store.dir, total: plan.cells.reduce((n, c) => n + plan.repetitions.timing + tracedRepetitionsOf(c, plan.repetitions.traced), 0),
     // Interrupted only if the signal cut something short: a signal after the last repetition leaves a complete run.
     passed: recorder.passed, failed: recorder.failures.length, interrupted: signal.aborted && recorder.written < todoCount, failures: recorder.failures,
   };

@@ -10,10 +10,10 @@ import { InvalidInputError, LabError, type Problem } from '../core/errors.js';
 import { inspectBuild } from '../guest-images/kernel/under-test.js';
 import { BPF_DIR } from '../core/paths.js';
 import { combinationProblem, configName } from '../core/iommu.js';
-import { describeMetric, scriptOf } from '../core/metrics.js';
+import { defaultMetrics, describeMetric, scriptOf, sourceOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
-import { isImageKernel, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
+import { isImageKernel, type WorkloadSpec, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
 import { problemAt, readYamlFile, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedHosts {
@@ -42,6 +42,18 @@ export interface LoadOptions {
   readonly pathsRelativeTo?: string;
 }
 
+/**
+ * A schema-valid scenario with the defaults the schema cannot fill: a
+ * workload without kind is a fio job (ajv fills no defaults inside if/else),
+ * and without metrics a scenario gets the defaults of the tools its workloads
+ * run (core/metrics.ts). The loader and a stored run's reader both use it.
+ */
+export function withDefaults(data: unknown): Scenario {
+  const written = data as Omit<Scenario, 'metrics'> & { metrics?: readonly string[] };
+  const workloads = written.workloads.map((w) => ({ ...w, kind: w.kind ?? 'fio' }) as WorkloadSpec);
+  return { ...written, workloads, metrics: written.metrics ?? defaultMetrics(new Set(workloads.map((w) => w.kind))) };
+}
+
 export const asList = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? (v as readonly T[]) : [v as T]);
 
 export async function loadHostsFile(file: string): Promise<LoadedHosts> {
@@ -56,7 +68,7 @@ export async function loadScenarioFile(file: string, options: LoadOptions = {}):
   const src = await readYamlFile(file);
   const problems = checkSchema(src, scenarioSchema);
   if (problems.length > 0) throw new InvalidInputError(problems);
-  const scenario = src.data as Scenario;
+  const scenario = withDefaults(src.data);
 
   let hosts: LoadedHosts | undefined;
   const home = options.pathsRelativeTo ?? file;
@@ -103,6 +115,7 @@ function absoluteKernel(file: string, k: KernelBuildSpec): KernelBuildSpec {
 function checkKernelBuilds(src: YamlSource, s: Scenario): Problem[] {
   const used = new Set(s.targets.vms.flatMap((v) => asList(v.kernel)));
   const devices = [...new Set(s.iommu.flatMap((e) => asList(e.device)))];
+  const needs = s.workloads.some((w) => w.kind === 'dma-map-benchmark') ? ['dma-map-benchmark' as const] : [];
   const problems: Problem[] = [];
   s.kernels.forEach((k, i) => {
     if (k.path !== undefined && k.bzimage !== undefined) {
@@ -115,7 +128,7 @@ function checkKernelBuilds(src: YamlSource, s: Scenario): Problem[] {
     }
     if (!used.has(k.name)) return;
     try {
-      inspectBuild(k, devices);
+      inspectBuild(k, devices, needs);
     } catch (e) {
       if (!(e instanceof LabError)) throw e;
       const key = k.path !== undefined ? 'path' : 'bzimage';
@@ -167,6 +180,8 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
   });
 
   const usesVirtio = s.iommu.some((e) => asList(e.device).includes('virtio'));
+  /** Whether a DMA-map benchmark workload runs on any of these disks. */
+  const runsDmaMap = (disks: readonly string[]) => s.workloads.some((w) => w.kind === 'dma-map-benchmark' && disks.some((d) => !w.disks || w.disks.includes(d)));
   const vmDisks = new Set<string>();
   problems.push(...duplicates(src, ['kernels'], s.kernels.map((k) => k.name), 'kernel'));
   const builds = new Set(s.kernels.map((k) => k.name));
@@ -178,6 +193,9 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
     kernels.forEach((k, j) => {
       if (!isImageKernel(k) && !builds.has(k)) {
         problems.push(problemAt(src, at(j), `no kernel named "${k}": the image has 6.1 and 6.12, and kernels: declares ${builds.size ? [...builds].join(', ') : 'none'}`, 'declare it under kernels: (name and path of your build), or use "6.12"'));
+      }
+      if (runsDmaMap(vm.disks.map((d) => d.name)) && isImageKernel(k)) {
+        problems.push(problemAt(src, at(j), `a dma-map-benchmark workload runs on this profile, but Debian's ${k} kernel is built without CONFIG_DMA_MAP_BENCHMARK`, 'build your own with iommu-lab kernel build (its fragment guest-images/kernel/lab.config sets the option), name it under kernels: and here (docs/dma-map-benchmark.md)'));
       }
       if (usesVirtio && k === '6.1') {
         problems.push(problemAt(src, at(j), "the matrix has virtio-iommu, but Debian's 6.1 kernel is built without CONFIG_VIRTIO_IOMMU", 'use kernel: "6.12"'));
@@ -206,6 +224,10 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
         problems.push(problemAt(src, ['workloads', i, 'disks', j], `disk "${d}" belongs to no target`, `known disks: ${known.join(', ') || 'none'}`));
       }
     });
+    if (w.kind === 'dma-map-benchmark') {
+      problems.push(...dmaMapProblems(src, s, i, hostByName));
+      return;
+    }
     const writes = asList(w.rw).some((rw) => rw !== 'read' && rw !== 'randread');
     if (!writes) return;
     // Refuse destructive writes before any connection is made (see the runner's guard too).
@@ -229,11 +251,19 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
     }
   });
 
-  // A metric comes from a tool (core/metrics.ts): fio always runs; a traced metric needs its script and traced repetitions.
+  // A metric comes from a tool (core/metrics.ts): fio and the DMA-map benchmark from their workloads; a traced
+  // metric needs its script, traced repetitions, and a fio workload (the benchmark's cells are not traced).
   const traces = s.tracing.repetitions > 0 || s.tracing.in_timing_repetitions;
+  const tools = new Set(s.workloads.map((w) => w.kind));
   s.metrics.forEach((name, i) => {
     const d = describeMetric(name);
-    const script = d && scriptOf(d);
+    if (!d) return;
+    const tool = sourceOf(d) === 'bpftrace' ? 'fio' : sourceOf(d);
+    if (!tools.has(tool as 'fio' | 'dma-map-benchmark')) {
+      problems.push(problemAt(src, ['metrics', i], `${name} comes from ${tool === 'fio' ? (sourceOf(d) === 'bpftrace' ? 'bpftrace during fio' : 'fio') : "the kernel's DMA-map benchmark"}, but no workload runs ${tool}, so nothing would produce it`, `add a ${tool} workload, or remove ${name} from metrics`));
+      return;
+    }
+    const script = scriptOf(d);
     if (!script) return;
     if (!s.tracing.scripts.includes(script)) {
       problems.push(problemAt(src, ['metrics', i], `${name} comes from the bpftrace script ${script}, which tracing.scripts does not list, so nothing would produce it`, `add "${script}" to tracing.scripts, or remove ${name} from metrics`));
@@ -248,6 +278,29 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
     }
   }
   return problems;
+}
+
+/**
+ * A DMA-map benchmark workload takes its disks' PCI devices from their
+ * drivers for the measurement: only on the lab's own guests (never a static
+ * host's disk), and on disks no fio workload uses (a disk given back to its
+ * driver may come back under another name).
+ */
+function dmaMapProblems(src: YamlSource, s: Scenario, i: number, hosts: ReadonlyMap<string, StaticHost>): Problem[] {
+  const w = s.workloads[i]!;
+  const out: Problem[] = [];
+  const on = (disks: readonly string[]) => disks.filter((d) => !w.disks || w.disks.includes(d));
+  for (const name of s.targets.hosts) {
+    const taken = on(hosts.get(name)?.disks.map((d) => d.name) ?? []);
+    if (taken.length) out.push(problemAt(src, ['workloads', i], `would take disk ${taken.join(', ')} of static host "${name}" from its driver: the lab runs the DMA-map benchmark only on its own guests`, "restrict the workload with disks: to VM test disks (run the kernel's tools/testing/selftests/dma/dma_map_benchmark on a host by hand)"));
+  }
+  const disks = [...new Set(s.targets.vms.flatMap((v) => on(v.disks.map((d) => d.name))))];
+  for (const [j, f] of s.workloads.entries()) {
+    if (f.kind === 'dma-map-benchmark') continue;
+    const shared = disks.filter((d) => !f.disks || f.disks.includes(d));
+    if (shared.length) out.push(problemAt(src, ['workloads', i], `shares disk ${shared.join(', ')} with the fio workload "${f.name}" (workloads[${j}]): the benchmark takes a disk's device from its driver`, 'give the VM profile a disk for each (disks: [{ name: dmadev, bus: nvme }]) and restrict both workloads with disks:'));
+  }
+  return out;
 }
 
 function checkHosts(src: YamlSource, file: HostsFile): Problem[] {

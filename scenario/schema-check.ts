@@ -70,7 +70,8 @@ function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
 function pruneAnyOf(errors: readonly ErrorObject[], data: unknown): ErrorObject[] {
   const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
   const kept = errors.filter((e) => {
-    if (e.keyword === 'anyOf') return false;
+    // if/then/else (a workload's kind) reports the failing branch's own errors too; "must match else" says nothing more.
+    if (e.keyword === 'anyOf' || e.keyword === 'if') return false;
     for (const a of anyOfs) {
       const prefix = `${a.schemaPath}/`;
       if (!e.schemaPath.startsWith(prefix)) continue;

@@ -4,7 +4,7 @@
  * value there is rejected. The `.json` copies in `schemas/` are generated from
  * this file (`npm run generate`); a test keeps them in sync.
  */
-import { DEFAULT_METRICS, METRICS } from '../core/metrics.js';
+import { DEFAULT_DMA_MAP_METRICS, DEFAULT_METRICS, METRICS } from '../core/metrics.js';
 import { NAME_HINT, NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
 import { FIO_OPTIONS } from './fio-options.js';
 import {
@@ -14,6 +14,7 @@ import {
   IO_ENGINES,
   IOMMU_DEVICES,
   IOMMU_MODES,
+  DMA_DIRECTIONS,
   RW_PATTERNS,
   VM_CLOCKS,
 } from './types.js';
@@ -44,12 +45,21 @@ const fioSize: Schema = {
 
 const metricsEnum = METRICS.map((m) => m.name);
 
-const workload: Schema = {
+const workloadDisks: Schema = {
+  type: 'array',
+  items: name('Name of a test disk of the target.'),
+  minItems: 1,
+  uniqueItems: true,
+  description: "Test disks to run on; all of the target's disks when absent.",
+};
+
+const fioWorkload: Schema = {
   type: 'object',
   description: 'One fio job. Every list value multiplies the cells.',
   additionalProperties: false,
   required: ['name', 'rw', 'bs'],
   properties: {
+    kind: { const: 'fio', default: 'fio', description: 'fio (the default) or dma-map-benchmark.', 'x-hint': 'kind is fio (the default: a fio job) or dma-map-benchmark (the kernel\'s DMA-map benchmark, docs/dma-map-benchmark.md)' },
     name: name('Workload name; part of the cell id.'),
     description: { type: 'string', maxLength: 500 },
     rw: oneOrMany({ enum: [...RW_PATTERNS] }, 'fio rw pattern.'),
@@ -61,13 +71,7 @@ const workload: Schema = {
     runtime: { type: 'integer', minimum: 1, maximum: 86400, description: 'Seconds of measured I/O.', default: 15 },
     ramp_time: { type: 'integer', minimum: 0, maximum: 3600, description: 'Seconds of I/O before measuring starts.', default: 2 },
     direct: { type: 'boolean', description: 'O_DIRECT: bypass the page cache so every I/O reaches the device (and the IOMMU).', default: true },
-    disks: {
-      type: 'array',
-      items: name('Name of a test disk of the target.'),
-      minItems: 1,
-      uniqueItems: true,
-      description: "Test disks to run on; all of the target's disks when absent.",
-    },
+    disks: workloadDisks,
     options: {
       type: 'object',
       description: 'Further fio options, from an allow-list (see docs/scenarios.md).',
@@ -78,6 +82,33 @@ const workload: Schema = {
       'x-hint': 'only the fio options listed in docs/scenarios.md are allowed; the lab writes filename, output and reporting options itself',
     },
   },
+};
+
+/** The kernel's DMA-map benchmark; the limits are the kernel's own (include/linux/map_benchmark.h, kernel/dma/map_benchmark.c). */
+const dmaMapWorkload: Schema = {
+  type: 'object',
+  description: "The kernel's DMA-map benchmark (CONFIG_DMA_MAP_BENCHMARK) on a test disk's PCI device: threads map and unmap in a loop and the kernel times each call. Every list value multiplies the cells.",
+  additionalProperties: false,
+  required: ['kind', 'name'],
+  properties: {
+    kind: { const: 'dma-map-benchmark' },
+    name: name('Workload name; part of the cell id.'),
+    description: { type: 'string', maxLength: 500 },
+    threads: oneOrMany({ type: 'integer', minimum: 1, maximum: 1024 }, 'Kernel threads mapping and unmapping in parallel (the kernel allows 1–1024).', 1),
+    granule: oneOrMany({ type: 'integer', minimum: 1, maximum: 1024 }, 'Pages mapped at once (1–1024).', 1),
+    runtime: { type: 'integer', minimum: 1, maximum: 300, default: 10, description: 'Seconds the threads run (the kernel allows 1–300).' },
+    dma_bits: { type: 'integer', minimum: 20, maximum: 64, default: 32, description: "The device's DMA mask for the run, in bits (20–64): 32 keeps IOVAs below 4 GiB as a 32-bit device's are." },
+    direction: { enum: [...DMA_DIRECTIONS], default: 'bidirectional', description: 'DMA direction of the mappings.' },
+    transmit_delay_ns: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0, description: 'Nanoseconds each mapping is held between map and unmap, pretending a transfer (0–10 ms).' },
+    disks: { ...workloadDisks, description: "Test disks whose PCI devices the benchmark maps for (each is taken from its driver for the measurement); all of the target's disks when absent." },
+  },
+};
+
+/** A workload is a fio job unless it says `kind: dma-map-benchmark` (the errors then come from that schema alone). */
+const workload: Schema = {
+  if: { type: 'object', required: ['kind'], properties: { kind: { const: 'dma-map-benchmark' } } },
+  then: dmaMapWorkload,
+  else: fioWorkload,
 };
 
 const iommuEntry: Schema = {
@@ -186,7 +217,7 @@ export const scenarioSchema: Schema = {
       items: { enum: metricsEnum, 'x-hint': `metrics are described in core/metrics.ts: ${metricsEnum.join(', ')}` },
       uniqueItems: true,
       minItems: 1,
-      default: [...DEFAULT_METRICS],
+      description: `Metrics to report and compare. Default: ${DEFAULT_METRICS.join(', ')} for fio workloads; ${DEFAULT_DMA_MAP_METRICS.join(', ')} for DMA-map benchmark workloads.`,
     },
     thresholds: {
       type: 'object',

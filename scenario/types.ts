@@ -31,7 +31,12 @@ import type { VmClock } from '../core/clock.js';
 
 export type FioOptionValue = string | number | boolean;
 
-export interface WorkloadSpec {
+/** Workload tools: fio (what an application sees) and the kernel's DMA-map benchmark (the mapping path alone). */
+export const WORKLOAD_KINDS = ['fio', 'dma-map-benchmark'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+export interface FioWorkloadSpec {
+  readonly kind: 'fio';
   readonly name: string;
   readonly description?: string;
   readonly rw: OneOrMany<RwPattern>;
@@ -47,6 +52,31 @@ export interface WorkloadSpec {
   readonly disks?: readonly string[];
   readonly options?: Readonly<Record<string, FioOptionValue>>;
 }
+
+/** The directions `dma_map_benchmark -d` takes (0, 1, 2 in that order). */
+export const DMA_DIRECTIONS = ['bidirectional', 'to-device', 'from-device'] as const;
+export type DmaDirection = (typeof DMA_DIRECTIONS)[number];
+
+/**
+ * The kernel's DMA-map benchmark (CONFIG_DMA_MAP_BENCHMARK) on a test disk's
+ * PCI device, taken from its driver for the measurement: threads map and
+ * unmap `granule` pages in a loop for `runtime` seconds.
+ */
+export interface DmaMapWorkloadSpec {
+  readonly kind: 'dma-map-benchmark';
+  readonly name: string;
+  readonly description?: string;
+  readonly threads: OneOrMany<number>;
+  readonly granule: OneOrMany<number>;
+  readonly runtime: number;
+  readonly dma_bits: number;
+  readonly direction: DmaDirection;
+  readonly transmit_delay_ns: number;
+  /** Test disks whose devices it maps for; all of the target's disks when absent. */
+  readonly disks?: readonly string[];
+}
+
+export type WorkloadSpec = FioWorkloadSpec | DmaMapWorkloadSpec;
 
 export interface IommuSpec {
   readonly device: OneOrMany<IommuDevice>;

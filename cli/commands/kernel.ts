@@ -45,7 +45,7 @@ export const kernelCommand: CommandSpec = {
         const id = await identityOf(b);
         const facts = factsOf(b.config);
         if (options['json']) io.out(JSON.stringify({ ok: true, identity: id, facts, modules: b.moduleDir ?? null }, null, 2));
-        else io.out(`ok: ${b.bzimage}\n  release ${b.release}\n  bzImage sha256 ${id.bzimage_sha256}\n  config ${b.configFile} (sha256 ${id.config_sha256.slice(0, 16)}…)${id.git ? `\n  git ${id.git.describe}${id.git.dirty ? ' (dirty)' : ''}` : ''}\n  intel-iommu ${facts.intelIommu}, virtio-iommu ${facts.virtioIommu}, NVMe ${facts.nvme}, BTF ${facts.btf ? 'yes' : 'no'}, default DMA mode ${facts.defaultDmaPolicy}${b.moduleDir ? `\n  modules ${b.moduleDir}` : ''}`);
+        else io.out(`ok: ${b.bzimage}\n  release ${b.release}\n  bzImage sha256 ${id.bzimage_sha256}\n  config ${b.configFile} (sha256 ${id.config_sha256.slice(0, 16)}…)${id.git ? `\n  git ${id.git.describe}${id.git.dirty ? ' (dirty)' : ''}` : ''}\n  intel-iommu ${facts.intelIommu}, virtio-iommu ${facts.virtioIommu}, NVMe ${facts.nvme}, BTF ${facts.btf ? 'yes' : 'no'}, default DMA mode ${facts.defaultDmaPolicy}, DMA-map benchmark ${facts.dmaMapBenchmark ? 'yes' : 'no'}${b.moduleDir ? `\n  modules ${b.moduleDir}` : ''}`);
         return EXIT.ok;
       }
       default:

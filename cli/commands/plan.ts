@@ -1,4 +1,5 @@
-import { repetitionShape } from '../../cell/repetition.js';
+import { repetitionShape, tracedRepetitionsOf } from '../../cell/repetition.js';
+import { describeJob, type Cell } from '../../cell/types.js';
 import { EXIT } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -27,20 +28,20 @@ export const planCommand: CommandSpec = {
       c.id,
       c.target.name,
       `${c.iommu.device}/${c.iommu.mode}`,
-      `${c.job.rw} ${c.job.bs} qd${c.job.iodepth} j${c.job.numjobs} ${c.job.ioengine}`,
+      describeJob(c.job),
       c.disk,
     ]);
-    io.out(table(['#', 'cell', 'target', 'iommu', 'fio', 'disk'], rows));
+    io.out(table(['#', 'cell', 'target', 'iommu', 'job', 'disk'], rows));
     const reps = plan.repetitions;
-    const refs = [...Array.from({ length: reps.timing }, (_, i) => ({ kind: 'timing' as const, index: i + 1 })), ...Array.from({ length: reps.traced }, (_, i) => ({ kind: 'traced' as const, index: i + 1 }))];
-    const fioSeconds = plan.cells.reduce((sum, c) => sum + refs.reduce((n, r) => n + repetitionShape(c, r, s.tracing).fioSeconds, 0), 0);
+    const refs = (c: Cell) => [...Array.from({ length: reps.timing }, (_, i) => ({ kind: 'timing' as const, index: i + 1 })), ...Array.from({ length: tracedRepetitionsOf(c, reps.traced) }, (_, i) => ({ kind: 'traced' as const, index: i + 1 }))];
+    const fioSeconds = plan.cells.reduce((sum, c) => sum + refs(c).reduce((n, r) => n + repetitionShape(c, r, s.tracing).fioSeconds, 0), 0);
     io.out('');
     io.out(
       `${plan.cells.length} cells on ${plan.guests.length} guest(s)` +
         `${s.targets.hosts.length ? ` and ${s.targets.hosts.length} static host(s)` : ''}; ` +
         `${reps.timing} timing + ${reps.traced} traced repetitions per cell` +
         `${s.targets.vms.some((v) => (v.boots ?? 1) > 1) ? ` (VM guests booted ${[...new Set(s.targets.vms.map((v) => v.boots ?? 1))].join('/')} times each)` : ''}; ` +
-        `fio time ${formatDuration(fioSeconds)} before boots and preflight`,
+        `workload time ${formatDuration(fioSeconds)} before boots and preflight`,
     );
     return EXIT.ok;
   },

@@ -16,9 +16,12 @@ export interface Requirement {
   readonly why: string;
   /** A module is fine: the lab puts it in the guest's initramfs. */
   readonly moduleOk: boolean;
-  /** Needed only when the matrix has this IOMMU device. */
-  readonly onlyFor?: IommuDevice;
+  /** Needed only when the matrix has this IOMMU device, or runs this workload tool. */
+  readonly onlyFor?: IommuDevice | OptionalNeed;
 }
+
+/** Workload tools that need kernel options of their own (`# only: dma-map-benchmark`). */
+export type OptionalNeed = 'dma-map-benchmark';
 
 export const LAB_FRAGMENT = 'guest-images/kernel/lab.config';
 export const TINY_FRAGMENT = 'guest-images/kernel/tiny.config';
@@ -27,7 +30,7 @@ export const TINY_FRAGMENT = 'guest-images/kernel/tiny.config';
 export function parseFragment(text: string): Requirement[] {
   const out: Requirement[] = [];
   let why = '';
-  let onlyFor: IommuDevice | undefined;
+  let onlyFor: Requirement['onlyFor'];
   let moduleOk = false;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -40,7 +43,7 @@ export function parseFragment(text: string): Requirement[] {
     const w = /^#\s*why:\s*(.+)$/.exec(line);
     if (w) { why = w[1]!; continue; }
     const o = /^#\s*only:\s*(\S+)$/.exec(line);
-    if (o) { onlyFor = o[1] as IommuDevice; continue; }
+    if (o) { onlyFor = o[1] as Requirement['onlyFor']; continue; }
     if (/^#\s*module-ok\s*$/.test(line)) { moduleOk = true; continue; }
     const c = /^(CONFIG_[A-Z0-9_]+)=y$/.exec(line);
     if (c) {
@@ -83,12 +86,14 @@ export interface ConfigProblem {
 /**
  * What is missing for the lab. `modules` says whether the kernel comes with its
  * modules (otherwise `=m` is as good as missing); `devices` are the IOMMU
- * devices the matrix puts this kernel under.
+ * devices the matrix puts this kernel under, `needs` the workload tools that
+ * need options of their own.
  */
-export function configProblems(config: ReadonlyMap<string, string>, options: { modules: boolean; devices: readonly IommuDevice[] }, requirements = labRequirements()): ConfigProblem[] {
+export function configProblems(config: ReadonlyMap<string, string>, options: { modules: boolean; devices: readonly IommuDevice[]; needs?: readonly OptionalNeed[] }, requirements = labRequirements()): ConfigProblem[] {
   const out: ConfigProblem[] = [];
+  const wanted: readonly string[] = [...options.devices, ...(options.needs ?? [])];
   for (const r of requirements) {
-    if (r.onlyFor && !options.devices.includes(r.onlyFor)) continue;
+    if (r.onlyFor && !wanted.includes(r.onlyFor)) continue;
     const has = tristate(config, r.option);
     if (has === 'y' || (has === 'm' && r.moduleOk && options.modules)) continue;
     const name = r.option.replace(/^CONFIG_/, '');
@@ -109,13 +114,14 @@ export function formatConfigProblems(problems: readonly ConfigProblem[], configF
 }
 
 /** The kernel's facts the lab records and reasons with (the same shape as the image's kernels). */
-export function factsOf(config: ReadonlyMap<string, string>): { btf: boolean; virtioIommu: Tristate; intelIommu: Tristate; nvme: Tristate; defaultDmaPolicy: 'lazy' | 'strict' | 'passthrough' | 'unknown' } {
+export function factsOf(config: ReadonlyMap<string, string>): { btf: boolean; virtioIommu: Tristate; intelIommu: Tristate; nvme: Tristate; dmaMapBenchmark: boolean; defaultDmaPolicy: 'lazy' | 'strict' | 'passthrough' | 'unknown' } {
   const policy = tristate(config, 'CONFIG_IOMMU_DEFAULT_DMA_LAZY') === 'y' ? 'lazy' : tristate(config, 'CONFIG_IOMMU_DEFAULT_DMA_STRICT') === 'y' ? 'strict' : tristate(config, 'CONFIG_IOMMU_DEFAULT_PASSTHROUGH') === 'y' ? 'passthrough' : 'unknown';
   return {
     btf: tristate(config, 'CONFIG_DEBUG_INFO_BTF') === 'y',
     virtioIommu: tristate(config, 'CONFIG_VIRTIO_IOMMU'),
     intelIommu: tristate(config, 'CONFIG_INTEL_IOMMU'),
     nvme: tristate(config, 'CONFIG_BLK_DEV_NVME'),
+    dmaMapBenchmark: tristate(config, 'CONFIG_DMA_MAP_BENCHMARK') === 'y',
     defaultDmaPolicy: policy,
   };
 }

@@ -23,7 +23,7 @@ import { sha256File, type KernelFacts } from '../manifest.js';
 import { bzImageRelease } from './bzimage.js';
 import { kernelsDir, treeState } from './build.js';
 import type { KernelIdentity } from './identity.js';
-import { configProblems, factsOf, formatConfigProblems, parseDotConfig, type Tristate } from './config.js';
+import { configProblems, factsOf, formatConfigProblems, parseDotConfig, type OptionalNeed, type Tristate } from './config.js';
 
 /** A kernel build as a scenario names it (`kernels:`), paths already absolute. */
 export interface KernelBuildSpec {
@@ -89,7 +89,7 @@ const readFileSyncBytes = (p: string): Uint8Array => readFileSync(p);
  * the lab needs for these IOMMU devices, modules of the same release when any
  * needed driver is a module. Throws a KernelError that says what to fix.
  */
-export function inspectBuild(spec: KernelBuildSpec, devices: readonly IommuDevice[]): InspectedBuild {
+export function inspectBuild(spec: KernelBuildSpec, devices: readonly IommuDevice[], needs: readonly OptionalNeed[] = []): InspectedBuild {
   let bzimage: string, configFile: string, moduleDir: string | undefined, tree: string | undefined, source: string | undefined;
   if (spec.path) {
     const p = resolve(spec.path);
@@ -133,7 +133,7 @@ export function inspectBuild(spec: KernelBuildSpec, devices: readonly IommuDevic
   }
   // Modules built in place in a tree count too: prepareBuild() installs them (make modules_install) when the lab needs one.
   const hasModules = Boolean(moduleDir) || Boolean(tree && isFile(join(tree, 'modules.order')) && readFileSyncText(join(tree, 'modules.order')).trim());
-  const problems = configProblems(config, { modules: hasModules, devices });
+  const problems = configProblems(config, { modules: hasModules, devices, needs });
   if (problems.length) {
     const f = formatConfigProblems(problems, configFile);
     throw new KernelConfigError(f.message, { fix: f.fix });

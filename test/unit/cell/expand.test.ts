@@ -57,7 +57,7 @@ describe('expand', () => {
 
   it('records which list values make a cell differ', () => {
     const variants = expandWorkload({
-      name: 'w', rw: 'randread', bs: ['4k', '64k'], iodepth: 8, numjobs: 1, ioengine: 'libaio',
+      kind: 'fio', name: 'w', rw: 'randread', bs: ['4k', '64k'], iodepth: 8, numjobs: 1, ioengine: 'libaio',
       size: '1g', runtime: 5, ramp_time: 0, direct: true,
     });
     expect(variants.map((v) => v.axes)).toEqual([{ bs: '4k' }, { bs: '64k' }]);

@@ -23,7 +23,7 @@ describe('host load during a measurement', () => {
 
 describe('a virtual-time job that overran its runtime', () => {
   it('is measured from fio\'s own job_runtime (guest time)', async () => {
-    const { runtimeOverrunPct } = await import('../../../runner/repetition.js');
+    const { runtimeOverrunPct } = await import('../../../runner/timed.js');
     // The repetition that exposed it: 5 s asked, 65.4 s of guest time, one I/O waited 62 s.
     expect(runtimeOverrunPct('{"jobs":[{"job_runtime":65446}]}', 5)).toBeCloseTo(1208.9, 0);
     expect(runtimeOverrunPct('note: noise before\n{"jobs":[{"job_runtime":5000}]}', 5)).toBe(0);

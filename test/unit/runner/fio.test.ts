@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import type { Cell } from '../../../cell/types.js';
+import type { Cell, FioJob } from '../../../cell/types.js';
 import { buildJobFile } from '../../../runner/fio-job.js';
 import { extractFioJson, FioParseError, fioMetrics, parseFio } from '../../../runner/fio-parse.js';
 
@@ -55,7 +55,7 @@ describe('parseFio on saved real fio 3.33 output', () => {
 });
 
 describe('buildJobFile', () => {
-  const cell: Cell = {
+  const cell: Omit<Cell, 'job'> & { job: FioJob } = {
     id: 'rr__intel-strict__vm__nvme0', index: 0, disk: 'nvme0', axes: {},
     iommu: { device: 'intel', mode: 'strict' },
     target: { kind: 'vm', profile: 'vm', kernel: '6.12', kernelAxis: false, name: 'vm-intel-strict' },

@@ -1,6 +1,6 @@
 /**
  * Every metric of core/metrics.ts, extracted from saved real outputs (fio
- * json+ and bpftrace -f json from lab guests) as its description says, against
+ * json+, bpftrace -f json and the DMA-map benchmark's text from lab guests) as its description says, against
  * golden values (test/fixtures/metrics-golden.json, written by the parsers
  * before metric extraction moved into the table, so the move changed nothing).
  */
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { METRICS } from '../../../core/metrics.js';
 import { parseFio } from '../../../runner/fio-parse.js';
+import { dmaMapMetrics, parseDmaMap } from '../../../runner/dma-map-parse.js';
 import { parseBpftraceJson, traceMetrics } from '../../../runner/tracing.js';
 
 const F = join(import.meta.dirname, '../../fixtures');
@@ -25,6 +26,7 @@ function extractAll(): Record<string, Record<string, number>> {
       out[`bpftrace/${cfg}/${f}`] = traceMetrics(script, parseBpftraceJson(readFileSync(join(F, 'bpftrace', cfg, f), 'utf8')), { ios: meta.fio[script]!.total_ios, pci: NVME });
     }
   }
+  for (const f of readdirSync(join(F, 'dma-map')).filter((x) => x.endsWith('.txt'))) out[`dma-map/${f}`] = dmaMapMetrics(parseDmaMap(readFileSync(join(F, 'dma-map', f), 'utf8')));
   return out;
 }
 

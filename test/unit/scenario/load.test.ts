@@ -48,6 +48,7 @@ describe('loadScenarioFile', () => {
     const dir = await tmp();
     const loaded = await loadScenarioFile(await writeIn(dir, 's.yaml', VALID));
     const w = loaded.scenario.workloads[0]!;
+    if (w.kind !== 'fio') throw new Error('a fio workload by default');
     expect(w.numjobs).toBe(1);
     expect(w.ioengine).toBe('libaio');
     expect(w.direct).toBe(true);
