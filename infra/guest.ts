@@ -5,7 +5,7 @@
  * removing one that does not is fine.
  */
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
 import { domainXml, type DomainSpec, type GuestDiskFile } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
-import { GUEST_DEATH } from './isolation.js';
+import { GUEST_DEATH, qemuPidOf } from './isolation.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import { inspectBuild, prepareBuild, type KernelBuildSpec } from '../guest-images/kernel/under-test.js';
 import { factsOf } from '../guest-images/kernel/config.js';
@@ -362,6 +362,13 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
   if (!target.vm) return undefined;
   const log = consoleLogOf(target);
   const tail = log ? await consoleTail(log) : '';
+  const panic = () => tail.split('\n').find((l) => GUEST_DEATH.test(l));
+  // A guest of this machine whose QEMU process lives is running or paused: asked every 2 s during a
+  // measurement, that answer costs no process and no libvirt call in the measurement's window.
+  if (isLocalUri(target.vm.hypervisor_uri) && qemuAlive(target.vm.domain)) {
+    const p = panic();
+    return p ? { why: p.trim(), tail } : undefined;
+  }
   let state: string;
   try {
     const r = await new Virsh(target.vm.hypervisor_uri).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
@@ -370,8 +377,19 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
     return undefined;
   }
   if (!RUNNING.test(state)) return { why: `its domain is ${state}`, tail };
-  const panic = tail.split('\n').find((l) => GUEST_DEATH.test(l));
-  return panic ? { why: panic.trim(), tail } : undefined;
+  const p = panic();
+  return p ? { why: p.trim(), tail } : undefined;
+}
+
+/** Whether the domain's QEMU process (libvirt's pid file) exists and is not a zombie. */
+function qemuAlive(domain: string): boolean {
+  const pid = qemuPidOf(domain);
+  if (pid === undefined) return false;
+  try {
+    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /**

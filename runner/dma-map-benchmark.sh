@@ -40,6 +40,10 @@ give_back() {
       sleep 0.1; i=$((i + 1))
     done
   fi
+  # The runner records whether the device went back (a check on the result).
+  now=""
+  [ -e "$dev/driver" ] && now=$(basename "$(readlink -f "$dev/driver")")
+  echo "iommu-lab: $pci given back: driver ${now:-none} (was ${old:-none}), /dev/lab/$name -> $(readlink "/dev/lab/$name" 2>/dev/null)" >&2
 }
 trap give_back EXIT
 trap 'exit 130' INT TERM

@@ -16,7 +16,7 @@ import type { DmaMapJob } from '../cell/types.js';
 import { timebaseOf } from '../core/clock.js';
 import { DmaMapBenchmarkError, InterruptedError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
-import { repId } from '../result/types.js';
+import { repId, type Check } from '../result/types.js';
 import { DMA_DIRECTIONS } from '../scenario/types.js';
 import { parseDmaMap, dmaMapMetrics } from './dma-map-parse.js';
 import { failureOf } from './failure.js';
@@ -34,6 +34,13 @@ const SCRIPT_EXITS: Record<number, { message: string; fix: string }> = {
 /** The tool's arguments for a job (tools/testing/selftests/dma/dma_map_benchmark.c). */
 export function dmaMapArgs(job: DmaMapJob): string[] {
   return ['-t', String(job.threads), '-s', String(job.runtime), '-g', String(job.granule), '-b', String(job.dma_bits), '-d', String(DMA_DIRECTIONS.indexOf(job.direction)), '-x', String(job.transmit_delay_ns)];
+}
+
+/** Whether the guest script gave the device back to the driver it had (its last stderr line says). */
+export function givenBack(stderr: string): Check {
+  const m = /iommu-lab: (\S+) given back: driver (\S+) \(was (\S+)\), (.*)$/m.exec(stderr);
+  if (!m) return { name: 'device-given-back', ok: false, detail: 'the benchmark script did not say that it gave the device back' };
+  return { name: 'device-given-back', ok: m[2] === m[3], detail: `${m[1]}: driver ${m[2]} (was ${m[3]}), ${m[4]}` };
 }
 
 export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Promise<Measured> {
@@ -75,7 +82,7 @@ export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Pro
     if (out.threads !== job.threads || out.seconds !== job.runtime || out.granule !== job.granule) {
       throw new DmaMapBenchmarkError(`the benchmark ran threads ${out.threads}, seconds ${out.seconds}, granule ${out.granule}; the cell asked for ${job.threads}, ${job.runtime}, ${job.granule}`);
     }
-    return { outcome: { state: 'passed', metrics: dmaMapMetrics(out) }, extra: { ...base, files, checks: [...timed.checks] } };
+    return { outcome: { state: 'passed', metrics: dmaMapMetrics(out) }, extra: { ...base, files, checks: [...timed.checks, givenBack(res.stderr)] } };
   } catch (e) {
     return fail(e, files);
   }

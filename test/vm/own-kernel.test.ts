@@ -154,6 +154,8 @@ describe('your own kernel under test', () => {
     expect(Math.min(...unmap(strict)), seen).toBeGreaterThan(Math.max(...unmap(lazy)) * 1.2);
     // In-kernel timings in guest instructions: the four repetitions over two boots agree (here they were equal to 0.1 µs).
     for (const xs of [unmap(strict), unmap(lazy)]) expect(Math.max(...xs) / Math.min(...xs) - 1, seen).toBeLessThan(0.02);
+    // The device went back to nvme after each run, its block device linked again.
+    for (const x of [...strict, ...lazy]) expect(x.checks?.find((c) => c.name === 'device-given-back')).toMatchObject({ ok: true, detail: expect.stringMatching(/driver nvme \(was nvme\), \/dev\/lab\/nvme1 -> \/dev\/nvme\dn1/) });
     // The preflight proved the benchmark's device translated in each mode; the raw output is kept.
     expect(strict[0]!.provenance.iommu_groups).toEqual({ nvme0: 'DMA', nvme1: 'DMA' });
     expect(lazy[0]!.provenance.iommu_groups).toEqual({ nvme0: 'DMA-FQ', nvme1: 'DMA-FQ' });

@@ -12,7 +12,7 @@ import { expand } from '../../../cell/expand.js';
 import { isDmaMapJob } from '../../../cell/types.js';
 import { InvalidInputError } from '../../../core/errors.js';
 import { labRequirements } from '../../../guest-images/kernel/config.js';
-import { dmaMapArgs } from '../../../runner/dma-map.js';
+import { dmaMapArgs, givenBack } from '../../../runner/dma-map.js';
 import { dmaMapMetrics, parseDmaMap } from '../../../runner/dma-map-parse.js';
 import { interleave } from '../../../runner/order.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
@@ -117,6 +117,12 @@ describe('the benchmark tool', () => {
       expect(Object.keys(m).sort()).toEqual(['dmabench_map_sd_us', 'dmabench_map_us', 'dmabench_unmap_sd_us', 'dmabench_unmap_us']);
       for (const v of Object.values(m)) expect(Number.isFinite(v) && v >= 0, f).toBe(true);
     }
+  });
+
+  it("reads from the script's stderr whether the device went back to its driver", () => {
+    expect(givenBack('x\niommu-lab: 0000:00:13.0 given back: driver nvme (was nvme), /dev/lab/nvme1 -> /dev/nvme1n1\n')).toEqual({ name: 'device-given-back', ok: true, detail: '0000:00:13.0: driver nvme (was nvme), /dev/lab/nvme1 -> /dev/nvme1n1' });
+    expect(givenBack('iommu-lab: 0000:00:13.0 given back: driver none (was nvme), /dev/lab/nvme1 -> \n').ok).toBe(false);
+    expect(givenBack('').ok).toBe(false);
   });
 
   it('says what is missing from an output it cannot read', () => {
