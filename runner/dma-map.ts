@@ -68,6 +68,7 @@ export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Pro
   const workload = detachedWorkload(ctx, command, { timeoutMs, expectedMs: job.runtime * 1000 });
   // The benchmark prints no guest-time length to check for a clock jump: the host load is its check.
   const timed = await timedWorkload(ctx, workload, virtualTime, job.runtime, () => undefined);
+  timed.disturbed.forEach((out, i) => (files[`dma_map_benchmark-disturbed-${i + 1}.txt`] = out));
   if (timed.kind === 'contended') return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
   if (signal?.aborted) throw new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`);
   const res = timed.res;

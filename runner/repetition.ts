@@ -72,6 +72,7 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
     }
   } else {
     const timed = await timedWorkload(ctx, workload, virtualTime, cellJob.runtime);
+    timed.disturbed.forEach((out, i) => (files[`fio-disturbed-${i + 1}.json`] = out));
     if (timed.kind === 'contended') return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
     res = timed.res;
     checks.push(...timed.checks);

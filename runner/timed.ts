@@ -93,7 +93,14 @@ export function detachedWorkload(ctx: RepetitionContext, command: readonly strin
   });
 }
 
-export type Timed = { readonly kind: 'measured'; readonly res: ExecResult; readonly checks: readonly Check[] } | { readonly kind: 'contended'; readonly message: string };
+/**
+ * A timing repetition's outcome; `disturbed` keeps the raw output of every
+ * attempt that was measured again (kept beside the result: a guest-clock jump
+ * is diagnosed from the workload's own output).
+ */
+export type Timed =
+  | { readonly kind: 'measured'; readonly res: ExecResult; readonly checks: readonly Check[]; readonly disturbed: readonly string[] }
+  | { readonly kind: 'contended'; readonly message: string; readonly disturbed: readonly string[] };
 
 /**
  * A timing repetition: on a guest of this machine, QEMU at real-time priority
@@ -106,6 +113,7 @@ export async function timedWorkload(
 ): Promise<Timed> {
   const { target, task, signal } = ctx;
   const discarded: LoadReport[] = [];
+  const disturbed: string[] = [];
   for (;;) {
     const checks: Check[] = [];
     const iso = target.vm ? await Isolation.begin(target.vm.domain, { realtime: virtualTime }) : undefined;
@@ -120,15 +128,16 @@ export async function timedWorkload(
     const jumped = overrun !== undefined && overrun > MAX_OVERRUN_PCT;
     if (jumped) checks.push({ name: 'virtual-clock', ok: false, detail: `the job ran ${overrun.toFixed(1)} % past its ${runtimeS} s of guest time: the guest's clock jumped during the measurement` });
     if (!iso || !load) {
-      if (!jumped || !virtualTime) return { kind: 'measured', res, checks };
+      if (!jumped || !virtualTime) return { kind: 'measured', res, checks, disturbed };
     } else {
       const check = hostLoadCheck(load, iso.realtime, ctx.loadLimit, discarded);
-      if ((load.otherCpus <= ctx.loadLimit && !jumped) || !virtualTime || signal?.aborted) return { kind: 'measured', res, checks: [...checks, check] };
+      if ((load.otherCpus <= ctx.loadLimit && !jumped) || !virtualTime || signal?.aborted) return { kind: 'measured', res, checks: [...checks, check], disturbed };
     }
     const why = jumped ? `the guest clock jumped (${overrun!.toFixed(1)} % overrun)` : `host busy (other load ${load!.otherCpus.toFixed(2)} CPUs)`;
     discarded.push(load ?? { seconds: 0, otherCpus: 0, qemuCpus: 0 });
+    disturbed.push(res.stdout);
     if (discarded.length >= CONTAMINATED_ATTEMPTS) {
-      return { kind: 'contended', message: `${CONTAMINATED_ATTEMPTS} attempts were disturbed (last: ${why}; other host load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs, limit ${ctx.loadLimit}): a virtual-time result would not be trustworthy` };
+      return { kind: 'contended', disturbed, message: `${CONTAMINATED_ATTEMPTS} attempts were disturbed (last: ${why}; other host load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs, limit ${ctx.loadLimit}): a virtual-time result would not be trustworthy` };
     }
     ctx.onState(`${task.cell.id} ${repId(task.rep)}: ${why}, measuring again`);
     await sleep(jumped ? 0 : 5000, signal);
