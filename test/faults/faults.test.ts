@@ -50,7 +50,7 @@ describe('faults in a real sweep', () => {
       // Destroyed once fio runs under bpftrace (attach takes seconds under TCG).
       inject: async () => { await until(() => guestRuns(results_, 'fio'), 120_000); await new Virsh(LOCAL.uri).run(['destroy', DOMAIN], { allowFailure: true }); },
     });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code, r.all).toBe(0);
     expect(r.all).toMatch(/f-intel-strict died during rr__intel-strict__f__nvme0.traced-01: the guest stopped running \(its domain is shut off \(destroyed\)\); booting it again \(1\/2\)/);
@@ -65,7 +65,7 @@ describe('faults in a real sweep', () => {
   it('sshd killed inside the guest (the guest image runs it as its main process, so the guest dies): named guest-died, healed', async () => {
     const results_ = await root();
     const r = await sweep(file, results_, { when: started('timing-02'), inject: () => inGuest(results_, 'sleep 2; pkill -KILL -x sshd') });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code, r.all).toBe(0);
     expect(r.all).toMatch(/f-intel-strict died during rr__intel-strict__f__nvme0.timing-02: .*; booting it again \(1\/2\)/);
@@ -78,7 +78,7 @@ describe('faults in a real sweep', () => {
   it("the runner's SSH sessions killed inside the guest: it reconnects to the running guest and keeps the detached measurement", async () => {
     const results_ = await root();
     const r = await sweep(file, results_, { when: started('timing-02'), inject: () => inGuest(results_, "sleep 2; pkill -KILL -f '^sshd: '") });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code, r.all).toBe(0);
     const reps = await results((await runDirs(results_))[0]!);
@@ -93,7 +93,7 @@ describe('faults in a real sweep', () => {
       when: started('timing-02'),
       inject: () => new Virsh(LOCAL.uri).run(['qemu-monitor-command', DOMAIN, '--hmp', 'set_link labnet off']).then(() => {}),
     });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code).toBe(1);
     const reps = await results((await runDirs(results_))[0]!);
@@ -108,7 +108,7 @@ describe('faults in a real sweep', () => {
       when: started('traced-01'),
       inject: () => inGuestOnceRunning(results_, 'fio', 'pkill -KILL -x bpftrace'),
     });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code).toBe(1);
     const reps = await results((await runDirs(results_))[0]!);
@@ -124,7 +124,7 @@ describe('faults in a real sweep', () => {
       when: started('timing-02'),
       inject: () => inGuestOnceRunning(results_, 'fio', 'pkill -KILL -x fio'),
     });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     expect(r.code).toBe(1);
     const reps = await results((await runDirs(results_))[0]!);
@@ -142,7 +142,7 @@ describe('faults in a real sweep', () => {
         // Fill what is left: the next result cannot be written.
         inject: () => execa('sh', ['-c', `dd if=/dev/zero of=${join(mnt, 'filler')} bs=64k 2>/dev/null; true`]).then(() => {}),
       });
-      expect(r.injected).toBe(true);
+      expect(r.injected, r.all).toBe(true);
       expect(r.all).not.toMatch(STACK);
       expect(r.code).toBe(1);
       expect(r.all).toMatch(/error\[E_DISK_FULL\]: no space left where the lab writes .*\n {2}fix: free space on the file system of/);
@@ -165,7 +165,7 @@ describe('faults in a real sweep', () => {
     it(`${signal} while the guest boots: interrupted, the guest taken down; the next sweep runs everything`, async () => {
       const results_ = await root();
       const r = await sweep(file, results_, { when: /f-intel-strict: booting on/, inject: (child) => { child.kill(signal); } });
-      expect(r.injected).toBe(true);
+      expect(r.injected, r.all).toBe(true);
       expect(r.all).not.toMatch(STACK);
       expect(r.code).toBe(1);
       expect(r.all).toMatch(/interrupted/);
@@ -180,7 +180,7 @@ describe('faults in a real sweep', () => {
     it(`${signal} during a repetition: nothing half-written, the passed one kept; the next sweep completes the run`, async () => {
       const results_ = await root();
       const r = await sweep(file, results_, { when: started('timing-02'), inject: (child) => { setTimeout(() => child.kill(signal), 2000); } });
-      expect(r.injected).toBe(true);
+      expect(r.injected, r.all).toBe(true);
       expect(r.all).not.toMatch(STACK);
       expect(r.code).toBe(1);
       expect(r.all).toContain('interrupted');
@@ -194,7 +194,7 @@ describe('faults in a real sweep', () => {
     it(`${signal} during the report: the report is written whole, the run is complete`, async () => {
       const results_ = await root();
       const r = await sweep(file, results_, { when: /\[f-intel-strict\] done/, inject: (child) => { child.kill(signal); } });
-      expect(r.injected).toBe(true);
+      expect(r.injected, r.all).toBe(true);
       expect(r.all).not.toMatch(STACK);
       const run = (await runDirs(results_))[0]!;
       const reps = await results(run);
@@ -217,7 +217,7 @@ describe('faults in a real sweep', () => {
         await execa(labPath('scripts', 'start-libvirtd.sh'));
       },
     });
-    expect(r.injected).toBe(true);
+    expect(r.injected, r.all).toBe(true);
     expect(r.all).not.toMatch(STACK);
     const reps = await results((await runDirs(results_))[0]!);
     // Whatever failed is named (hypervisor, when libvirt could not be asked); nothing is internal.
