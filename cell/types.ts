@@ -1,6 +1,6 @@
 /** A cell is one point of the matrix: a concrete job (fio, or the DMA-map benchmark) on one disk of one target in one IOMMU configuration. */
 import type { KernelBuildSpec } from '../guest-images/kernel/under-test.js';
-import type { DmaDirection, FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern } from '../scenario/types.js';
+import type { DmaDirection, FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern, WorkloadKind } from '../scenario/types.js';
 
 /** A fio job. Cells stored before the DMA-map benchmark have no `kind`: they are fio jobs. */
 export interface FioJob {
@@ -36,7 +36,7 @@ export const isDmaMapJob = (job: Job): job is DmaMapJob => job.kind === 'dma-map
 export const isFioJob = (job: Job): job is FioJob => job.kind !== 'dma-map-benchmark';
 
 /** The workload tool a job runs. */
-export const toolOf = (job: Job): 'fio' | 'dma-map-benchmark' => (isDmaMapJob(job) ? 'dma-map-benchmark' : 'fio');
+export const toolOf = (job: Job): WorkloadKind => (isDmaMapJob(job) ? 'dma-map-benchmark' : 'fio');
 
 /** A job in a few words, for tables: `randread 4k qd16 j1 libaio`, `dma-map t4 g1 32-bit bidirectional`. */
 export function describeJob(job: Job): string {

@@ -26,6 +26,10 @@
 
 import type { IommuMode } from './iommu.js';
 
+/** Workload tools: fio (what an application sees) and the kernel's DMA-map benchmark (the mapping path alone). */
+export const WORKLOAD_KINDS = ['fio', 'dma-map-benchmark'] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
 export type Better = 'higher' | 'lower';
 export type MetricKind = 'timing' | 'count' | 'exposure';
 export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark';
@@ -156,7 +160,7 @@ export function sourceOf(d: MetricDescription): MetricSource {
 }
 
 /** The workload tool whose cells have the metric: fio's cells have fio's and bpftrace's, the DMA-map benchmark's its own. */
-export function workloadToolOf(d: MetricDescription): 'fio' | 'dma-map-benchmark' {
+export function workloadToolOf(d: MetricDescription): WorkloadKind {
   return d.extract.tool === 'dma-map-benchmark' ? 'dma-map-benchmark' : 'fio';
 }
 
@@ -219,6 +223,6 @@ export const DEFAULT_METRICS: readonly string[] = ['iops', 'bw_mib_s', 'clat_p50
 export const DEFAULT_DMA_MAP_METRICS: readonly string[] = ['dmabench_map_us', 'dmabench_unmap_us'];
 
 /** The default metrics for the workload tools a scenario runs. */
-export function defaultMetrics(tools: ReadonlySet<'fio' | 'dma-map-benchmark'>): readonly string[] {
+export function defaultMetrics(tools: ReadonlySet<WorkloadKind>): readonly string[] {
   return [...(tools.has('fio') ? DEFAULT_METRICS : []), ...(tools.has('dma-map-benchmark') ? DEFAULT_DMA_MAP_METRICS : [])];
 }

@@ -362,23 +362,20 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
   if (!target.vm) return undefined;
   const log = consoleLogOf(target);
   const tail = log ? await consoleTail(log) : '';
-  const panic = () => tail.split('\n').find((l) => GUEST_DEATH.test(l));
   // A guest of this machine whose QEMU process lives is running or paused: asked every 2 s during a
   // measurement, that answer costs no process and no libvirt call in the measurement's window.
-  if (isLocalUri(target.vm.hypervisor_uri) && qemuAlive(target.vm.domain)) {
-    const p = panic();
-    return p ? { why: p.trim(), tail } : undefined;
+  if (!(isLocalUri(target.vm.hypervisor_uri) && qemuAlive(target.vm.domain))) {
+    let state: string;
+    try {
+      const r = await new Virsh(target.vm.hypervisor_uri).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
+      state = r.exitCode === 0 ? r.stdout.trim() : 'gone (undefined)';
+    } catch {
+      return undefined;
+    }
+    if (!RUNNING.test(state)) return { why: `its domain is ${state}`, tail };
   }
-  let state: string;
-  try {
-    const r = await new Virsh(target.vm.hypervisor_uri).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
-    state = r.exitCode === 0 ? r.stdout.trim() : 'gone (undefined)';
-  } catch {
-    return undefined;
-  }
-  if (!RUNNING.test(state)) return { why: `its domain is ${state}`, tail };
-  const p = panic();
-  return p ? { why: p.trim(), tail } : undefined;
+  const panic = tail.split('\n').find((l) => GUEST_DEATH.test(l));
+  return panic ? { why: panic.trim(), tail } : undefined;
 }
 
 /** Whether the domain's QEMU process (libvirt's pid file) exists and is not a zombie. */

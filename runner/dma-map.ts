@@ -21,8 +21,11 @@ import { DMA_DIRECTIONS } from '../scenario/types.js';
 import { parseDmaMap, dmaMapMetrics } from './dma-map-parse.js';
 import { failureOf } from './failure.js';
 import type { RepExtra } from './record.js';
-import { shellQuote } from './ssh.js';
+import type { ReadyTarget } from './target.js';
 import { detachedWorkload, timedWorkload, type Measured, type RepetitionContext } from './timed.js';
+
+/** Ready targets that have the tool and the script in their working directory. */
+const installed = new WeakSet<ReadyTarget>();
 
 /** What the guest script's own exit codes mean (its tool's codes pass through). */
 const SCRIPT_EXITS: Record<number, { message: string; fix: string }> = {
@@ -56,10 +59,11 @@ export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Pro
 
   const remoteTool = `${st.remoteDir}/dma_map_benchmark`;
   const script = `${st.remoteDir}/dma-map-benchmark.sh`;
-  const have = await st.session.exec(`test -x ${shellQuote(remoteTool)} && test -f ${shellQuote(script)}`, { allowFailure: true, timeoutMs: 30_000 });
-  if (have.code !== 0) {
+  // Once per ready target: a boot (or a heal) prepares a new one, with an empty working directory.
+  if (!installed.has(st)) {
     await st.session.upload(remoteTool, await readFile(tool), '0755');
     await st.session.upload(script, await readFile(labPath('runner', 'dma-map-benchmark.sh'), 'utf8'), '0755');
+    installed.add(st);
   }
   const command = ['sh', script, pci, task.cell.disk, remoteTool, ...dmaMapArgs(job)];
   const files: Record<string, string> = { 'command.txt': `${command.join(' ')}\n` };

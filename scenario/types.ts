@@ -31,25 +31,29 @@ import type { VmClock } from '../core/clock.js';
 
 export type FioOptionValue = string | number | boolean;
 
-/** Workload tools: fio (what an application sees) and the kernel's DMA-map benchmark (the mapping path alone). */
-export const WORKLOAD_KINDS = ['fio', 'dma-map-benchmark'] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+/** Workload tools are described with the metrics they give, in core/metrics.ts. */
+export { WORKLOAD_KINDS, type WorkloadKind } from '../core/metrics.js';
 
-export interface FioWorkloadSpec {
-  readonly kind: 'fio';
+/** What every workload has, whatever its tool. */
+interface WorkloadCommon {
   readonly name: string;
   readonly description?: string;
+  /** Seconds measured. */
+  readonly runtime: number;
+  /** Test disks (by name) this workload runs on; all of the target's disks when absent. */
+  readonly disks?: readonly string[];
+}
+
+export interface FioWorkloadSpec extends WorkloadCommon {
+  readonly kind: 'fio';
   readonly rw: OneOrMany<RwPattern>;
   readonly bs: OneOrMany<string>;
   readonly iodepth: OneOrMany<number>;
   readonly numjobs: OneOrMany<number>;
   readonly ioengine: OneOrMany<IoEngine>;
   readonly size: string;
-  readonly runtime: number;
   readonly ramp_time: number;
   readonly direct: boolean;
-  /** Test disks (by name) this workload runs on; all of the target's disks when absent. */
-  readonly disks?: readonly string[];
   readonly options?: Readonly<Record<string, FioOptionValue>>;
 }
 
@@ -62,18 +66,13 @@ export type DmaDirection = (typeof DMA_DIRECTIONS)[number];
  * PCI device, taken from its driver for the measurement: threads map and
  * unmap `granule` pages in a loop for `runtime` seconds.
  */
-export interface DmaMapWorkloadSpec {
+export interface DmaMapWorkloadSpec extends WorkloadCommon {
   readonly kind: 'dma-map-benchmark';
-  readonly name: string;
-  readonly description?: string;
   readonly threads: OneOrMany<number>;
   readonly granule: OneOrMany<number>;
-  readonly runtime: number;
   readonly dma_bits: number;
   readonly direction: DmaDirection;
   readonly transmit_delay_ns: number;
-  /** Test disks whose devices it maps for; all of the target's disks when absent. */
-  readonly disks?: readonly string[];
 }
 
 export type WorkloadSpec = FioWorkloadSpec | DmaMapWorkloadSpec;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { labPath } from '../../core/paths.js';
 import type { IommuDevice } from '../../core/iommu.js';
+import type { WorkloadKind } from '../../core/metrics.js';
 
 export type Tristate = 'y' | 'm' | 'n';
 
@@ -20,8 +21,8 @@ export interface Requirement {
   readonly onlyFor?: IommuDevice | OptionalNeed;
 }
 
-/** Workload tools that need kernel options of their own (`# only: dma-map-benchmark`). */
-export type OptionalNeed = 'dma-map-benchmark';
+/** Workload tools that need kernel options of their own (`# only: dma-map-benchmark`); fio needs none. */
+export type OptionalNeed = Exclude<WorkloadKind, 'fio'>;
 
 export const LAB_FRAGMENT = 'guest-images/kernel/lab.config';
 export const TINY_FRAGMENT = 'guest-images/kernel/tiny.config';

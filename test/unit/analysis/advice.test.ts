@@ -1,43 +1,20 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRun } from '../../../analysis/load.js';
 import { renderMarkdown } from '../../../analysis/report/markdown.js';
 import { buildReport } from '../../../analysis/report/model.js';
-import { writeSyntheticRun } from '../../../analysis/synthetic.js';
-import { loadScenarioFile } from '../../../scenario/load.js';
-import { useTmpDir, writeIn } from '../../helpers/tmp.js';
+import { HAND_LEVEL, intelModesRun } from '../../helpers/intel-modes-run.js';
+import { useTmpDir } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
 
-const SCENARIO = (boots: number) => `name: adv
-seed: 1
-repetitions: 6
-workloads:
-  - { name: rr, rw: randread, bs: 4k, iodepth: 16, runtime: 5 }
-iommu:
-  - device: intel
-    mode: [passthrough, lazy, strict]
-targets:
-  vms:
-    - { name: v, clock: virtual, boots: ${boots}, disks: [{ name: nvme0, bus: nvme }] }
-tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
-metrics: [iops, iotlb_sync_flush_per_io]
-thresholds: { alpha: 0.05, min_effect_pct: 2, max_cv_pct: 2 }
-`;
-
-const FLUSHES: Record<string, number> = { 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1 };
-
-async function report(boots: number, level: Record<string, number>) {
-  const dir = await tmp();
-  const scenario = await loadScenarioFile(await writeIn(dir, 's.yaml', SCENARIO(boots)));
-  const run = await loadRun(await writeSyntheticRun({ root: join(dir, 'results'), scenario, seed: 4, created: new Date('2026-12-01T02:00:00Z'), level: (_c, config) => level[config]!, cvPct: 0.1, flushesPerIo: (c) => FLUSHES[c]! }));
+async function report(boots: number, level: Readonly<Record<string, number>>) {
+  const run = await intelModesRun({ dir: await tmp(), name: 'adv', repetitions: 6, clock: 'virtual', boots, scripts: ['iotlb-invalidations'], metrics: ['iops', 'iotlb_sync_flush_per_io'], seed: 4, created: '2026-12-01T02:00:00Z', level });
   return buildReport(run);
 }
 
 describe('advice per workload', () => {
   it('ranks the modes by cost with intervals and isolation, and recommends with its reasoning (the figures measured by hand)', async () => {
     // Virtual-clock IOPS measured by hand (docs/timing.md): passthrough 10,910, lazy 9,320, strict 8,960.
-    const r = await report(2, { 'intel-passthrough': 10910, 'intel-lazy': 9320, 'intel-strict': 8960 });
+    const r = await report(2, HAND_LEVEL);
     expect(r.advice).toHaveLength(1);
     const a = r.advice[0]!;
     expect(a).toMatchObject({ sound: true, reference: 'intel-passthrough', metric: 'iops', virtual: true });
@@ -56,7 +33,7 @@ describe('advice per workload', () => {
 
   it('gives no recommendation on data that cannot carry one, and says what to measure next', async () => {
     // One boot per configuration and no history: how much two boots differ is unknown.
-    const r = await report(1, { 'intel-passthrough': 10910, 'intel-lazy': 9320, 'intel-strict': 8960 });
+    const r = await report(1, HAND_LEVEL);
     const a = r.advice[0]!;
     expect(a.sound).toBe(false);
     expect(a.recommendation).toMatch(/^no recommendation: intel-strict vs intel-lazy iops is inconclusive/);

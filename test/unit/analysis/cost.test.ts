@@ -1,40 +1,15 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareRuns, pairFindings, compareModes } from '../../../analysis/compare.js';
 import { costDecomposition } from '../../../analysis/cost.js';
-import { loadRun } from '../../../analysis/load.js';
 import { renderMarkdown } from '../../../analysis/report/markdown.js';
 import { buildReport } from '../../../analysis/report/model.js';
-import { writeSyntheticRun } from '../../../analysis/synthetic.js';
-import { loadScenarioFile } from '../../../scenario/load.js';
-import { useTmpDir, writeIn } from '../../helpers/tmp.js';
+import { intelModesRun } from '../../helpers/intel-modes-run.js';
+import { useTmpDir } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
 
-const SCENARIO = (clock: string) => `name: vt
-seed: 1
-repetitions: 5
-workloads:
-  - { name: rr, rw: randread, bs: 4k, iodepth: 16, runtime: 5 }
-iommu:
-  - device: intel
-    mode: [passthrough, lazy, strict]
-targets:
-  vms:
-    - { name: v, clock: ${clock}, boots: 2, disks: [{ name: nvme0, bus: nvme }] }
-tracing: { scripts: [iotlb-invalidations, dma-map-latency], repetitions: 1 }
-metrics: [iops, iotlb_sync_flush_per_io, dma_map_per_io]
-thresholds: { alpha: 0.05, min_effect_pct: 2, max_cv_pct: 2 }
-`;
-
-// The figures measured by hand under the virtual clock (issue and docs/timing.md).
-const LEVEL: Record<string, number> = { 'intel-passthrough': 10910, 'intel-lazy': 9320, 'intel-strict': 8960 };
-const FLUSHES: Record<string, number> = { 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1 };
-
-async function run(clock: string, seed = 3, dirName = 'a') {
-  const dir = await tmp();
-  const scenario = await loadScenarioFile(await writeIn(dir, `${dirName}.yaml`, SCENARIO(clock)));
-  return loadRun(await writeSyntheticRun({ root: join(dir, 'results'), scenario, seed, created: new Date('2026-11-25T02:00:00Z'), level: (_c, config) => LEVEL[config]!, cvPct: 0.1, flushesPerIo: (c) => FLUSHES[c]! }));
+async function run(clock: string, seed = 3) {
+  return intelModesRun({ dir: await tmp(), name: 'vt', repetitions: 5, clock, boots: 2, scripts: ['iotlb-invalidations', 'dma-map-latency'], metrics: ['iops', 'iotlb_sync_flush_per_io', 'dma_map_per_io'], seed, created: '2026-11-25T02:00:00Z' });
 }
 
 describe('cost decomposition (virtual time)', () => {
@@ -74,7 +49,7 @@ describe('cost decomposition (virtual time)', () => {
   });
 
   it('never compares virtual-time timings with a wall-clock baseline (counts still are)', async () => {
-    const set = compareRuns(await run('tcg', 4, 'b'), await run('virtual', 5, 'c'));
+    const set = compareRuns(await run('tcg', 4), await run('virtual', 5));
     expect(set.comparisons.filter((c) => c.metricKind === 'timing')).toEqual([]);
     expect(set.comparisons.some((c) => c.metric === 'iotlb_sync_flush_per_io')).toBe(true);
     expect(set.leftOut.find((l) => l.metric === 'iops')!.reason).toContain('the baseline measured wall time and this run virtual time');
