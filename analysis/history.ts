@@ -28,6 +28,8 @@ export async function listRuns(root: string, scenario?: string): Promise<RunRef[
     if (!existsSync(file)) continue;
     try {
       const m = JSON.parse(await readFile(file, 'utf8')) as RunManifest;
+      // A shard is a part of a night, not one: its merged run is.
+      if (m.shard) continue;
       if (!scenario || m.scenario.name === scenario) out.push({ dir: join(resolve(root), name), id: m.id, scenario: m.scenario.name, created: m.created });
     } catch {
       // An unreadable run is not history; `report` on it names the problem.

@@ -61,3 +61,16 @@ export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { reado
   const job: J = traced ? { ...cell.job, ramp_time: 0 } : cell.job;
   return { scripts, traced, job, fioSeconds: j.runtime + (traced ? 0 : j.ramp_time) };
 }
+
+/** The repetitions a cell has (timing, then traced). */
+export function repetitionsOf(cell: Cell, reps: { readonly timing: number; readonly traced: number }): RepetitionRef[] {
+  return [
+    ...Array.from({ length: reps.timing }, (_, i) => ({ kind: 'timing' as const, index: i + 1 })),
+    ...Array.from({ length: tracedRepetitionsOf(cell, reps.traced) }, (_, i) => ({ kind: 'traced' as const, index: i + 1 })),
+  ];
+}
+
+/** Seconds the cell's workload runs over all its repetitions (before boots, preflight and the lab's own overhead). */
+export function cellWorkloadSeconds(cell: Cell, reps: { readonly timing: number; readonly traced: number }, tracing: Tracing): number {
+  return repetitionsOf(cell, reps).reduce((n, r) => n + repetitionShape(cell, r, tracing).fioSeconds, 0);
+}

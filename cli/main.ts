@@ -4,6 +4,7 @@
  * input. Known errors print without a stack; anything else is a bug: one line,
  * and the stack in a file the line names.
  */
+import { closeRemoteLinks } from '../infra/hypervisor.js';
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,9 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     }
     io.err(`iommu-lab: unexpected error: ${firstLine(e)} (a bug in the lab; the full trace is in ${writeTrace(e, argv)}, please report it with that file)`);
     return EXIT.failed;
+  } finally {
+    // Connections to remote hypervisors would keep the process alive.
+    await closeRemoteLinks();
   }
 }
 

@@ -1,12 +1,22 @@
 /** What several commands share: the hypervisor list, stopping cleanly on SIGINT/SIGTERM, the kernel build options. */
 import { UsageError } from '../core/errors.js';
 import type { KernelBase } from '../guest-images/kernel/build.js';
-import { LOCAL, parseHypervisor, type Hypervisor } from '../infra/up.js';
+import { resolveHypervisors, type Hypervisor } from '../infra/hypervisor.js';
+import { loadHostsFile, loadScenarioFile, type LoadedHosts } from '../scenario/load.js';
 import type { Io } from './table.js';
 
-export function hypervisorsOf(options: Record<string, unknown>): Hypervisor[] {
-  const list = (options['hypervisor'] as string | undefined)?.split(',').filter(Boolean) ?? [];
-  return list.length ? list.map(parseHypervisor) : [LOCAL];
+/**
+ * `--hypervisor URI[=N],…`, remote ones pinned from the hosts file (`--hosts`,
+ * else the scenario's `hosts_file`); without `--hypervisor`, the hosts file's
+ * hypervisors, else this machine.
+ */
+export async function hypervisorsOf(options: Record<string, unknown>, scenarioFile?: string): Promise<Hypervisor[]> {
+  const named = (options['hypervisor'] as string | undefined)?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
+  const hostsFile = options['hosts'] as string | undefined;
+  let hosts: LoadedHosts | undefined;
+  if (hostsFile) hosts = await loadHostsFile(hostsFile);
+  else if (scenarioFile) hosts = (await loadScenarioFile(scenarioFile)).hosts;
+  return resolveHypervisors(named, hosts);
 }
 
 /**

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BootTimeoutError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, RebootStaticError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
-import type { InventoryTarget } from '../inventory/types.js';
+import type { InventorySsh, InventoryTarget } from '../inventory/types.js';
 import { SshSession } from '../runner/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
@@ -23,6 +23,8 @@ import { inspectBuild, prepareBuild, type KernelBuildSpec } from '../guest-image
 import { factsOf } from '../guest-images/kernel/config.js';
 import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-map-tool.js';
 import { Virsh } from './virsh.js';
+import { hypervisorSession, isLocalUri } from './hypervisor.js';
+import { ensureBlob, remoteConsoleTail, remoteListeningPorts, removeRemoteGuestDir, stageRemoteGuest } from './remote-files.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
 
@@ -38,6 +40,8 @@ export interface GuestRequest {
   readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
   readonly image: Image;
   readonly uri: string;
+  /** A remote hypervisor's SSH (infra/hypervisor.ts); absent for this machine. */
+  readonly hypervisorSsh?: InventorySsh;
   readonly sshPort?: number;
   readonly bootTimeoutS: number;
 }
@@ -70,13 +74,13 @@ export async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** A free port on 127.0.0.1, preferring a stable one derived from the guest name. */
-export async function choosePort(guest: string, taken: ReadonlySet<number> = new Set()): Promise<number> {
+/** A free port on the hypervisor's 127.0.0.1 (this machine's unless `isFree` asks another), preferring a stable one derived from the guest name. */
+export async function choosePort(guest: string, taken: ReadonlySet<number> = new Set(), isFree: (port: number) => Promise<boolean> | boolean = portIsFree): Promise<number> {
   let h = 0;
   for (const c of guest) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   for (let i = 0; i < 2000; i++) {
     const port = 22000 + ((h + i) % 8000);
-    if (!taken.has(port) && (await portIsFree(port))) return port;
+    if (!taken.has(port) && (await isFree(port))) return port;
   }
   throw new NoPortError('no free TCP port between 22000 and 29999 on 127.0.0.1', { fix: 'stop what holds them, or run fewer guests' });
 }
@@ -126,7 +130,8 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel): Inv
   return {
     name: req.guest,
     kind: 'vm',
-    ssh: { host: '127.0.0.1', port, user: 'root', key_path: join(req.image.dir, req.image.manifest.ssh.client_key), host_key_sha256: req.image.manifest.ssh.host_key_sha256[0]! },
+    // The forward listens on the hypervisor's loopback: on another host, reached through its SSH.
+    ssh: { host: '127.0.0.1', port, user: 'root', key_path: join(req.image.dir, req.image.manifest.ssh.client_key), host_key_sha256: req.image.manifest.ssh.host_key_sha256[0]!, ...(req.hypervisorSsh ? { via: req.hypervisorSsh } : {}) },
     iommu: req.iommu,
     disks: req.profile.disks.map((d) => ({
       name: d.name,
@@ -140,6 +145,7 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel): Inv
     vm: {
       profile: req.profile.name,
       hypervisor_uri: req.uri,
+      ...(req.hypervisorSsh ? { hypervisor_ssh: req.hypervisorSsh } : {}),
       domain: domainName(req.guest),
       image_digest: req.image.manifest.digest,
       kernel: k.release,
@@ -205,8 +211,6 @@ export async function consoleSaysReady(consoleLog: string): Promise<boolean> {
   }
 }
 
-const isLocalUri = (uri: string) => uri.startsWith('qemu:///');
-
 export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isAlive: () => Promise<boolean>, ready?: () => Promise<boolean>): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
@@ -251,29 +255,44 @@ export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isA
 }
 
 export async function createGuest(req: GuestRequest, options: { taken?: Set<number> } = {}): Promise<RunningGuest> {
-  const virsh = new Virsh(req.uri);
+  const virsh = new Virsh(req.uri, req.hypervisorSsh);
+  // On another host everything goes through the lab's SSH connection to it: made (and its key checked) first.
+  const remote = req.hypervisorSsh ? await hypervisorSession(req.uri, req.hypervisorSsh) : undefined;
   await virsh.ping();
   const domain = domainName(req.guest);
   await virsh.remove(domain);
-  await exposeImage(req.image);
+  if (!remote) await exposeImage(req.image);
   // An instruction-count clock is TCG's alone: QEMU refuses -icount with hardware virtualization.
   let virtType = brokenKvm.has(req.uri) || CLOCKS[req.profile.clock].tcgOnly ? 'qemu' : await virsh.virtType();
   let kvmFallback: string | undefined = brokenKvm.get(req.uri);
-  const port = req.sshPort ?? (await choosePort(req.guest, options.taken));
-  if (!(await portIsFree(port))) {
-    throw new PortBusyError(`port ${port} on 127.0.0.1 is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
+  const listening = remote ? await remoteListeningPorts(remote) : undefined;
+  const isFree = listening ? (p: number) => !listening.has(p) : portIsFree;
+  const port = req.sshPort ?? (await choosePort(req.guest, options.taken, isFree));
+  if (!(await isFree(port))) {
+    throw new PortBusyError(`port ${port} on 127.0.0.1 of ${remote ? req.uri : 'this machine'} is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
   }
   options.taken?.add(port);
   const k = await bootKernel(req);
   const target = guestTarget(req, port, k);
   const dir = join(GUESTS_DIR, domain);
+  // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest.
+  const there = remote
+    ? {
+        root: await ensureBlob(remote, req.uri, join(req.image.dir, 'rootfs.qcow2'), req.image.manifest.artifacts['rootfs.qcow2']),
+        vmlinuz: await ensureBlob(remote, req.uri, k.vmlinuz),
+        initrd: await ensureBlob(remote, req.uri, k.initrd),
+      }
+    : undefined;
+  const tailOf = (consoleLog: string) => (remote ? remoteConsoleTail(remote, domain) : consoleTail(consoleLog));
 
   let retried: string | undefined;
   for (let attempt = 1; ; attempt++) {
-    const files = await prepareFiles(req, dir);
+    const files = remote && there
+      ? await stageRemoteGuest(remote, { domain, rootBlob: there.root, disks: req.profile.disks, instantDisks: CLOCKS[req.profile.clock].instantDisks })
+      : await prepareFiles(req, dir);
     const spec: DomainSpec = {
       domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType,
-      rootOverlay: files.overlay, kernel: k.vmlinuz, initrd: k.initrd,
+      rootOverlay: files.overlay, kernel: there?.vmlinuz ?? k.vmlinuz, initrd: there?.initrd ?? k.initrd,
       imageDigest: req.image.manifest.digest, disks: files.disks, sshPort: port, consoleLog: files.consoleLog,
     };
     await virsh.define(domainXml(spec));
@@ -297,7 +316,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
       await parkGuest(target);
       return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, virtType, ...(kvmFallback ? { kvmFallback } : {}), ...(retried ? { retried } : {}) } };
     } catch (e) {
-      const tail = await consoleTail(files.consoleLog);
+      const tail = await tailOf(files.consoleLog);
       await virsh.remove(domain);
       const flake = knownBootFlake(tail);
       if (flake && attempt === 1) {
@@ -317,7 +336,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
  */
 export async function rebootGuest(target: InventoryTarget, timeoutMs: number): Promise<void> {
   if (!target.vm) throw new RebootStaticError(`${target.name} is a static host; the lab reboots only its own guests`, { fix: 'use boots: 1 for static hosts' });
-  const virsh = new Virsh(target.vm.hypervisor_uri);
+  const virsh = Virsh.of(target.vm);
   const domain = target.vm.domain;
   const log = consoleLogOf(target);
   // A fresh QEMU process, not a reset: the domain's on_reboot is destroy, so that a guest that
@@ -341,12 +360,12 @@ export const parksWhenIdle = (target: InventoryTarget): boolean => Boolean(targe
 
 /** Pauses a guest that parks when idle; a no-op for every other target. */
 export async function parkGuest(target: InventoryTarget): Promise<void> {
-  if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).suspend(target.vm!.domain);
+  if (parksWhenIdle(target)) await Virsh.of(target.vm!).suspend(target.vm!.domain);
 }
 
 /** Resumes a parked guest; a no-op for every other target. */
 export async function unparkGuest(target: InventoryTarget): Promise<void> {
-  if (parksWhenIdle(target)) await new Virsh(target.vm!.hypervisor_uri).resume(target.vm!.domain);
+  if (parksWhenIdle(target)) await Virsh.of(target.vm!).resume(target.vm!.domain);
 }
 
 /** Domain states of a guest that lives: parked (paused) guests are alive. */
@@ -367,12 +386,17 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
   if (!(isLocalUri(target.vm.hypervisor_uri) && qemuAlive(target.vm.domain))) {
     let state: string;
     try {
-      const r = await new Virsh(target.vm.hypervisor_uri).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
+      const r = await Virsh.of(target.vm).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
       state = r.exitCode === 0 ? r.stdout.trim() : 'gone (undefined)';
     } catch {
       return undefined;
     }
-    if (!RUNNING.test(state)) return { why: `its domain is ${state}`, tail };
+    if (!RUNNING.test(state)) {
+      // On another host the console is read over the lab's connection to it, only once the guest is dead.
+      const ssh = target.vm.hypervisor_ssh;
+      const far = ssh ? await hypervisorSession(target.vm.hypervisor_uri, ssh).then((h) => remoteConsoleTail(h, target.vm!.domain)).catch(() => '') : '';
+      return { why: `its domain is ${state}`, tail: tail || far };
+    }
   }
   const panic = tail.split('\n').find((l) => GUEST_DEATH.test(l));
   return panic ? { why: panic.trim(), tail } : undefined;
@@ -393,15 +417,19 @@ function qemuAlive(domain: string): boolean {
  * Whether a lab guest still runs: its domain running (or parked, paused),
  * stopped (shut off, crashed), or gone (undefined out of band).
  */
-export async function guestLiveness(uri: string, guest: string): Promise<'running' | 'stopped' | 'gone'> {
-  const state = await new Virsh(uri).state(domainName(guest));
+export async function guestLiveness(uri: string, guest: string, ssh?: InventorySsh): Promise<'running' | 'stopped' | 'gone'> {
+  const state = await new Virsh(uri, ssh).state(domainName(guest));
   if (state === undefined) return 'gone';
   return RUNNING.test(state) ? 'running' : 'stopped';
 }
 
-export async function removeGuest(uri: string, guest: string): Promise<void> {
+export async function removeGuest(uri: string, guest: string, ssh?: InventorySsh): Promise<void> {
   const domain = domainName(guest);
-  await new Virsh(uri).remove(domain);
+  await new Virsh(uri, ssh).remove(domain);
+  if (ssh) {
+    await removeRemoteGuestDir(await hypervisorSession(uri, ssh), domain);
+    return;
+  }
   const dir = join(GUESTS_DIR, domain);
   if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
 }

@@ -16,7 +16,8 @@ import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { removeGuest, type BootRecord } from './guest.js';
-import { place, up, type Hypervisor } from './up.js';
+import { place, type Hypervisor } from './hypervisor.js';
+import { up, type GuestFailure } from './up.js';
 
 export interface ProvisionRequest {
   readonly loaded: LoadedScenario;
@@ -32,17 +33,23 @@ export interface ProvisionRequest {
   readonly signal?: AbortSignal;
 }
 
+/** The guests that came up, and those that did not (their cells fail with the reason; the others run). */
+export interface Provisioned {
+  readonly inventory: Inventory;
+  readonly failed: readonly GuestFailure[];
+}
+
 export interface Provisioner {
   readonly kind: 'direct' | 'pulumi';
   /** Boots the guests and returns their inventory. */
-  up(request: ProvisionRequest): Promise<Inventory>;
+  up(request: ProvisionRequest): Promise<Provisioned>;
   /** Takes down what `up` brought up (or was bringing up when it failed); the names removed. */
   down(): Promise<readonly string[]>;
 }
 
 /** libvirt directly, over the hypervisors given (placed by capacity). */
 export function directProvisioner(hypervisors: readonly Hypervisor[]): Provisioner {
-  let mine: { uri: string; guest: string }[] = [];
+  let mine: { host: Hypervisor; guest: string }[] = [];
   return {
     kind: 'direct',
     async up(req) {
@@ -50,14 +57,17 @@ export function directProvisioner(hypervisors: readonly Hypervisor[]): Provision
       // What `up` will boot and where (it places the same way): known before booting, so a failed
       // boot half-way still leaves `down` the full list.
       const placement = place(guests, hypervisors);
-      mine = guests.map((g) => ({ uri: placement.get(g.name)!.uri, guest: g.name }));
+      mine = guests.map((g) => ({ host: placement.get(g.name)!, guest: g.name }));
       const res = await up({ ...req, hypervisors });
-      return res.inventory;
+      return { inventory: res.inventory, failed: res.failed };
     },
     async down() {
-      await Promise.all(mine.map((g) => removeGuest(g.uri, g.guest)));
-      const names = mine.map((g) => g.guest);
+      // One host that cannot be reached does not keep the others' guests up.
+      const results = await Promise.allSettled(mine.map((g) => removeGuest(g.host.uri, g.guest, g.host.ssh)));
+      const failedHosts = [...new Set(mine.filter((_, i) => results[i]!.status === 'rejected').map((g) => g.host.uri))];
+      const names = mine.filter((_, i) => results[i]!.status === 'fulfilled').map((g) => g.guest);
       mine = [];
+      if (failedHosts.length) throw new Error(`guests on ${failedHosts.join(', ')} could not be removed (${(results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason?.message ?? 'unknown'}); removed ${names.length}`);
       return names;
     },
   };
@@ -88,7 +98,8 @@ export function pulumiProvisioner(stack: string, pulumi: (args: readonly string[
       if (req.signal?.aborted) throw new InterruptedError('interrupted while the stack was coming up', { fix: 'run the same command again' });
       const out = await pulumi(cmds.up[1]!);
       await writeJsonAtomic(req.inventoryFile, JSON.parse(out));
-      return loadInventoryFile(req.inventoryFile);
+      // `pulumi up` fails as a whole when a guest does; what it exports came up.
+      return { inventory: await loadInventoryFile(req.inventoryFile), failed: [] };
     },
     async down() {
       if (!upped) return [];

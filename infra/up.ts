@@ -8,48 +8,25 @@ import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GuestSpec, Plan } from '../cell/types.js';
-import { InterruptedError, NotRootError, UsageError } from '../core/errors.js';
+import { InterruptedError, LabError, NotRootError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { availableParallelism } from 'node:os';
 import { CLOCKS } from '../core/clock.js';
-import { createGuest, domainName, GUESTS_DIR, type BootRecord } from './guest.js';
+import { createGuest, domainName, GUESTS_DIR, removeGuest, type BootRecord } from './guest.js';
+import { hypervisorSession, isLocalUri, place, type Hypervisor } from './hypervisor.js';
+import { remoteGuestDirs, removeRemoteGuestDir } from './remote-files.js';
 import { metadataAttr, Virsh } from './virsh.js';
 
-export interface Hypervisor {
+export { LOCAL, parseHypervisor, place, type Hypervisor } from './hypervisor.js';
+
+/** A guest that did not come up, and why: its cells fail with it, the other guests' run. */
+export interface GuestFailure {
+  readonly guest: string;
   readonly uri: string;
-  /** Guests this host may run at once. */
-  readonly capacity: number;
-}
-
-/** `URI` or `URI=CAPACITY`, e.g. `qemu+ssh://lab2/system=4`. */
-export function parseHypervisor(text: string): Hypervisor {
-  const m = /^(.+?)(?:=(\d+))?$/.exec(text.trim());
-  if (!m || !/^qemu(\+\w+)?:\/\//.test(m[1]!)) {
-    throw new UsageError(`"${text}" is not a libvirt QEMU URI`, 'write qemu:///system, or qemu+ssh://user@host/system, optionally with =CAPACITY');
-  }
-  return { uri: m[1]!, capacity: m[2] ? Number(m[2]) : 8 };
-}
-
-export const LOCAL: Hypervisor = { uri: 'qemu:///system', capacity: 8 };
-
-/** Fills hosts in the order given, each up to its capacity. */
-export function place(guests: readonly GuestSpec[], hypervisors: readonly Hypervisor[]): Map<string, Hypervisor> {
-  const total = hypervisors.reduce((n, h) => n + h.capacity, 0);
-  if (guests.length > total) {
-    throw new UsageError(`${guests.length} guests do not fit on ${hypervisors.length} hypervisor host(s) with room for ${total}`, 'add hosts with --hypervisor URI=CAPACITY, raise a capacity, or bring up part of the matrix with --only');
-  }
-  const out = new Map<string, Hypervisor>();
-  let h = 0;
-  let used = 0;
-  for (const g of guests) {
-    while (used >= hypervisors[h]!.capacity) { h++; used = 0; }
-    out.set(g.name, hypervisors[h]!);
-    used++;
-  }
-  return out;
+  readonly error: LabError;
 }
 
 export interface UpOptions {
@@ -66,8 +43,11 @@ export interface UpOptions {
 }
 
 export interface UpResult {
+  /** The guests that came up. */
   readonly inventory: Inventory;
   readonly boots: Readonly<Record<string, BootRecord>>;
+  /** Guests that did not (an unreachable host, a wrong host key, no disk, a boot that failed twice). */
+  readonly failed: readonly GuestFailure[];
 }
 
 export async function up(options: UpOptions): Promise<UpResult> {
@@ -82,6 +62,8 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const boots: Record<string, BootRecord> = {};
   const taken = new Set<number>();
   const write = () => writeJsonAtomic(options.inventoryFile, inventoryOf(targets));
+  const failed: GuestFailure[] = [];
+  const hostOf = new Map(options.hypervisors.map((h) => [h.uri, h]));
   const byHost = new Map<string, GuestSpec[]>();
   for (const g of guests) byHost.set(placement.get(g.name)!.uri, [...(byHost.get(placement.get(g.name)!.uri) ?? []), g]);
 
@@ -91,19 +73,30 @@ export async function up(options: UpOptions): Promise<UpResult> {
   // hosts boot in parallel.
   await Promise.all(
     [...byHost].map(async ([uri, all]) => {
-      const parallel = uri.startsWith('qemu:///') && all.every((g) => CLOCKS[profiles.get(g.profile)!.clock].parkWhenIdle) ? availableParallelism() : 1;
+      const parallel = isLocalUri(uri) && all.every((g) => CLOCKS[profiles.get(g.profile)!.clock].parkWhenIdle) ? availableParallelism() : 1;
       const queue = [...all];
       await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, () => bootNext(uri, queue)));
     }),
   );
   async function bootNext(uri: string, queue: GuestSpec[]): Promise<void> {
+    const ssh = hostOf.get(uri)?.ssh;
     for (let g = queue.shift(); g; g = queue.shift()) {
       if (options.signal?.aborted) return;
       options.onProgress?.(`${g.name}: booting on ${uri}`);
-      const running = await createGuest(
-        { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, kernel: g.kernel, ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}), iommu: g.iommu, image: options.image, uri, bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
-        { taken },
-      );
+      let running;
+      try {
+        running = await createGuest(
+          { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, kernel: g.kernel, ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}), iommu: g.iommu, image: options.image, uri, ...(ssh ? { hypervisorSsh: ssh } : {}), bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
+          { taken },
+        );
+      } catch (e) {
+        // One guest (or one host) failing does not stop the others: its cells fail with the reason.
+        if (!(e instanceof LabError) || (e as LabError).code === InterruptedError.code) throw e;
+        const error = e as LabError;
+        failed.push({ guest: g.name, uri, error });
+        options.onProgress?.(`${g.name}: did not come up on ${uri}: ${error.message.split('\n')[0]}`);
+        continue;
+      }
       targets.push(running.target);
       boots[g.name] = running.boot;
       await write();
@@ -113,7 +106,7 @@ export async function up(options: UpOptions): Promise<UpResult> {
   if (options.signal?.aborted) throw new InterruptedError(`interrupted while guests were booting (${targets.length} of ${guests.length} up)`, { fix: 'run the same command again' });
   targets.sort((a, b) => guests.findIndex((g) => g.name === a.name) - guests.findIndex((g) => g.name === b.name));
   await write();
-  return { inventory: inventoryOf(targets), boots };
+  return { inventory: inventoryOf(targets), boots, failed };
 }
 
 function inventoryOf(targets: readonly InventoryTarget[]): Inventory {
@@ -132,24 +125,27 @@ export interface DownResult {
  */
 export async function down(hypervisors: readonly Hypervisor[], options: { scenario?: string } = {}): Promise<DownResult> {
   const removed: string[] = [];
+  const leftovers: string[] = [];
   for (const h of hypervisors) {
-    const virsh = new Virsh(h.uri);
+    const virsh = new Virsh(h.uri, h.ssh);
     const mine = (await virsh.labDomains()).filter((d) => !options.scenario || metadataAttr(d.metadata, 'scenario') === options.scenario);
     // Removing is waiting on libvirt, not work: all of a host's guests at once.
-    await Promise.all(mine.map(async (d) => {
-      await virsh.remove(d.name);
-      await rm(join(GUESTS_DIR, d.name), { recursive: true, force: true });
-    }));
+    await Promise.all(mine.map((d) => removeGuest(h.uri, d.name.replace(/^iommu-lab-/, ''), h.ssh)));
     removed.push(...mine.map((d) => d.name));
-  }
-  // Local guest directories without a domain: a crash between files and define.
-  const leftovers: string[] = [];
-  if (hypervisors.some((h) => h.uri.startsWith('qemu:///')) && existsSync(GUESTS_DIR)) {
-    const local = new Virsh(hypervisors.find((h) => h.uri.startsWith('qemu:///'))!.uri);
-    for (const name of await readdir(GUESTS_DIR)) {
-      if (!name.startsWith('iommu-lab-') || (await local.state(name)) !== undefined) continue;
-      await rm(join(GUESTS_DIR, name), { recursive: true, force: true });
-      leftovers.push(name);
+    // Guest directories without a domain: a crash between files and define.
+    if (h.ssh) {
+      const s = await hypervisorSession(h.uri, h.ssh);
+      for (const name of await remoteGuestDirs(s)) {
+        if ((await virsh.state(name)) !== undefined) continue;
+        await removeRemoteGuestDir(s, name);
+        leftovers.push(`${h.uri}:${name}`);
+      }
+    } else if (isLocalUri(h.uri) && existsSync(GUESTS_DIR)) {
+      for (const name of await readdir(GUESTS_DIR)) {
+        if (!name.startsWith('iommu-lab-') || (await virsh.state(name)) !== undefined) continue;
+        await rm(join(GUESTS_DIR, name), { recursive: true, force: true });
+        leftovers.push(name);
+      }
     }
   }
   return { removed, leftovers };

@@ -9,7 +9,9 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LibvirtdDownError, VirshError, VirshMissingError } from '../core/errors.js';
+import type { InventorySsh, InventoryVm } from '../inventory/types.js';
 import { LAB_XMLNS } from './domain-xml.js';
+import { virshUriFor } from './hypervisor.js';
 
 export interface LabDomain {
   readonly name: string;
@@ -19,17 +21,24 @@ export interface LabDomain {
 }
 
 export class Virsh {
-  constructor(readonly uri: string) {}
+  /** `ssh`: a remote host's (infra/hypervisor.ts): virsh then talks to its libvirtd through the lab's pinned SSH connection. */
+  constructor(readonly uri: string, readonly ssh?: InventorySsh) {}
+
+  /** The guest's hypervisor, as its inventory entry names it. */
+  static of(vm: Pick<InventoryVm, 'hypervisor_uri' | 'hypervisor_ssh'>): Virsh {
+    return new Virsh(vm.hypervisor_uri, vm.hypervisor_ssh);
+  }
 
   async run(args: readonly string[], options: { input?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-    const res = await execa('virsh', ['-q', '-c', this.uri, ...args], { reject: false, input: options.input, timeout: options.timeoutMs ?? 120_000 });
+    const connect = await virshUriFor(this.uri, this.ssh);
+    const res = await execa('virsh', ['-q', '-c', connect, ...args], { reject: false, input: options.input, timeout: options.timeoutMs ?? 120_000 });
     const out = { stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? ''), exitCode: res.exitCode ?? 1 };
     if (res.failed && (res as { code?: string }).code === 'ENOENT') {
       throw new VirshMissingError('virsh is not installed');
     }
     if (out.exitCode !== 0 && !options.allowFailure) {
       if (/Failed to connect socket|failed to connect to the hypervisor|No such file or directory.*libvirt-sock|Connection refused/.test(out.stderr)) {
-        throw new LibvirtdDownError(`libvirtd at ${this.uri} does not answer`, { detail: out.stderr, fix: this.uri.startsWith('qemu:///') ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `check that libvirtd runs on the host of ${this.uri} and that ssh to it works` });
+        throw new LibvirtdDownError(`libvirtd at ${this.uri} does not answer`, { detail: out.stderr, fix: this.uri.startsWith('qemu:///') ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `start libvirtd on the host of ${this.uri} (SSH to it works; its socket ${this.uri.includes('socket=') ? 'named in the URI' : '/var/run/libvirt/libvirt-sock'} does not answer)` });
       }
       throw new VirshError(`virsh ${args[0]} failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`, { detail: out.stderr });
     }

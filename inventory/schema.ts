@@ -2,6 +2,19 @@ import { KERNEL_IDENTITY_SCHEMA } from '../guest-images/kernel/identity.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
 import { DISK_BUSES, HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, VM_CLOCKS } from '../scenario/types.js';
 
+const sshSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host', 'port', 'user', 'key_path', 'host_key_sha256'],
+  properties: {
+    host: { type: 'string', pattern: '^[A-Za-z0-9.:-]+$' },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
+    key_path: { type: 'string', minLength: 1 },
+    host_key_sha256: { type: 'string', pattern: '^SHA256:[A-Za-z0-9+/]{43}$' },
+  },
+} as const;
+
 const name = { type: 'string', pattern: NAME_PATTERN, maxLength: NAME_MAX_LENGTH + 30 };
 
 export const inventorySchema: Record<string, unknown> = {
@@ -25,18 +38,7 @@ export const inventorySchema: Record<string, unknown> = {
         properties: {
           name,
           kind: { enum: ['vm', 'static'] },
-          ssh: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['host', 'port', 'user', 'key_path', 'host_key_sha256'],
-            properties: {
-              host: { type: 'string', pattern: '^[A-Za-z0-9.:-]+$' },
-              port: { type: 'integer', minimum: 1, maximum: 65535 },
-              user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
-              key_path: { type: 'string', minLength: 1 },
-              host_key_sha256: { type: 'string', pattern: '^SHA256:[A-Za-z0-9+/]{43}$' },
-            },
-          },
+          ssh: { ...sshSchema, properties: { ...sshSchema.properties, via: { ...sshSchema, description: "A guest on another hypervisor: that host's SSH, through which the guest's forwarded port (on the hypervisor's loopback) is reached." } } },
           iommu: {
             type: 'object',
             additionalProperties: false,
@@ -69,6 +71,7 @@ export const inventorySchema: Record<string, unknown> = {
             properties: {
               profile: name,
               hypervisor_uri: { type: 'string', minLength: 1 },
+              hypervisor_ssh: { ...sshSchema, description: "A remote hypervisor's SSH: libvirt, the guest's files and its tunnel go through it." },
               domain: { type: 'string', minLength: 1 },
               image_digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' },
               kernel: { type: 'string' },

@@ -25,11 +25,15 @@ export interface InventorySsh {
   readonly key_path: string;
   /** `SHA256:…` as `ssh-keygen -l` prints it; the runner refuses any other host key. */
   readonly host_key_sha256: string;
+  /** A guest on another hypervisor: reached through that host's SSH (host and port above are on its loopback). */
+  readonly via?: InventorySsh;
 }
 
 export interface InventoryVm {
   readonly profile: string;
   readonly hypervisor_uri: string;
+  /** A remote hypervisor's SSH (libvirt, files and guest tunnels go through it); absent for this machine's. */
+  readonly hypervisor_ssh?: InventorySsh;
   readonly domain: string;
   readonly image_digest: string;
   readonly kernel: string;

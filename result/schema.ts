@@ -150,5 +150,27 @@ export const runManifestSchema: Record<string, unknown> = {
     },
     inventory_source: { type: 'string' },
     host: { type: 'string' },
+    shard: {
+      type: 'object',
+      description: 'A shard of a sweep split over machines (sweep --shard i/n): a part of a night, merged by iommu-lab merge.',
+      additionalProperties: false,
+      required: ['index', 'count', 'targets', 'plan_cells'],
+      properties: {
+        index: { type: 'integer', minimum: 1 },
+        count: { type: 'integer', minimum: 1 },
+        targets: { type: 'array', items: { type: 'string' } },
+        plan_cells: { type: 'array', items: id },
+      },
+    },
+    merged_from: {
+      type: 'array',
+      description: 'The shards iommu-lab merge made this run from.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'shard', 'host', 'created'],
+        properties: { id: { type: 'string' }, shard: { type: 'string', pattern: '^\\d+/\\d+$' }, host: { type: 'string' }, created: { type: 'string' } },
+      },
+    },
   },
 };

@@ -5,6 +5,7 @@
  */
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import type { Cell } from '../cell/types.js';
+import type { ShardRecord } from '../sweep/shard.js';
 
 export type RepKind = 'timing' | 'traced';
 
@@ -105,4 +106,8 @@ export interface RunManifest {
   readonly cells: readonly Cell[];
   readonly inventory_source: string;
   readonly host: string;
+  /** A shard of a sweep split over machines (sweep/shard.ts): a part, never history on its own. */
+  readonly shard?: ShardRecord;
+  /** A run that `iommu-lab merge` made from shards: which, and where each ran. */
+  readonly merged_from?: readonly { readonly id: string; readonly shard: string; readonly host: string; readonly created: string }[];
 }

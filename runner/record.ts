@@ -42,7 +42,7 @@ export class Recorder {
     private readonly onRecord: (e: RecordEvent) => void,
   ) {}
 
-  async record(target: InventoryTarget, task: Task, outcome: RepOutcome, started: Date, extra: RepExtra = {}): Promise<void> {
+  async record(target: Pick<InventoryTarget, 'name' | 'kind' | 'vm'>, task: Task, outcome: RepOutcome, started: Date, extra: RepExtra = {}): Promise<void> {
     const files = extra.files ?? {};
     const { facts, verdict } = extra;
     const result: RepResult = {

@@ -24,6 +24,7 @@ import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { newRunId, RunStore, thisHost } from '../result/store.js';
 import { repId, type Check, type Failure, type RepOutcome, type RunManifest } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
+import type { ShardRecord } from '../sweep/shard.js';
 import { diagnose } from './diagnose.js';
 import { failureOf } from './failure.js';
 import { writesData } from './fio-job.js';
@@ -52,6 +53,8 @@ export interface RunOptions {
   readonly plan: Plan;
   readonly inventory: Inventory;
   readonly resultsRoot: string;
+  /** This run is a shard of a split sweep (recorded in run.json for merge). */
+  readonly shard?: ShardRecord;
   /** A run directory to complete instead of starting a new run. */
   readonly resume?: string;
   readonly signal?: AbortSignal;
@@ -61,6 +64,8 @@ export interface RunOptions {
   readonly connectTimeoutMs?: number;
   readonly retries?: number;
   readonly retryBaseMs?: number;
+  /** Targets that could not be provided (a guest that did not come up): their repetitions are recorded failed with this, the others run. */
+  readonly unavailable?: ReadonlyMap<string, Failure>;
   /** Other host load (CPUs) above which a virtual-time repetition is contaminated and run again; Infinity records it without re-running (benchmarks). */
   readonly hostLoadLimitCpus?: number;
 }
@@ -86,11 +91,12 @@ export function concurrencyGroup(target: InventoryTarget): string {
 }
 
 /** Checks that every cell has its target and disk in the inventory, before anything connects. */
-export function bindTargets(plan: Plan, inventory: Inventory): Map<string, InventoryTarget> {
+export function bindTargets(plan: Plan, inventory: Inventory, unavailable: ReadonlyMap<string, Failure> = new Map()): Map<string, InventoryTarget> {
   const byName = new Map(inventory.targets.map((t) => [t.name, t]));
   const missing = new Set<string>();
   for (const c of plan.cells) {
     const t = byName.get(c.target.name);
+    if (!t && unavailable.has(c.target.name)) continue;
     if (!t) missing.add(`target ${c.target.name}`);
     else if (!t.disks.some((d) => d.name === c.disk)) missing.add(`disk ${c.disk} of target ${c.target.name}`);
   }
@@ -132,6 +138,7 @@ async function openStore(o: RunOptions): Promise<RunStore> {
     version: 1, id: newRunId(s.name), created: new Date().toISOString(), lab_version: LAB_VERSION,
     scenario: { name: s.name, file: loaded.file, sha256: loaded.sha256 },
     seed: s.seed, repetitions: plan.repetitions, cells: plan.cells, inventory_source: inventory.source, host: thisHost(),
+    ...(o.shard ? { shard: o.shard } : {}),
   };
   return RunStore.create(o.resultsRoot, manifest, loaded.text, inventory);
 }
@@ -150,13 +157,14 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   let fatal: unknown;
   const emit = options.onEvent ?? (() => {});
-  const targets = bindTargets(plan, inventory);
+  const unavailable = options.unavailable ?? new Map<string, Failure>();
+  const targets = bindTargets(plan, inventory, unavailable);
   const s = loaded.scenario;
   const store = await openStore(options);
   const run = store.id;
 
   // What is already done (on resume): passed repetitions are never run again.
-  const order = interleave(plan.cells, plan.repetitions, s.seed, (c) => concurrencyGroup(targets.get(c.target.name)!), (c) => bootsOfCell(s, c));
+  const order = interleave(plan.cells, plan.repetitions, s.seed, (c) => { const t = targets.get(c.target.name); return t ? concurrencyGroup(t) : `unavailable:${c.target.name}`; }, (c) => bootsOfCell(s, c));
   const todo = new Map<string, Task[]>();
   let doneCount = 0;
   for (const [group, tasks] of order) {
@@ -318,9 +326,9 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   /** Every guest with repetitions in the next boot boots again, side by side where they are local. */
   const nextBoot = async (tasks: readonly Task[], states: Map<string, TargetState>, boot: number) => {
     const next = [...new Set(tasks.filter((t) => t.boot === boot).map((t) => t.cell.target.name))]
-      .map((n) => targets.get(n)!)
-      // A guest that failed in the last boot boots again too: a new boot may well work.
-      .filter((t) => t.vm);
+      .map((n) => targets.get(n))
+      // A guest that failed in the last boot boots again too: a new boot may well work (one that never came up does not).
+      .filter((t): t is InventoryTarget => Boolean(t?.vm));
     // As `up` boots them: one per host CPU where they are local guests that park (one host thread each), else one at a time.
     const side = next.every((t) => t.vm!.hypervisor_uri.startsWith('qemu:///') && parksWhenIdle(t)) ? availableParallelism() : 1;
     await forEachLimit(next, side, async (t) => {
@@ -344,6 +352,11 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
     try {
       for (const [i, task] of tasks.entries()) {
         if (signal?.aborted) return;
+        const missing = unavailable.get(task.cell.target.name);
+        if (missing) {
+          await recorder.record({ name: task.cell.target.name, kind: task.cell.target.kind }, task, { state: 'failed', failure: missing }, new Date());
+          continue;
+        }
         const target = targets.get(task.cell.target.name)!;
         if (groupBoot !== undefined && task.boot !== groupBoot) {
           await nextBoot(tasks.slice(i), states, task.boot);

@@ -7,7 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Client, type ClientChannel } from 'ssh2';
 import { InterruptedError, LabError, SshAuthError, SshCommandError, SshConnectError, SshError, SshHostKeyMismatchError, SshTimeoutError } from '../core/errors.js';
 
@@ -49,7 +53,7 @@ export interface ConnectOptions {
 const tail = (s: string, lines = 20) => s.split('\n').slice(-lines).join('\n').trim();
 
 export class SshSession {
-  private closed = false;
+  closed = false;
 
   private constructor(
     private readonly client: Client,
@@ -67,7 +71,10 @@ export class SshSession {
     } catch (e) {
       throw new SshAuthError(`${target}: cannot read the SSH key ${ssh.key_path} (${(e as NodeJS.ErrnoException).code})`, { fix: 'check key_path in the inventory (or key in the hosts file)' });
     }
-    const endpoint = `${ssh.user}@${ssh.host}:${ssh.port}`;
+    // A guest on another hypervisor forwards SSH to that host's loopback: reach it through the
+    // hypervisor's own SSH (a direct-tcpip channel), the hypervisor's host key pinned like the guest's.
+    const sock = ssh.via ? await SshSession.shared(`hypervisor of ${target}`, ssh.via, options).then((j) => j.forwardOut(ssh.host, ssh.port)) : undefined;
+    const endpoint = `${ssh.user}@${ssh.host}:${ssh.port}${ssh.via ? ` via ${ssh.via.host}:${ssh.via.port}` : ''}`;
     const client = new Client();
     let seenFingerprint: string | undefined;
     return new Promise<SshSession>((resolve, reject) => {
@@ -98,8 +105,7 @@ export class SshSession {
         }
       });
       client.connect({
-        host: ssh.host,
-        port: ssh.port,
+        ...(sock ? { sock } : { host: ssh.host, port: ssh.port }),
         username: ssh.user,
         privateKey,
         readyTimeout: options.connectTimeoutMs ?? 20_000,
@@ -190,6 +196,71 @@ export class SshSession {
     });
   }
 
+  /** One long-lived connection per endpoint and pinned key, shared (hypervisors: tunnels, libvirt, files); made again once it closed. */
+  static shared(name: string, ssh: InventorySsh, options: ConnectOptions = {}): Promise<SshSession> {
+    const key = `${ssh.user}@${ssh.host}:${ssh.port}#${ssh.host_key_sha256}#${ssh.key_path}`;
+    const have = sharedSessions.get(key);
+    const fresh = () => {
+      const p = SshSession.connect(name, ssh, { ...options, connectTimeoutMs: options.connectTimeoutMs ?? 20_000 });
+      sharedSessions.set(key, p);
+      p.catch(() => sharedSessions.delete(key));
+      return p;
+    };
+    if (!have) return fresh();
+    return have.then((s) => (s.closed ? fresh() : s), fresh);
+  }
+
+  /** A direct-tcpip channel to HOST:PORT as the far end sees it (its loopback, for a guest's forwarded SSH). */
+  forwardOut(host: string, port: number): Promise<Duplex> {
+    return this.channel(`${host}:${port}`, (cb) => this.client.forwardOut('127.0.0.1', 0, host, port, cb));
+  }
+
+  /** A channel to a Unix socket on the far end (OpenSSH's direct-streamlocal): libvirtd's socket. */
+  forwardStreamLocal(path: string): Promise<Duplex> {
+    return this.channel(path, (cb) => this.client.openssh_forwardOutStreamLocal(path, cb));
+  }
+
+  private channel(what: string, open: (cb: (err: Error | undefined, ch: ClientChannel) => void) => void): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was closed`, { fix: 'the runner reconnects' }));
+        return;
+      }
+      try {
+        open((err, ch) => (err ? reject(new SshConnectError(`${this.target}: ${this.endpoint} refused a channel to ${what}: ${err.message}`, { fix: 'is the guest up, and does the hypervisor\'s sshd allow forwarding (AllowTcpForwarding, AllowStreamLocalForwarding)?', cause: err })) : resolve(ch)));
+      } catch (e) {
+        this.closed = true;
+        reject(new SshConnectError(`${this.target}: the connection to ${this.endpoint} was lost: ${(e as Error).message}`, { fix: 'the runner reconnects', cause: e }));
+      }
+    });
+  }
+
+  /** Streams a local file to the target (a gigabyte image too: never held in memory). */
+  async uploadFile(remotePath: string, localPath: string, timeoutMs?: number): Promise<void> {
+    const size = (await stat(localPath)).size;
+    await new Promise<void>((resolve, reject) => {
+      this.client.exec(`cat > ${shellQuote(remotePath)}`, (err, channel) => {
+        if (err) {
+          reject(new SshConnectError(`${this.target}: cannot start a command: ${err.message}`, { fix: 'the SSH connection dropped; try again', cause: err }));
+          return;
+        }
+        let stderr = '';
+        channel.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
+        const timer = setTimeout(() => { channel.close(); reject(new SshTimeoutError(`${this.target}: copying ${localPath} (${size} bytes) did not finish within ${Math.round(timeoutMs! / 1000)} s`, { fix: 'a slow link to the hypervisor: copy the file by hand to the path named, or raise the budget' })); }, timeoutMs ?? Math.max(120_000, size / 5_000));
+        let code: number | null = null;
+        channel.on('exit', (c: number | null) => { code = c; });
+        // The command's stdout must be read for the channel to close.
+        channel.resume();
+        channel.on('close', () => {
+          clearTimeout(timer);
+          if (code === 0) resolve();
+          else reject(new SshCommandError(`${this.target}: writing ${remotePath} failed (exit ${String(code)})`, { detail: tail(stderr) }));
+        });
+        pipeline(createReadStream(localPath), channel).catch((e: unknown) => { clearTimeout(timer); reject(new SshConnectError(`${this.target}: copying ${localPath} broke off: ${(e as Error).message}`, { fix: 'try again', cause: e })); });
+      });
+    });
+  }
+
   /** Writes a file on the target through the command's stdin (no SFTP subsystem needed). */
   async upload(remotePath: string, content: string | Buffer, mode = '0644'): Promise<void> {
     await this.exec(`umask 077 && cat > ${shellQuote(remotePath)} && chmod ${mode} ${shellQuote(remotePath)}`, { stdin: content, timeoutMs: 60_000 });
@@ -198,6 +269,15 @@ export class SshSession {
   close(): void {
     this.client.end();
   }
+}
+
+const sharedSessions = new Map<string, Promise<SshSession>>();
+
+/** Ends the shared connections (at the end of a command: an open one would keep the process alive). */
+export async function closeSharedSessions(): Promise<void> {
+  const all = [...sharedSessions.values()];
+  sharedSessions.clear();
+  for (const p of all) (await p.catch(() => undefined))?.close();
 }
 
 function firstLine(cmd: string): string {

@@ -59,9 +59,10 @@ export const asList = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v
 export async function loadHostsFile(file: string): Promise<LoadedHosts> {
   const src = await readYamlFile(file);
   const problems = checkSchema(src, hostsSchema);
-  if (problems.length === 0) problems.push(...checkHosts(src, src.data as HostsFile));
+  if (problems.length === 0) problems.push(...checkHosts(src, src.data as Partial<HostsFile>));
   if (problems.length > 0) throw new InvalidInputError(problems);
-  return { file, hosts: src.data as HostsFile };
+  const data = src.data as Partial<HostsFile>;
+  return { file, hosts: { ...data, hosts: data.hosts ?? [] } };
 }
 
 export async function loadScenarioFile(file: string, options: LoadOptions = {}): Promise<LoadedScenario> {
@@ -73,14 +74,13 @@ export async function loadScenarioFile(file: string, options: LoadOptions = {}):
   let hosts: LoadedHosts | undefined;
   const home = options.pathsRelativeTo ?? file;
   const hostsPath = options.hostsFile ?? (scenario.hosts_file ? resolveBeside(home, scenario.hosts_file) : undefined);
-  if (scenario.targets.hosts.length > 0) {
-    if (!hostsPath) {
-      throw new InvalidInputError([
-        problemAt(src, ['targets', 'hosts'], 'names static hosts, but no hosts file was given', 'add `hosts_file: hosts.yaml` to the scenario or pass --hosts FILE'),
-      ]);
-    }
-    hosts = await loadHostsFile(hostsPath);
+  if (scenario.targets.hosts.length > 0 && !hostsPath) {
+    throw new InvalidInputError([
+      problemAt(src, ['targets', 'hosts'], 'names static hosts, but no hosts file was given', 'add `hosts_file: hosts.yaml` to the scenario or pass --hosts FILE'),
+    ]);
   }
+  // Also without static hosts: the hosts file lists the remote hypervisors too.
+  if (hostsPath) hosts = await loadHostsFile(hostsPath);
 
   problems.push(...checkScenario(src, scenario, hosts, options.bpfDir ?? BPF_DIR));
   if (problems.length > 0) throw new InvalidInputError(problems);
@@ -303,9 +303,11 @@ function dmaMapProblems(src: YamlSource, s: Scenario, i: number, hosts: Readonly
   return out;
 }
 
-function checkHosts(src: YamlSource, file: HostsFile): Problem[] {
-  const problems = duplicates(src, ['hosts'], file.hosts.map((h) => h.name), 'host');
-  file.hosts.forEach((h, i) => {
+function checkHosts(src: YamlSource, file: Partial<HostsFile>): Problem[] {
+  const hosts = file.hosts ?? [];
+  const problems = duplicates(src, ['hosts'], hosts.map((h) => h.name), 'host');
+  problems.push(...duplicates(src, ['hypervisors'], (file.hypervisors ?? []).map((h) => h.uri), 'hypervisor'));
+  hosts.forEach((h, i) => {
     problems.push(...duplicates(src, ['hosts', i, 'disks'], h.disks.map((d) => d.name), 'disk'));
     const why = combinationProblem(h.iommu);
     if (why) problems.push(problemAt(src, ['hosts', i, 'iommu', 'mode'], why, 'declare the mode the host runs in'));

@@ -259,8 +259,35 @@ export const hostsSchema: Schema = {
   title: 'iommu-lab static hosts',
   type: 'object',
   additionalProperties: false,
-  required: ['hosts'],
+  minProperties: 1,
   properties: {
+    hypervisors: {
+      type: 'array',
+      maxItems: 200,
+      description: 'Remote hypervisor hosts (libvirt over SSH) guests may be placed on; this machine needs no entry.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['uri', 'ssh'],
+        properties: {
+          uri: { type: 'string', pattern: '^qemu\\+ssh://[^/\\s]+/system(\\?[^\\s]*)?$', 'x-hint': 'qemu+ssh://root@HOST[:PORT]/system' },
+          capacity: { type: 'integer', minimum: 1, maximum: 256, description: 'Guests this host may run at once (default 8; --hypervisor URI=N overrides).' },
+          ssh: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['key', 'host_key_sha256'],
+            properties: {
+              key: { type: 'string', minLength: 1, maxLength: 4096, description: 'Private key file; relative paths are relative to the hosts file; ~ is your home.' },
+              host_key_sha256: {
+                type: 'string',
+                pattern: '^SHA256:[A-Za-z0-9+/]{43}$',
+                'x-hint': 'pin the host key: run `ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -` and copy the SHA256:… field',
+              },
+            },
+          },
+        },
+      },
+    },
     hosts: {
       type: 'array',
       maxItems: 200,

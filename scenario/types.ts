@@ -164,6 +164,14 @@ export interface StaticHost {
   readonly disks: readonly HostDisk[];
 }
 
+/** A remote hypervisor host of the site: how the lab reaches it (user, host and port come from the URI). */
+export interface HypervisorEntry {
+  readonly uri: string;
+  readonly capacity?: number;
+  readonly ssh: { readonly key: string; readonly host_key_sha256: string };
+}
+
 export interface HostsFile {
   readonly hosts: readonly StaticHost[];
+  readonly hypervisors?: readonly HypervisorEntry[];
 }

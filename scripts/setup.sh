@@ -17,8 +17,9 @@ APT_PACKAGES=(
 # Building your own kernel under test (`iommu-lab kernel build`, `bisect`): `scripts/setup.sh --kernel`.
 KERNEL_PACKAGES=(build-essential bc bison flex libelf-dev libssl-dev dwarves ccache git kmod)
 # Only the tests need these (`scripts/setup.sh --test`): the HTML report is checked in a real headless
-# browser, and a real kernel is built from Debian's 6.1 source (the your-own-kernel and bisect VM tests).
-TEST_PACKAGES=(chromium linux-source-6.1 "${KERNEL_PACKAGES[@]}")
+# browser, a real kernel is built from Debian's 6.1 source (the your-own-kernel and bisect VM tests).
+# The remote-hypervisor test makes a second host in a network namespace: ip (iproute2), nsenter and unshare (util-linux).
+TEST_PACKAGES=(chromium linux-source-6.1 iproute2 util-linux "${KERNEL_PACKAGES[@]}")
 case "${1:-}" in
   --test) APT_PACKAGES+=("${TEST_PACKAGES[@]}") ;;
   --kernel) APT_PACKAGES+=("${KERNEL_PACKAGES[@]}") ;;

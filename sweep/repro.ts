@@ -112,10 +112,13 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
             log(`warning: ${msg}`);
           }
         }
-        guests = await provisioner.up({
+        const up = await provisioner.up({
           loaded, plan, image, inventoryFile: join(work, 'inventory.json'), only: [cell.target.name],
           onProgress: log, onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s`),
         });
+        // One cell, one guest: without it there is nothing to reproduce.
+        if (up.failed[0]) throw up.failed[0].error;
+        guests = up.inventory;
       } else if (!loaded.hosts) {
         throw new ReproHostsError(`cell ${cellId} ran on static host ${cell.target.name}`, { fix: 'pass the hosts file with --hosts' });
       }

@@ -12,7 +12,7 @@
  */
 import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { expand } from '../cell/expand.js';
 import { analyse } from '../analysis/analyse.js';
@@ -25,9 +25,13 @@ import { composeInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
+import { failureOf } from '../runner/failure.js';
+import type { Failure } from '../result/types.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import { acquireLock } from './lock.js';
 import { pruneRuns } from './retention.js';
+import { publishLatest } from './latest.js';
+import { shardPlan, type ShardRecord, type ShardSpec } from './shard.js';
 
 export interface SweepOptions {
   readonly scenarioFile: string;
@@ -41,6 +45,8 @@ export interface SweepOptions {
   /** Runs of the scenario to keep under the root (oldest go first; never the baseline). */
   readonly keepRuns?: number;
   readonly provision?: ProvisionHow;
+  /** Run only this shard of the matrix (sweep/shard.ts); the shards are put together by `iommu-lab merge`. */
+  readonly shard?: ShardSpec;
   readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
   readonly onRunEvent?: (e: RunEvent) => void;
@@ -54,6 +60,8 @@ export interface SweepResult {
   readonly report?: ReportFiles;
   readonly regression: boolean;
   readonly pruned: readonly string[];
+  /** Set when the sweep ran one shard: what its run records. */
+  readonly shard?: ShardRecord;
   /** Wall seconds per phase, and the seconds fio itself ran (runtime + ramp of passed repetitions). */
   readonly seconds: { readonly image: number; readonly up: number; readonly run: number; readonly report: number; readonly down: number; readonly total: number; readonly fio: number };
 }
@@ -65,7 +73,7 @@ interface SweepState {
   readonly ended?: 'interrupted' | 'failed';
 }
 
-const stateFile = (root: string, scenario: string) => join(root, `.sweep-${scenario}.json`);
+const stateFile = (root: string, scenario: string, shard?: ShardSpec) => join(root, `.sweep-${scenario}${shard ? `-shard-${shard.index}of${shard.count}` : ''}.json`);
 
 /** A run that did not finish (interrupted, or with failed repetitions) is completed by the next sweep if it is younger than this. */
 export const COMPLETE_WITHIN_HOURS = 12;
@@ -100,13 +108,18 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const lock = await acquireLock(root, o.scenarioFile);
   try {
     const loaded = await loadScenarioFile(o.scenarioFile, o.hostsFile ? { hostsFile: o.hostsFile } : {});
-    const plan = expand(loaded);
+    const whole = expand(loaded);
     const name = loaded.scenario.name;
+    const sharded = o.shard ? shardPlan(whole, loaded.scenario, o.shard) : undefined;
+    const plan = sharded?.plan ?? whole;
+    if (sharded) log(`shard ${o.shard!.index}/${o.shard!.count}: ${sharded.record.targets.length ? `${sharded.record.targets.join(', ')} (${plan.cells.length} of ${whole.cells.length} cells)` : 'no targets (more shards than targets); an empty part'}`);
 
-    const sf = stateFile(root, name);
+    const sf = stateFile(root, name, o.shard);
     const resume = o.fresh ? undefined : await unfinishedRun(sf, loaded.sha256, log);
 
     let guests: Inventory | undefined;
+    /** Guests that did not come up: their cells are recorded failed with the reason, the others run (and the next sweep completes the run). */
+    const unavailable = new Map<string, Failure>();
     // Whoever brings the guests up takes them down (infra/provisioner.ts).
     const provisioner = plan.guests.length > 0 ? await chooseProvisioner(o.provision ?? 'auto', name, o.hypervisors) : undefined;
     try {
@@ -122,18 +135,21 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         secs.image = (Date.now() - t) / 1000;
         t = Date.now();
         log(provisioner.kind === 'pulumi' ? `pulumi up --stack ${name}` : `guests up on ${o.hypervisors.map((h) => h.uri).join(', ')}`);
-        guests = await provisioner.up({
+        const provisioned = await provisioner.up({
           loaded, plan, image, inventoryFile: join(root, `${name}-inventory.json`),
           onProgress: log, ...(o.signal ? { signal: o.signal } : {}),
           onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s${boot.retried ? ` (retried once: ${boot.retried})` : ''}`),
         });
+        guests = provisioned.inventory;
+        for (const f of provisioned.failed) unavailable.set(f.guest, failureOf(f.error));
         secs.up = (Date.now() - t) / 1000;
       }
       const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: loaded.scenario.targets.hosts });
 
       const t = Date.now();
       const summary = await runPlan({
-        loaded, plan, inventory, resultsRoot: root,
+        loaded, plan, inventory, resultsRoot: root, unavailable,
+        ...(sharded ? { shard: sharded.record } : {}),
         ...(resume ? { resume } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
         onEvent: (e) => {
@@ -152,14 +168,13 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       }
       let report: ReportFiles | undefined;
       let regression = false;
-      if (!summary.interrupted) {
+      // A shard is not a night: its report, baseline comparison and history come from the merged run.
+      if (sharded && !summary.interrupted) log(`shard ${o.shard!.index}/${o.shard!.count} done: ${summary.dir}; put the shards together with iommu-lab merge`);
+      if (!summary.interrupted && !sharded) {
         const tr = Date.now();
         const a = await analyse(run, { root, onBaselineError: (e) => log(`baseline: ${(e as Error).message}`) });
         report = a.files;
-        // Where CI systems and people look for the latest night: fixed paths under the root.
-        const latest = join(root, 'latest', name);
-        await mkdir(latest, { recursive: true });
-        for (const [from, to] of [[report.markdown, 'summary.md'], [report.junit, 'junit.xml'], [report.html, 'report.html'], [report.json, 'report.json']] as const) await copyFile(from, join(latest, to));
+        await publishLatest(root, name, report);
         regression = a.report.regression;
         secs.report = (Date.now() - tr) / 1000;
       }
@@ -169,7 +184,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
       }
       const pruned = !summary.interrupted && o.keepRuns ? await pruneRuns(root, name, o.keepRuns, [summary.dir]) : [];
-      return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(report ? { report } : {}), regression, pruned, seconds: secs };
+      return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(report ? { report } : {}), regression, pruned, seconds: secs, ...(sharded ? { shard: sharded.record } : {}) };
     } finally {
       if (provisioner && !o.keepGuests) {
         const t = Date.now();

@@ -33,7 +33,7 @@ export const bisectCommand: CommandSpec = {
       const r = await bisect({
         scenarioFile: args[0] as string, tree: String(options['tree']), good: String(options['good']), bad: String(options['bad']),
         cell: String(options['cell']), metric: String(options['metric']), base, ...(jobs ? { jobs } : {}),
-        resultsRoot: String(options['results'] ?? 'results'), hypervisors: hypervisorsOf(options), signal, log: (l) => io.err(l),
+        resultsRoot: String(options['results'] ?? 'results'), hypervisors: await hypervisorsOf(options), signal, log: (l) => io.err(l),
       });
       if (options['json']) io.out(JSON.stringify(r, null, 2));
       else {

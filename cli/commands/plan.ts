@@ -1,5 +1,5 @@
-import { repetitionShape, tracedRepetitionsOf } from '../../cell/repetition.js';
-import { describeJob, type Cell } from '../../cell/types.js';
+import { cellWorkloadSeconds } from '../../cell/repetition.js';
+import { describeJob } from '../../cell/types.js';
 import { EXIT } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
 import { loadScenarioFile } from '../../scenario/load.js';
@@ -33,8 +33,7 @@ export const planCommand: CommandSpec = {
     ]);
     io.out(table(['#', 'cell', 'target', 'iommu', 'job', 'disk'], rows));
     const reps = plan.repetitions;
-    const refs = (c: Cell) => [...Array.from({ length: reps.timing }, (_, i) => ({ kind: 'timing' as const, index: i + 1 })), ...Array.from({ length: tracedRepetitionsOf(c, reps.traced) }, (_, i) => ({ kind: 'traced' as const, index: i + 1 }))];
-    const fioSeconds = plan.cells.reduce((sum, c) => sum + refs(c).reduce((n, r) => n + repetitionShape(c, r, s.tracing).fioSeconds, 0), 0);
+    const fioSeconds = plan.cells.reduce((sum, c) => sum + cellWorkloadSeconds(c, reps, s.tracing), 0);
     io.out('');
     io.out(
       `${plan.cells.length} cells on ${plan.guests.length} guest(s)` +

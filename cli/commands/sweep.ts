@@ -4,6 +4,7 @@ import { fmtNum, fmtP } from '../../analysis/compare.js';
 import { hypervisorsOf, interruptible } from '../options.js';
 import { repro } from '../../sweep/repro.js';
 import { sweep } from '../../sweep/sweep.js';
+import { parseShard } from '../../sweep/shard.js';
 import { progressPrinter } from '../progress.js';
 import type { CommandSpec } from '../table.js';
 
@@ -14,7 +15,8 @@ export const sweepCommand: CommandSpec = {
   options: [
     { flags: '--results <dir>', description: 'results root (history, baselines, latest report)', default: 'results' },
     { flags: '--hosts <file>', description: "hosts file for the scenario's static hosts" },
-    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY (default qemu:///system)' },
+    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY; remote ones (qemu+ssh://) are pinned in the hosts file (default: the hosts file\'s hypervisors, else qemu:///system)' },
+    { flags: '--shard <i/n>', description: 'run shard i of n: a deterministic part of the matrix, whole guests (merge the shards with iommu-lab merge)' },
     { flags: '--keep', description: 'leave the guests up afterwards' },
     { flags: '--fresh', description: "start a new run instead of completing this scenario's unfinished one (interrupted, or with failed repetitions, within 12 h)" },
     { flags: '--keep-runs <n>', description: 'runs of the scenario kept under the root; older ones are removed (never the baseline)' },
@@ -23,7 +25,7 @@ export const sweepCommand: CommandSpec = {
   ],
   example: 'sudo iommu-lab sweep scenarios/quick.yaml',
   async run(args, options, io) {
-    const hypervisors = hypervisorsOf(options);
+    const hypervisors = await hypervisorsOf(options, args[0] as string);
     const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guests down');
     const progress = progressPrinter(io, []);
     try {
@@ -33,6 +35,7 @@ export const sweepCommand: CommandSpec = {
         keepGuests: Boolean(options['keep']), fresh: Boolean(options['fresh']),
         ...(options['keepRuns'] ? { keepRuns: Number(options['keepRuns']) } : {}),
         provision: options['provision'] as 'auto' | 'pulumi' | 'direct',
+        ...(options['shard'] ? { shard: parseShard(String(options['shard'])) } : {}),
         signal, log: (l) => io.err(l), onRunEvent: progress.onEvent,
       });
       progress.stop();
@@ -43,6 +46,7 @@ export const sweepCommand: CommandSpec = {
         for (const f of s.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
         io.out(`time: ${r.seconds.total.toFixed(0)} s in all (image ${r.seconds.image.toFixed(0)}, up ${r.seconds.up.toFixed(0)}, run ${r.seconds.run.toFixed(0)} of which fio ${r.seconds.fio.toFixed(0)}, report ${r.seconds.report.toFixed(0)}, down ${r.seconds.down.toFixed(0)})`);
         if (r.pruned.length) io.out(`removed ${r.pruned.length} old run(s)`);
+        if (r.shard) io.out(`shard:   ${r.dir} (merge the shards: iommu-lab merge RUN…)`);
         if (r.report) {
           io.out(`summary: ${r.report.markdown}`);
           io.out(`junit:   ${r.report.junit}`);
@@ -69,7 +73,7 @@ export const reproCommand: CommandSpec = {
   ],
   example: 'sudo iommu-lab repro results/2026-11-24T10-35-47Z-quick-1a2b/randread-4k__intel-lazy__virtual__nvme0',
   async run(args, options, io) {
-    const hypervisors = hypervisorsOf(options);
+    const hypervisors = await hypervisorsOf(options);
     const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guest down');
     try {
       const r = await repro({

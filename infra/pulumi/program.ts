@@ -6,7 +6,11 @@
  *
  * Stack config (Pulumi.<stack>.yaml, namespace iommu-lab):
  *   scenario     path of the scenario file (required)
- *   hypervisors  list of libvirt URIs, each optionally =CAPACITY (default [qemu:///system])
+ *   hypervisors  list of hypervisor hosts, placed in order up to each capacity: a libvirt URI
+ *                (optionally =CAPACITY), or { uri, capacity, ssh: { key, host_key_sha256 } } for
+ *                a remote host (qemu+ssh://), as under `hypervisors:` in a hosts file
+ *                (default: hostsFile's hypervisors, else [qemu:///system])
+ *   hostsFile    a hosts file whose `hypervisors:` pin remote hosts named by URI alone
  *   imageDir     a built image's directory (default: the current recipe's, in the cache)
  */
 import * as pulumi from '@pulumi/pulumi';
@@ -14,7 +18,9 @@ import { expand } from '../../cell/expand.js';
 import { requireImage } from '../../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../../inventory/types.js';
 import { loadScenarioFile } from '../../scenario/load.js';
-import { LOCAL, parseHypervisor, place } from '../up.js';
+import { place, resolveHypervisors, type Hypervisor } from '../hypervisor.js';
+import { loadHostsFile, type LoadedHosts } from '../../scenario/load.js';
+import type { HypervisorEntry } from '../../scenario/types.js';
 import { guestProvider, type GuestInputs } from './provider.js';
 
 export const GUEST_TYPE = 'iommu-lab:infra:Guest';
@@ -48,17 +54,29 @@ export interface ProgramOutputs {
   readonly guests: readonly LabGuest[];
 }
 
+/** The stack's hypervisors: URIs (remote ones pinned in `hostsFile`) or entries with their SSH inline; this machine when none. */
+export async function stackHypervisors(config: pulumi.Config): Promise<Hypervisor[]> {
+  const raw = config.getObject<(string | HypervisorEntry)[]>('hypervisors') ?? [];
+  const hostsFile = config.get('hostsFile');
+  const fromFile = hostsFile ? await loadHostsFile(hostsFile) : undefined;
+  const inline = raw.filter((e): e is HypervisorEntry => typeof e === 'object');
+  // Inline entries' key paths are relative to the project directory (where Pulumi.yaml is).
+  const hosts: LoadedHosts = { file: fromFile?.file ?? `${process.cwd()}/Pulumi.yaml`, hosts: { hosts: [], hypervisors: [...(fromFile?.hosts.hypervisors ?? []), ...inline] } };
+  const named = raw.map((e) => (typeof e === 'string' ? e : `${e.uri}${e.capacity ? `=${e.capacity}` : ''}`));
+  return resolveHypervisors(named, hosts);
+}
+
 export async function program(): Promise<ProgramOutputs> {
   const config = new pulumi.Config('iommu-lab');
   const scenarioFile = config.get('scenario');
   if (!scenarioFile) {
     throw new Error('no scenario configured: run `pulumi config set iommu-lab:scenario scenarios/quick.yaml`');
   }
-  const hypervisors = (config.getObject<string[]>('hypervisors') ?? []).map(parseHypervisor);
+  const hypervisors = await stackHypervisors(config);
   const loaded = await loadScenarioFile(scenarioFile);
   const plan = expand(loaded);
   const imageDir = config.get('imageDir') ?? (await requireImage()).dir;
-  const placement = place(plan.guests, hypervisors.length ? hypervisors : [LOCAL]);
+  const placement = place(plan.guests, hypervisors);
   const profiles = new Map(loaded.scenario.targets.vms.map((v) => [v.name, v]));
 
   const guests = plan.guests.map(
@@ -72,6 +90,7 @@ export async function program(): Promise<ProgramOutputs> {
         iommu: g.iommu,
         imageDir,
         uri: placement.get(g.name)!.uri,
+        ...(placement.get(g.name)!.ssh ? { hypervisorSsh: placement.get(g.name)!.ssh! } : {}),
         bootTimeoutS: loaded.scenario.timeouts.boot_s,
       }),
   );

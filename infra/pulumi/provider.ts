@@ -7,7 +7,7 @@
  * bindings, which closure serialization cannot carry.
  */
 import type * as pulumi from '@pulumi/pulumi';
-import type { InventoryTarget } from '../../inventory/types.js';
+import type { InventorySsh, InventoryTarget } from '../../inventory/types.js';
 import type { IommuDevice, IommuMode, KernelBuildSpec, VmProfile } from '../../scenario/types.js';
 
 export interface GuestInputs {
@@ -20,6 +20,8 @@ export interface GuestInputs {
   /** Directory of the cached image (with manifest.json). */
   readonly imageDir: string;
   readonly uri: string;
+  /** A remote hypervisor's SSH (the stack's hypervisors); absent for this machine. */
+  readonly hypervisorSsh?: InventorySsh;
   readonly bootTimeoutS: number;
 }
 
@@ -46,6 +48,7 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
       iommu: inputs.iommu,
       image: { dir: inputs.imageDir, manifest },
       uri: inputs.uri,
+      ...(inputs.hypervisorSsh ? { hypervisorSsh: inputs.hypervisorSsh } : {}),
       bootTimeoutS: inputs.bootTimeoutS,
     });
     const outs: GuestOutputs = { ...inputs, target: running.target, bootSeconds: running.boot.seconds };
@@ -54,7 +57,7 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
 
   async delete(_id: string, outs: GuestOutputs) {
     const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
-    await guestMod.removeGuest(outs.uri, outs.guest);
+    await guestMod.removeGuest(outs.uri, outs.guest, outs.hypervisorSsh);
   },
 
   /**
@@ -63,7 +66,7 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
    */
   async read(id: string, props: GuestOutputs) {
     const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
-    const live = await guestMod.guestLiveness(props.uri, props.guest);
+    const live = await guestMod.guestLiveness(props.uri, props.guest, props.hypervisorSsh);
     return live === 'gone' ? {} : { id, props };
   },
 
@@ -75,7 +78,7 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
     // serves its target: `pulumi up` replaces it (delete, then create: a fresh boot).
     if (replaces.length === 0) {
       const guestMod = (await import(GUEST_MODULE)) as typeof import('../guest.js');
-      const live = await guestMod.guestLiveness(olds.uri, olds.guest).catch(() => 'running' as const);
+      const live = await guestMod.guestLiveness(olds.uri, olds.guest, olds.hypervisorSsh).catch(() => 'running' as const);
       if (live !== 'running') replaces.push('target');
     }
     return { changes: replaces.length > 0 || olds.bootTimeoutS !== news.bootTimeoutS, replaces, deleteBeforeReplace: true };

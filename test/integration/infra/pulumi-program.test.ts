@@ -27,7 +27,8 @@ beforeAll(async () => {
   await writeFile(join(dir, 'image', 'manifest.json'), '{}');
   pulumi.runtime.setAllConfig({
     'iommu-lab:scenario': 'scenarios/quick.yaml',
-    'iommu-lab:hypervisors': JSON.stringify(['qemu:///system=2', 'qemu+ssh://lab2/system=4']),
+    // A remote host with its SSH inline, as a multi-host stack lists it.
+    'iommu-lab:hypervisors': JSON.stringify(['qemu:///system=2', { uri: 'qemu+ssh://lab@lab2:2222/system', capacity: 4, ssh: { key: '/etc/iommu-lab/hv_ed25519', host_key_sha256: `SHA256:${'B'.repeat(43)}` } }]),
     'iommu-lab:imageDir': join(dir, 'image'),
   });
   await pulumi.runtime.setMocks(
@@ -73,7 +74,10 @@ describe('Pulumi program (mocked engine)', () => {
     const dynamic = created.filter((c) => c.type === 'pulumi-nodejs:dynamic:Resource');
     expect(dynamic.map((c) => c.name)).toEqual(components.map((n) => `${n}-vm`));
     // Placement by capacity: two guests on the local host, the rest on lab2.
-    expect(dynamic.map((c) => c.inputs['uri'])).toEqual(['qemu:///system', 'qemu:///system', 'qemu+ssh://lab2/system', 'qemu+ssh://lab2/system']);
+    expect(dynamic.map((c) => c.inputs['uri'])).toEqual(['qemu:///system', 'qemu:///system', 'qemu+ssh://lab@lab2:2222/system', 'qemu+ssh://lab@lab2:2222/system']);
+    // The remote guests carry the host's SSH (user, host and port from the URI; the key pinned).
+    expect(dynamic[0]!.inputs['hypervisorSsh']).toBeUndefined();
+    expect(dynamic[2]!.inputs['hypervisorSsh']).toEqual({ user: 'lab', host: 'lab2', port: 2222, key_path: '/etc/iommu-lab/hv_ed25519', host_key_sha256: `SHA256:${'B'.repeat(43)}` });
     expect(dynamic[3]!.inputs['iommu']).toEqual({ device: 'virtio', mode: 'lazy' });
     expect(typeof dynamic[0]!.inputs['__provider']).toBe('string');
 

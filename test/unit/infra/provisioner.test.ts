@@ -19,7 +19,8 @@ describe('the Pulumi provisioner', () => {
     expect(await p.down()).toEqual([]); // nothing brought up, nothing taken down
     const file = join(await tmp(), 'inv.json');
     const inv = await p.up({ inventoryFile: file } as never);
-    expect(inv.source).toBe('pulumi');
+    expect(inv.inventory.source).toBe('pulumi');
+    expect(inv.failed).toEqual([]);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(INVENTORY);
     expect(await p.down()).toEqual(['stack quick']);
     expect(calls).toEqual([...pulumiCommands('quick').up, ...pulumiCommands('quick').down]);
