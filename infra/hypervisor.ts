@@ -138,7 +138,7 @@ const relays = new Map<string, Promise<{ server: Server; path: string }>>();
  */
 export async function virshUriFor(uri: string, ssh: InventorySsh | undefined): Promise<string> {
   if (!ssh) return uri;
-  const session = await hypervisorSession(uri, ssh); // fails here, named, when the host is unreachable
+  await hypervisorSession(uri, ssh); // fails here, named, when the host is unreachable or not the pinned one
   let relay = relays.get(uri);
   if (!relay) {
     const remote = remoteLibvirtSocket(uri);
@@ -161,7 +161,6 @@ export async function virshUriFor(uri: string, ssh: InventorySsh | undefined): P
     });
     relays.set(uri, relay);
   }
-  void session;
   const { path } = await relay;
   return `qemu+unix:///system?socket=${path}`;
 }

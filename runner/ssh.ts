@@ -73,7 +73,8 @@ export class SshSession {
     }
     // A guest on another hypervisor forwards SSH to that host's loopback: reach it through the
     // hypervisor's own SSH (a direct-tcpip channel), the hypervisor's host key pinned like the guest's.
-    const sock = ssh.via ? await SshSession.shared(`hypervisor of ${target}`, ssh.via, options).then((j) => j.forwardOut(ssh.host, ssh.port)) : undefined;
+    // (The hypervisor's connection gets its own budget: a guest's short boot-time attempts are not its.)
+    const sock = ssh.via ? await SshSession.shared(`hypervisor of ${target}`, ssh.via).then((j) => j.forwardOut(ssh.host, ssh.port)) : undefined;
     const endpoint = `${ssh.user}@${ssh.host}:${ssh.port}${ssh.via ? ` via ${ssh.via.host}:${ssh.via.port}` : ''}`;
     const client = new Client();
     let seenFingerprint: string | undefined;

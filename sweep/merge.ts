@@ -115,7 +115,7 @@ export async function merge(o: MergeOptions): Promise<MergeResult> {
     }
     await copyFile(join(pieces[0]!.dir, 'scenario.yaml'), join(tmp, 'scenario.yaml'));
     const inventories = await Promise.all(pieces.map(async (p) => JSON.parse(await readFile(join(p.dir, 'inventory.json'), 'utf8')) as Inventory));
-    await writeJsonAtomic(join(tmp, 'inventory.json'), { ...inventories[0], created: new Date().toISOString(), targets: inventories.flatMap((i) => i.targets ?? []) });
+    await writeJsonAtomic(join(tmp, 'inventory.json'), { ...inventories[0], created: new Date().toISOString(), targets: [...new Map(inventories.flatMap((i) => i.targets ?? []).map((t) => [t.name, t])).values()] });
     const manifest: RunManifest = {
       version: 1, id, created: new Date(Math.max(...pieces.map((p) => Date.parse(p.manifest.created)))).toISOString(), lab_version: first.lab_version,
       scenario: first.scenario, seed: first.seed, repetitions: first.repetitions, cells,

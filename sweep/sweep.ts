@@ -144,7 +144,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
         for (const f of provisioned.failed) unavailable.set(f.guest, failureOf(f.error));
         secs.up = (Date.now() - t) / 1000;
       }
-      const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: loaded.scenario.targets.hosts });
+      const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: loaded.scenario.targets.hosts.filter((h) => plan.cells.some((c) => c.target.name === h)) });
 
       const t = Date.now();
       const summary = await runPlan({

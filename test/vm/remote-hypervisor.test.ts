@@ -114,7 +114,11 @@ describe('a sweep over this machine and a hypervisor in another network namespac
     const again = await cli(['sweep', vm.file, '--results', results, '--hosts', right, '--hypervisor', `${LOCAL.uri}=1,${hv.uri}`]);
     expect(again.exitCode, again.all).toBe(0);
     expect(again.all).toContain('completing the unfinished run');
-    expect(again.stdout).toMatch(/6 passed, 0 failed of 6 repetitions \(resumed\)/);
+    // This sweep ran only the 3 that failed; the run now holds all 6 passed.
+    expect(again.stdout).toMatch(/3 passed, 0 failed of 6 repetitions \(resumed\)/);
+    const runDir = /summary: (.*)\/report\/summary\.md/.exec(again.stdout)![1]!;
+    const report = JSON.parse(await readFile(join(runDir, 'report', 'report.json'), 'utf8')) as { cells: { cell: string; metrics: Record<string, { n: number }> }[] };
+    expect(report.cells.map((c) => c.metrics['iops']!.n)).toEqual([2, 2]);
     expect((await hv.exec('virsh -c qemu:///system list --all --name')).stdout.trim()).toBe('');
   });
 

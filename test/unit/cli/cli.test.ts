@@ -42,6 +42,17 @@ describe('iommu-lab CLI', () => {
     expect((await runCli('plan', '--no-such-option', 'x')).code).toBe(2);
   });
 
+  it('exits 2 for a shard out of range and for a remote hypervisor without a pinned key, before anything boots', async () => {
+    const shard = await runCli('sweep', 'scenarios/quick.yaml', '--shard', '3/2');
+    expect(shard.code).toBe(2);
+    expect(shard.stderr).toContain('error[E_SHARD]: --shard 3/2: the shard index must be between 1 and 2');
+    const unpinned = await runCli('sweep', 'scenarios/quick.yaml', '--hypervisor', 'qemu+ssh://root@lab9/system');
+    expect(unpinned.code).toBe(2);
+    expect(unpinned.stderr).toContain('error[E_HYPERVISOR_UNPINNED]: qemu+ssh://root@lab9/system is a remote hypervisor, but no hosts file was given');
+    const merge = await runCli('merge', 'scenarios');
+    expect(merge.code).toBe(2);
+  });
+
   it('prints the matrix as a table', async () => {
     const r = await runCli('plan', 'scenarios/quick.yaml');
     expect(r.code).toBe(0);
