@@ -1,9 +1,17 @@
 /**
  * A sweep split in two shards on this machine and merged gives what the
  * unsharded sweep gives: the same cells, the same verdicts between the IOMMU
- * modes, the same exact counts. Virtual clock, so that timings of different
- * boots agree well enough for verdicts to be a property of the configuration.
- * Every sweep is --fresh: a retry of the test must not complete the last try's runs.
+ * modes, the same exact counts. Two VM profiles, because each clock is exact
+ * in one thing:
+ *  - `v`, the virtual clock on virtio-blk, two boots per guest: timings of
+ *    different boots agree well enough that intel strict against passthrough
+ *    is a verdict of the configuration, not of the boots;
+ *  - `t`, wall-clock TCG on NVMe: traced counts are exact (strict: one
+ *    synchronous IOTLB invalidation per I/O, passthrough none). Its timings,
+ *    from one boot per configuration, are inconclusive, the same way in both.
+ * The virtual clock's traced counts for strict are left out: they differ
+ * between boots today (docs/timing.md). Every sweep is --fresh: a retry of
+ * the test must not complete the last try's runs.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,24 +22,29 @@ import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmshard
 seed: 21
-repetitions: 5
+repetitions: 4
 workloads:
-  - { name: rr, rw: randread, bs: 4k, iodepth: 16, size: 64m, runtime: 2, ramp_time: 1 }
+  - { name: rr, rw: randread, bs: 4k, iodepth: 16, size: 64m, runtime: 2, ramp_time: 0 }
 iommu:
   - { device: intel, mode: strict }
   - { device: intel, mode: passthrough }
 targets:
   vms:
-    - name: s
+    - name: v
       vcpus: 2
       memory_mib: 1024
       kernel: "6.12"
       clock: virtual
-      # virtio-blk: under the virtual clock an NVMe queue of an intel passthrough guest can stall for
-      # ~60 s of guest time (docs/timing.md), which the runner measures again and may give up on.
+      boots: 2
+      # virtio-blk: under the virtual clock an NVMe queue of a passthrough guest can stall (docs/timing.md).
       disks: [{ name: vblk0, bus: virtio-blk, size_mib: 128 }]
-tracing: { scripts: [dma-map-latency], repetitions: 1 }
-metrics: [iops, dma_map_per_io]
+    - name: t
+      vcpus: 2
+      memory_mib: 1024
+      kernel: "6.12"
+      disks: [{ name: nvme0, bus: nvme, size_mib: 128 }]
+tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+metrics: [iops, iotlb_sync_flush_per_io]
 timeouts: { cell_s: 120, boot_s: 240 }
 `;
 
@@ -43,32 +56,37 @@ describe('a sweep in two shards, merged', () => {
   it('gives the same cells, verdicts and counts as the unsharded sweep', async () => {
     const whole = await cli(['sweep', vm.file, '--results', join(vm.dir, 'whole'), '--fresh']);
     expect(whole.exitCode, whole.all).toBe(0);
-    expect(whole.stdout).toContain('12 passed, 0 failed of 12 repetitions');
+    expect(whole.stdout).toContain('20 passed, 0 failed of 20 repetitions');
 
     const shardDirs: string[] = [];
+    let cellsInShards = 0;
     for (const i of [1, 2]) {
       const r = await cli(['sweep', vm.file, '--results', join(vm.dir, `shard${i}`), '--shard', `${i}/2`, '--fresh']);
       expect(r.exitCode, r.all).toBe(0);
-      expect(r.stdout).toContain('6 passed, 0 failed of 6 repetitions');
+      expect(r.stdout).toMatch(/(5|10|15) passed, 0 failed of \1 repetitions/);
       expect(r.stdout).not.toContain('report:');
       shardDirs.push(/^shard: {3}(\S+)/m.exec(r.stdout)![1]!);
+      cellsInShards += Number(/\((\d+) of 4 cells\)/.exec(r.all)![1]);
     }
+    expect(cellsInShards).toBe(4);
     const merged = await cli(['merge', ...shardDirs, '--results', join(vm.dir, 'merged')]);
     expect(merged.exitCode, merged.all).toBe(0);
-    expect(merged.stdout).toContain('merged 2 shard(s): 2 cells, 12 passed and 0 failed repetitions');
+    expect(merged.stdout).toContain('merged 2 shard(s): 4 cells, 20 passed and 0 failed repetitions');
 
     const a = await reportOf(whole.stdout);
     const b = await reportOf(merged.stdout);
     expect(b.cells.map((c) => c.cell)).toEqual(a.cells.map((c) => c.cell));
     const verdicts = (r: Report) => r.modes.comparisons.map((c) => `${c.cell} ${c.metric} ${c.verdict}`).sort();
     expect(verdicts(b)).toEqual(verdicts(a));
-    expect(verdicts(a).some((v) => v.includes('iops') && !v.endsWith('inconclusive'))).toBe(true);
-    // DMA maps per I/O: what the mode makes the driver do for each request, the same in every boot.
-    const counts = (r: Report) => r.cells.map((c) => [c.cell, c.metrics['dma_map_per_io']!.median] as const);
-    for (const [[cell, x], [, y]] of counts(a).map((p, i) => [p, counts(b)[i]!] as const)) {
-      expect(Math.abs(x - y), `${cell}: ${x} vs ${y}`).toBeLessThanOrEqual(0.01 * Math.max(x, y));
+    // The virtual clock's timing verdict is a real one: strict is slower than passthrough, in both.
+    expect(verdicts(a)).toContain('rr__intel-strict__v__vblk0 iops regression');
+    // Exact counts, the same in both: TCG strict one synchronous invalidation per I/O, passthrough none anywhere.
+    const count = (r: Report, cell: string) => r.cells.find((c) => c.cell === cell)!.metrics['iotlb_sync_flush_per_io']!.median;
+    for (const r of [a, b]) {
+      expect(count(r, 'rr__intel-strict__t__nvme0')).toBeGreaterThan(0.99);
+      expect(count(r, 'rr__intel-strict__t__nvme0')).toBeLessThan(1.01);
+      expect(count(r, 'rr__intel-passthrough__t__nvme0')).toBe(0);
+      expect(count(r, 'rr__intel-passthrough__v__vblk0')).toBe(0);
     }
-    // (Every mode maps through the DMA API; what differs is the IOMMU's work behind it.)
-    for (const [, x] of counts(a)) expect(x).toBeGreaterThan(0.9);
   });
 });
