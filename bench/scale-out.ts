@@ -17,7 +17,8 @@
  * Usage: npm run bench:scale-out [-- HOSTS SCENARIO [SAMPLE_RUN_DIR]]
  *   HOSTS     comma-separated host counts (default 1,2,4,8)
  *   SCENARIO  the matrix to estimate (default scenarios/nightly.yaml)
- *   SAMPLE_RUN_DIR  reuse a sample run measured before (skips the sweep; boot and merge then come from bench-scale-out.json)
+ *   SAMPLE    `reuse`: the figures measured last time (bench-scale-out.json), no sweep;
+ *             or a sample run directory measured before (boot and merge from bench-scale-out.json)
  * Needs root, libvirtd and the image (as a sweep does). Prints a Markdown
  * table (docs/infra.md holds the last one) and writes bench-scale-out.json.
  */
@@ -50,7 +51,9 @@ const scripts = target.scenario.tracing.scripts;
 const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-scale-'));
 let measured: { bootS: number; mergeS: number; overhead: Record<string, number>; samples: Record<string, number[]>; run: string; host: string };
 try {
-  if (sampleDir) {
+  if (sampleDir === 'reuse') {
+    measured = (JSON.parse(await readFile('bench-scale-out.json', 'utf8')) as { measured: typeof measured }).measured;
+  } else if (sampleDir) {
     const prior = existsSync('bench-scale-out.json') ? (JSON.parse(await readFile('bench-scale-out.json', 'utf8')) as { measured: typeof measured }).measured : undefined;
     measured = { ...(await overheadsOf(sampleDir)), bootS: prior?.bootS ?? NaN, mergeS: prior?.mergeS ?? NaN, run: sampleDir, host: prior?.host ?? '' };
   } else {
@@ -101,7 +104,7 @@ try {
     rows.push(`| ${n} | ${[...new Set([...of.values()])].length} | ${fmt(wallS)} | ${fmt(Math.min(...shards))} – ${fmt(Math.max(...shards))} | ${(estimates[0]!.wallS / wallS).toFixed(2)}× |`);
   }
   const total = [...cost.values()].reduce((a, b) => a + b, 0);
-  console.log(`${target.scenario.name}: ${plan.cells.length} cells on ${cost.size} targets; measured on ${measured.host}: boot to SSH ${measured.bootS.toFixed(1)} s, lab overhead per repetition ${Object.entries(measured.overhead).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}, merge ${measured.mergeS.toFixed(1)} s; one host in all ${fmt(total)}`);
+  console.log(`${target.scenario.name}: ${plan.cells.length} cells on ${cost.size} targets; measured on ${measured.host}: boot to SSH ${measured.bootS.toFixed(1)} s, wall s beyond the workload's per repetition (negative: virtual seconds run faster than wall ones) ${Object.entries(measured.overhead).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}, merge ${measured.mergeS.toFixed(1)} s; one host in all ${fmt(total)}`);
   console.log('');
   console.log('| hosts | shards with work | night wall time | shortest – longest shard | speed-up |');
   console.log('| --- | --- | --- | --- | --- |');
