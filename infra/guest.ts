@@ -269,7 +269,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   const isFree = listening ? (p: number) => !listening.has(p) : portIsFree;
   const port = req.sshPort ?? (await choosePort(req.guest, options.taken, isFree));
   if (!(await isFree(port))) {
-    throw new PortBusyError(`port ${port} on 127.0.0.1 of ${remote ? req.uri : 'this machine'} is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
+    throw new PortBusyError(`port ${port} on 127.0.0.1${remote ? ` of ${req.uri}` : ''} is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
   }
   options.taken?.add(port);
   const k = await bootKernel(req);

@@ -116,6 +116,8 @@ function inventoryOf(targets: readonly InventoryTarget[]): Inventory {
 export interface DownResult {
   readonly removed: readonly string[];
   readonly leftovers: readonly string[];
+  /** Hosts that could not be cleaned (unreachable, libvirtd down); the others were. */
+  readonly failed: readonly { readonly uri: string; readonly error: LabError }[];
 }
 
 /**
@@ -126,7 +128,19 @@ export interface DownResult {
 export async function down(hypervisors: readonly Hypervisor[], options: { scenario?: string } = {}): Promise<DownResult> {
   const removed: string[] = [];
   const leftovers: string[] = [];
+  const failed: { uri: string; error: LabError }[] = [];
   for (const h of hypervisors) {
+    try {
+      await downOne(h);
+    } catch (e) {
+      // One host that cannot be reached does not keep the others' guests up; with one host, its error is the answer.
+      if (!(e instanceof LabError) || hypervisors.length === 1) throw e;
+      failed.push({ uri: h.uri, error: e });
+    }
+  }
+  return { removed, leftovers, failed };
+
+  async function downOne(h: Hypervisor): Promise<void> {
     const virsh = new Virsh(h.uri, h.ssh);
     const mine = (await virsh.labDomains()).filter((d) => !options.scenario || metadataAttr(d.metadata, 'scenario') === options.scenario);
     // Removing is waiting on libvirt, not work: all of a host's guests at once.
@@ -148,7 +162,6 @@ export async function down(hypervisors: readonly Hypervisor[], options: { scenar
       }
     }
   }
-  return { removed, leftovers };
 }
 
 export function assertLocalRoot(): void {

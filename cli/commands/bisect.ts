@@ -18,7 +18,8 @@ export const bisectCommand: CommandSpec = {
     { flags: '--base <base>', description: "kernel configuration base: 'tiny', 'defconfig' or a .config file (see iommu-lab kernel build)", default: 'tiny' },
     { flags: '--jobs <n>', description: 'parallel jobs for the builds (default: one per CPU)' },
     { flags: '--results <dir>', description: 'results root (the bisection lives under bisect/)', default: 'results' },
-    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY (default qemu:///system)' },
+    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY; remote ones (qemu+ssh://) pinned in the hosts file (default qemu:///system)' },
+    { flags: '--hosts <file>', description: 'hosts file naming remote hypervisors with their pinned keys (default: the scenario\'s hosts_file)' },
     { flags: '--json', description: 'print the result as JSON' },
   ],
   example: 'sudo iommu-lab bisect my.yaml --tree ~/linux --good v6.1 --bad HEAD --cell rr__intel-strict__g__nvme0 --metric iotlb_sync_flush_per_io',
@@ -33,7 +34,7 @@ export const bisectCommand: CommandSpec = {
       const r = await bisect({
         scenarioFile: args[0] as string, tree: String(options['tree']), good: String(options['good']), bad: String(options['bad']),
         cell: String(options['cell']), metric: String(options['metric']), base, ...(jobs ? { jobs } : {}),
-        resultsRoot: String(options['results'] ?? 'results'), hypervisors: await hypervisorsOf(options), signal, log: (l) => io.err(l),
+        resultsRoot: String(options['results'] ?? 'results'), hypervisors: await hypervisorsOf(options, args[0] as string), signal, log: (l) => io.err(l),
       });
       if (options['json']) io.out(JSON.stringify(r, null, 2));
       else {

@@ -14,7 +14,7 @@ export const sweepCommand: CommandSpec = {
   args: ['<scenario>'],
   options: [
     { flags: '--results <dir>', description: 'results root (history, baselines, latest report)', default: 'results' },
-    { flags: '--hosts <file>', description: "hosts file for the scenario's static hosts" },
+    { flags: '--hosts <file>', description: "hosts file: the scenario's static hosts, and remote hypervisors with their pinned keys (default: the scenario's hosts_file)" },
     { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY; remote ones (qemu+ssh://) are pinned in the hosts file (default: the hosts file\'s hypervisors, else qemu:///system)' },
     { flags: '--shard <i/n>', description: 'run shard i of n: a deterministic part of the matrix, whole guests (merge the shards with iommu-lab merge)' },
     { flags: '--keep', description: 'leave the guests up afterwards' },
@@ -66,7 +66,7 @@ export const reproCommand: CommandSpec = {
   args: ['<run-dir/cell-id>'],
   options: [
     { flags: '--results <dir>', description: 'where the new run goes (under repro/)', default: 'results' },
-    { flags: '--hosts <file>', description: 'hosts file, for a cell that ran on a static host' },
+    { flags: '--hosts <file>', description: 'hosts file, for a cell that ran on a static host or to boot the guest on a remote hypervisor' },
     { flags: '--hypervisor <uris>', description: 'libvirt URI to boot the guest on (default qemu:///system)' },
     { flags: '--any-image', description: 'reproduce on the cached image (and a kernel build) even if its digest differs from the run\'s (the output says so)' },
     { flags: '--keep', description: 'leave the guest up afterwards' },

@@ -54,6 +54,7 @@ export const downCommand: CommandSpec = {
   async run(_args, options, io) {
     const res = await down(await hypervisorsOf(options), options['scenario'] ? { scenario: options['scenario'] as string } : {});
     io.out(`removed ${res.removed.length} guest(s)${res.removed.length ? `: ${res.removed.join(', ')}` : ''}${res.leftovers.length ? `; cleaned ${res.leftovers.length} leftover director${res.leftovers.length === 1 ? 'y' : 'ies'}` : ''}`);
-    return EXIT.ok;
+    for (const f of res.failed) io.out(`not cleaned: ${f.uri}: ${f.error.format()}`);
+    return res.failed.length ? EXIT.failed : EXIT.ok;
   },
 };
