@@ -53,12 +53,16 @@ async function waitForTcp(host: string, port: number, ms: number): Promise<boole
   return false;
 }
 
+let made = 0;
+
 export async function startNetnsHypervisor(options: NetnsOptions = {}): Promise<NetnsHypervisor> {
-  const tag = `${process.pid % 10000}${Math.floor(Math.random() * 100)}`;
+  // Unique per process and call (two hosts of one test must not share a name or a subnet); veth names stay under 16 characters.
+  const seq = ++made;
+  const tag = `${process.pid % 100000}${seq}`;
   const ns = `iommulab-hv${tag}`;
   const outer = `ilh${tag}a`;
   const inner = `ilh${tag}b`;
-  const net = 10 + (Number(tag) % 200);
+  const net = 10 + ((process.pid % 200) + seq * 37) % 240;
   const address = `10.213.${net}.2`;
   const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-hv-'));
   await chmod(dir, 0o755);
