@@ -28,13 +28,12 @@ import type { RunManifest } from '../result/types.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRun } from '../analysis/load.js';
-import { bootsOfCell, expand } from '../cell/expand.js';
-import { repetitionShape, repetitionsOf } from '../cell/repetition.js';
-import { LOCAL } from '../infra/hypervisor.js';
-import { closeRemoteLinks } from '../infra/hypervisor.js';
+import { expand } from '../cell/expand.js';
+import { repetitionShape } from '../cell/repetition.js';
+import { closeRemoteLinks, LOCAL } from '../infra/hypervisor.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import { merge } from '../sweep/merge.js';
-import { assignShards } from '../sweep/shard.js';
+import { assignShards, targetCosts } from '../sweep/shard.js';
 import { sweep } from '../sweep/sweep.js';
 
 const [hostsArg = '1,2,4,8', scenarioFile = 'scenarios/nightly.yaml', sampleDir] = process.argv.slice(2);
@@ -83,17 +82,12 @@ try {
     measured = { ...(await overheadsOf(r.dir)), bootS: r.seconds.up, mergeS, run: r.dir, host: (await loadRun(r.dir)).manifest.host };
   }
 
-  // The matrix, target by target, with the measured figures.
+  // The matrix, target by target, with the measured figures (the same sum `--shard` balances by).
   const plan = expand(target);
-  const cost = new Map<string, number>();
-  for (const c of plan.cells) {
-    let s = 0;
-    for (const rep of repetitionsOf(c, plan.repetitions)) {
-      const shape = repetitionShape(c, rep, target.scenario.tracing);
-      s += shape.fioSeconds + (measured.overhead[kindOf(shape.scripts)] ?? measured.overhead['timing']!);
-    }
-    cost.set(c.target.name, (cost.get(c.target.name) ?? 0) + s + (cost.has(c.target.name) ? 0 : bootsOfCell(target.scenario, c) * measured.bootS));
-  }
+  const cost = targetCosts(plan, target.scenario, {
+    bootS: measured.bootS,
+    repetitionS: (shape) => shape.fioSeconds + (measured.overhead[kindOf(shape.scripts)] ?? measured.overhead['timing']!),
+  });
   const rows: string[] = [];
   const estimates: { hosts: number; wallS: number; shards: number[] }[] = [];
   for (const n of hostsArg.split(',').map(Number)) {

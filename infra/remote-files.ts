@@ -45,19 +45,16 @@ const copies = new Map<string, Promise<string>>();
  * The remote path of a local file's content on that host: copied there if
  * missing (`sha256` known: the image manifest's; else computed), never twice.
  */
-export function ensureBlob(s: SshSession, uri: string, local: string, sha256?: string): Promise<string> {
-  const go = async () => {
-    const digest = sha256 ?? (await localDigest(local));
-    const key = `${uri}#${digest}`;
-    let p = copies.get(key);
-    if (!p) {
-      p = copyBlob(s, uri, local, digest);
-      copies.set(key, p);
-      p.catch(() => copies.delete(key));
-    }
-    return p;
-  };
-  return go();
+export async function ensureBlob(s: SshSession, uri: string, local: string, sha256?: string): Promise<string> {
+  const digest = sha256 ?? (await localDigest(local));
+  const key = `${uri}#${digest}`;
+  let p = copies.get(key);
+  if (!p) {
+    p = copyBlob(s, uri, local, digest);
+    copies.set(key, p);
+    p.catch(() => copies.delete(key));
+  }
+  return p;
 }
 
 async function copyBlob(s: SshSession, uri: string, local: string, sha256: string): Promise<string> {

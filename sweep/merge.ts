@@ -9,11 +9,10 @@
  * run). The merged run is assembled under a temporary name in the results
  * root and renamed into place whole; the shards are left as they are.
  */
-import { cp, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { copyFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { MergeError } from '../core/errors.js';
 import { newRunId, RUN_FILE, RunStore } from '../result/store.js';
 import type { RunManifest } from '../result/types.js';

@@ -8,8 +8,8 @@
  * same split from the same scenario.
  */
 import { bootsOfCell } from '../cell/expand.js';
-import { cellWorkloadSeconds, repetitionsOf } from '../cell/repetition.js';
-import type { Plan } from '../cell/types.js';
+import { repetitionShape, repetitionsOf, type RepetitionShape } from '../cell/repetition.js';
+import type { Job, Plan } from '../cell/types.js';
 import { ShardError } from '../core/errors.js';
 import type { Scenario } from '../scenario/types.js';
 
@@ -40,17 +40,25 @@ export function parseShard(text: string): ShardSpec {
   return { index, count };
 }
 
-/** Estimated seconds of each target of the plan: its workloads, the lab's time per repetition, its boots. */
-export function targetCosts(plan: Plan, scenario: Pick<Scenario, 'targets' | 'tracing'>): Map<string, number> {
+/** What a target's time is made of: a boot, and each repetition (its workload seconds and the lab's time around it). */
+export interface CostModel {
+  readonly bootS: number;
+  readonly repetitionS: (shape: RepetitionShape<Job>) => number;
+}
+
+/** The estimate `--shard` balances by (bench/scale-out.ts passes a measured model instead). */
+export const ESTIMATED_COSTS: CostModel = { bootS: BOOT_ESTIMATE_S, repetitionS: (shape) => shape.fioSeconds + REPETITION_OVERHEAD_ESTIMATE_S };
+
+/** Seconds of each target of the plan: its repetitions and its boots (static hosts boot never). */
+export function targetCosts(plan: Plan, scenario: Pick<Scenario, 'targets' | 'tracing'>, model: CostModel = ESTIMATED_COSTS): Map<string, number> {
   const cost = new Map<string, number>();
   const boots = new Map<string, number>();
   for (const c of plan.cells) {
-    const reps = repetitionsOf(c, plan.repetitions).length;
-    const s = cellWorkloadSeconds(c, plan.repetitions, scenario.tracing) + reps * REPETITION_OVERHEAD_ESTIMATE_S;
+    const s = repetitionsOf(c, plan.repetitions).reduce((n, rep) => n + model.repetitionS(repetitionShape(c, rep, scenario.tracing)), 0);
     cost.set(c.target.name, (cost.get(c.target.name) ?? 0) + s);
     if (c.target.kind === 'vm') boots.set(c.target.name, Math.max(boots.get(c.target.name) ?? 0, bootsOfCell(scenario, c)));
   }
-  for (const [t, b] of boots) cost.set(t, cost.get(t)! + b * BOOT_ESTIMATE_S);
+  for (const [t, b] of boots) cost.set(t, cost.get(t)! + b * model.bootS);
   return cost;
 }
 

@@ -10,13 +10,13 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { portIsFree } from '../../infra/guest.js';
 import { LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
 import type { Inventory } from '../../inventory/types.js';
 import { startNetnsHypervisor, type NetnsHypervisor } from '../../tools/netns-hypervisor.js';
+import { printedReport, runBin } from '../helpers/run-cli.js';
 import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmremote
@@ -52,7 +52,7 @@ afterAll(async () => {
   await hv?.stop();
 });
 
-const cli = (args: string[]) => execa('node', ['bin/iommu-lab.js', ...args], { reject: false, all: true });
+const cli = runBin;
 const hostsFile = async (name: string, entry: string) => {
   const f = join(vm.dir, name);
   await writeFile(f, `hypervisors:\n${entry}`);
@@ -88,8 +88,7 @@ describe('a sweep over this machine and a hypervisor in another network namespac
     expect(blobs).not.toContain('.part-');
 
     // The modes were in effect on both hosts: strict flushes the IOTLB once per I/O, passthrough never.
-    const runDir = /summary: (.*)\/report\/summary\.md/.exec(r.stdout)![1]!;
-    const report = JSON.parse(await readFile(join(runDir, 'report', 'report.json'), 'utf8')) as { cells: { cell: string; metrics: Record<string, { median: number }> }[] };
+    const report = await printedReport(r.stdout);
     const flushes = (id: string) => report.cells.find((c) => c.cell.includes(id))!.metrics['iotlb_sync_flush_per_io']?.median ?? 0;
     expect(flushes('intel-strict')).toBeGreaterThan(0.97);
     expect(flushes('intel-passthrough')).toBe(0);
@@ -119,8 +118,7 @@ describe('a sweep over this machine and a hypervisor in another network namespac
     expect(again.all).toContain('completing the unfinished run');
     // This sweep ran only the 3 that failed; the run now holds all 6 passed.
     expect(again.stdout).toMatch(/3 passed, 0 failed of 6 repetitions \(resumed\)/);
-    const runDir = /summary: (.*)\/report\/summary\.md/.exec(again.stdout)![1]!;
-    const report = JSON.parse(await readFile(join(runDir, 'report', 'report.json'), 'utf8')) as { cells: { cell: string; metrics: Record<string, { n: number }> }[] };
+    const report = await printedReport(again.stdout);
     expect(report.cells.map((c) => c.metrics['iops']!.n)).toEqual([2, 2]);
     expect((await hv.exec('virsh -c qemu:///system list --all --name')).stdout.trim()).toBe('');
     // The image the first test copied there was used as it was (run alone, this test copies it itself).

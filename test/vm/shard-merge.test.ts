@@ -13,11 +13,10 @@
  * between boots today (docs/timing.md). Every sweep is --fresh: a retry of
  * the test must not complete the last try's runs.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../analysis/report/model.js';
+import { printedReport, runBin } from '../helpers/run-cli.js';
 import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmshard
@@ -49,8 +48,8 @@ timeouts: { cell_s: 120, boot_s: 240 }
 `;
 
 const vm = useVmScenario('vmshard', SCENARIO);
-const cli = (args: string[]) => execa('node', ['bin/iommu-lab.js', ...args], { reject: false, all: true });
-const reportOf = async (stdout: string) => JSON.parse(await readFile(join(/summary: (.*)\/report\/summary\.md/.exec(stdout)![1]!, 'report', 'report.json'), 'utf8')) as Report;
+const cli = runBin;
+const reportOf = printedReport;
 
 describe('a sweep in two shards, merged', () => {
   it('gives the same cells, verdicts and counts as the unsharded sweep', async () => {
