@@ -26,6 +26,7 @@ export const FAILURE_KINDS = {
   fio: 'fio exited non-zero. The stderr tail and fio\'s output are kept.',
   parse: 'fio\'s JSON was missing, truncated or without latency histograms. The raw output is kept as fio.json.',
   bpftrace: 'A bpftrace script did not attach, printed errors, or did not exit after SIGINT. Its stderr is kept.',
+  'trace-incomplete': 'A traced repetition whose counts could not be proven complete: the kernel did not list all of a script\'s probes as attached within the budget, its BPF programs missed events (recursion misses), or the target has no bpftool to tell. The repetition fails; a partial count is never recorded.',
   'dma-map-benchmark': 'The DMA-map benchmark could not run: the guest kernel lacks CONFIG_DMA_MAP_BENCHMARK, no tool was built for it, the test device could not be bound to the benchmark, or the tool failed. Its output and stderr are kept.',
   'guest-died': 'The guest\'s kernel panicked or its domain stopped (libvirt\'s state and the serial console are asked before any failure on a guest is recorded). The guest is booted again and the repetition run anew (at most twice per guest, six times per run); after that it fails with the console\'s last lines.',
   hypervisor: 'libvirt or QEMU could not start, stop or reboot a guest (libvirtd down, a virsh command failed, no free port). The rest of the guest\'s repetitions in this boot fail with it; the next boot, or the next sweep, tries again.',
@@ -194,12 +195,14 @@ export const UnsafeNameError = define('E_UNSAFE_NAME', bad('A cell id, target or
 // ---- Guests, libvirt, images (exit 1) ----
 
 export const GuestDiedError = define('E_GUEST_DIED', failed('guest-died', 'A lab guest stopped (kernel panic on the serial console, or its domain no longer runs); the console\'s last lines are kept.', 'the serial console says why; the lab boots the guest again'));
+export const GuestBootFailedError = define('E_GUEST_BOOT', failed('guest-died', 'A lab guest cannot boot, as its serial console or QEMU\'s log shows (its init gave up, its kernel panicked, QEMU refused a device or aborted): the boot ends at once with that cause, not after the boot timeout.', 'the cause and its usual fix are printed with the console\'s last lines'));
 export const BootTimeoutError = define('E_BOOT_TIMEOUT', failed('timeout', 'A guest did not answer SSH within timeouts.boot_s.', 'look at the serial console below; raise timeouts.boot_s if the host is slow'));
 export const PortBusyError = define('E_PORT_BUSY', failed('hypervisor', 'The loopback port a guest forwards SSH to is taken.', 'free the port or let the lab choose one'));
 export const NoPortError = define('E_NO_PORT', failed('hypervisor', 'No free loopback port for a guest\'s SSH.', 'stop what holds ports 22000–29999, or run fewer guests'));
 export const RebootStaticError = define('E_REBOOT_STATIC', failed(undefined, 'A static host cannot be rebooted by the lab.', 'use boots: 1 for static hosts'));
 export const VirshMissingError = define('E_VIRSH_MISSING', failed('hypervisor', 'virsh is not installed.', 'apt-get install libvirt-clients libvirt-daemon-system (or run scripts/setup.sh)'));
 export const LibvirtdDownError = define('E_LIBVIRTD_DOWN', failed('hypervisor', 'libvirtd does not answer at the hypervisor URI.'));
+export const QemuTooOldError = define('E_QEMU_TOO_OLD', failed('hypervisor', "The hypervisor's QEMU is older than the lab needs (8.1): QEMU 7.2 stalls emulated NVMe queues under the virtual clock and can hang two-vCPU boots (both fixed upstream in 8.1). Its guests are not booted.", 'Debian 12: scripts/setup.sh installs QEMU 10 and libvirt 11 from bookworm-backports; elsewhere install QEMU 8.1 or newer from your distribution (docs/infra.md)'));
 export const VirshError = define('E_VIRSH', failed('hypervisor', 'A virsh command failed; its stderr is kept.'));
 export const HypervisorUnreachableError = define('E_HYPERVISOR_UNREACHABLE', failed('hypervisor', 'The lab cannot reach a remote hypervisor over SSH (no answer, refused, or its key not accepted); its guests are not booted and their cells fail; the other hosts\' cells go on.', 'check that the host is up, sshd listens, and the key in the hosts file is in root\'s authorized_keys there'));
 export const HypervisorHostKeyError = define('E_HYPERVISOR_HOST_KEY', failed('host-key-mismatch', 'A remote hypervisor\'s SSH host key is not the one pinned in the hosts file; nothing is sent to it.', 'if the host was reinstalled, pin its new key (ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -); otherwise find out who answers at that address'));
@@ -246,6 +249,7 @@ export const FioError = define('E_FIO', failed('fio', 'fio exited non-zero; its 
 export const FioParseError = define('E_FIO_PARSE', failed('parse', 'fio\'s output has no usable JSON.', 'the raw output is kept as fio.json beside the result; look there'));
 export const DmaMapBenchmarkError = define('E_DMA_MAP_BENCHMARK', failed('dma-map-benchmark', "The kernel's DMA-map benchmark could not run or said nothing the lab could read; the tool's output and stderr are kept beside the result.", 'see docs/dma-map-benchmark.md'));
 export const DmaMapToolError = define('E_DMA_MAP_TOOL', failed(undefined, "Building the DMA-map benchmark's tool (tools/testing/selftests/dma/dma_map_benchmark.c of the kernel's source) for a guest failed.", 'apt-get install -y build-essential (a static build needs libc6-dev), or see the compiler output'));
+export const TraceIncompleteError = define('E_TRACE_INCOMPLETE', failed('trace-incomplete', "A bpftrace script's counts would not cover the whole workload: the kernel lists fewer of its probes as attached than bpftrace announced, or its programs missed events (bpftool prog show: recursion_misses).", 'install bpftool on the target; for misses, count with kfunc (fentry) probes, which do not skip nested events as kprobes do (docs/tracing.md)'));
 export const BpftraceError = define('E_BPFTRACE', failed('bpftrace', 'A bpftrace script failed to attach, reported errors, or did not exit.', 'the script and its stderr are kept beside the result'));
 
 export function isLabError(e: unknown): e is LabError {

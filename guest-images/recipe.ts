@@ -29,6 +29,7 @@ export const RECIPE: Recipe = {
     'openssh-server',
     'fio',
     'bpftrace',
+    'bpftool', // the runner lists bpftrace's attached probes and their programs' recursion misses (runner/traced.ts)
     'iproute2',
     'pciutils',
     'procps',

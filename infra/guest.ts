@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BootTimeoutError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, RebootStaticError } from '../core/errors.js';
+import { BootTimeoutError, GuestBootFailedError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, QemuTooOldError, RebootStaticError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { InventorySsh, InventoryTarget } from '../inventory/types.js';
 import { SshSession } from '../runner/ssh.js';
@@ -22,7 +22,7 @@ import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import { inspectBuild, prepareBuild, type KernelBuildSpec } from '../guest-images/kernel/under-test.js';
 import { factsOf } from '../guest-images/kernel/config.js';
 import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-map-tool.js';
-import { Virsh } from './virsh.js';
+import { MIN_QEMU, olderThan, Virsh, type HypervisorVersions } from './virsh.js';
 import { hypervisorSession, isLocalUri } from './hypervisor.js';
 import { ensureBlob, remoteConsoleTail, remoteListeningPorts, removeRemoteGuestDir, stageRemoteGuest } from './remote-files.js';
 
@@ -93,6 +93,18 @@ async function consoleTail(file: string, lines = 40): Promise<string> {
   }
 }
 
+/**
+ * QEMU's own last words for a local domain (libvirt's per-domain log): what it refused or why it
+ * aborted ("Bad icount read", a device option it does not know), which the guest's console cannot show.
+ */
+async function qemuLogTail(domain: string, lines = 8): Promise<string> {
+  const text = await consoleTail(join(QEMU_LOG_DIR, `${domain}.log`), 200);
+  const own = text.split('\n').filter((l) => !/^(\d{4}-\d\d-\d\d |LC_ALL=|[A-Z_]+=\S* \\$|-\S+ \\$|char device redirected)/.test(l));
+  const tail = own.slice(-lines).join('\n').trim();
+  return tail ? `\n-- QEMU (${QEMU_LOG_DIR}/${domain}.log) --\n${tail}` : '';
+}
+const QEMU_LOG_DIR = '/var/log/libvirt/qemu';
+
 /** A TCG boot with interrupt remapping occasionally panics on the timer check; one retry fixes it. */
 export function knownBootFlake(console: string): string | undefined {
   if (console.includes("timer doesn't work through Interrupt-remapped IO-APIC")) return 'timer does not work through interrupt-remapped IO-APIC (TCG flake)';
@@ -126,7 +138,7 @@ export async function bootKernel(req: Pick<GuestRequest, 'kernel' | 'kernelBuild
 }
 
 /** What the runner needs to reach and judge this guest. */
-export function guestTarget(req: GuestRequest, port: number, k: BootKernel): InventoryTarget {
+export function guestTarget(req: GuestRequest, port: number, k: BootKernel, versions: HypervisorVersions = {}): InventoryTarget {
   return {
     name: req.guest,
     kind: 'vm',
@@ -153,6 +165,8 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel): Inv
       ...(k.dmaMapTool ? { dma_map_tool: k.dmaMapTool } : {}),
       cmdline: kernelCmdline(req.iommu.device, req.iommu.mode, req.profile.clock),
       clock: req.profile.clock,
+      ...(versions.qemu ? { qemu_version: versions.qemu } : {}),
+      ...(versions.libvirt ? { libvirt_version: versions.libvirt } : {}),
     },
   };
 }
@@ -202,23 +216,59 @@ export async function exposeImage(image: Image): Promise<void> {
 /** The line the guest's init prints on the serial console just before it starts sshd. */
 export const READY_MARK = 'iommu-lab: guest ready';
 
-/** True once the console log (where readable: local hypervisors) holds the ready mark. */
-export async function consoleSaysReady(consoleLog: string): Promise<boolean> {
-  try {
-    return (await readFile(consoleLog, 'utf8')).includes(READY_MARK);
-  } catch {
-    return false;
+/** What the serial console says of a boot: still going, ready for SSH, or failed for a reason it names. */
+export type ConsoleState =
+  | { readonly state: 'booting' }
+  | { readonly state: 'ready' }
+  | { readonly state: 'failed'; readonly why: string; readonly fix: string };
+
+/**
+ * Boots that cannot end well, as the console shows them: the guest's init giving up, a kernel panic,
+ * QEMU's own abort. Read while booting, so such a boot ends at once with its cause, not after the boot timeout.
+ */
+export function bootFailure(console: string): Extract<ConsoleState, { state: 'failed' }> | undefined {
+  const init = /iommu-lab init: (.*)/.exec(console);
+  if (init) {
+    return { state: 'failed', why: `the guest's init gave up: ${init[1]!.trim()}`, fix: /labroot/.test(init[1]!)
+      ? 'the root disk did not appear: the kernel may lack its disk driver (for your own kernel: iommu-lab kernel check), or, with virtio-iommu, the virtio_iommu module did not load first'
+      : 'the root file system could not be mounted: rebuild the image (iommu-lab image build --force)' };
   }
+  const panic = /Kernel panic - not syncing: (.*)/.exec(console);
+  if (panic) {
+    const what = panic[1]!.trim();
+    const fix = /Unable to mount root|No working init/.test(what)
+      ? 'the kernel found no root or init: the initramfs does not fit this kernel (rebuild it: iommu-lab image build --force, or iommu-lab kernel check for your own kernel)'
+      : /timer doesn't work|IO-APIC/.test(what)
+        ? 'a known TCG flake with interrupt remapping: the lab boots once more'
+        : 'the console below says where it panicked; if it repeats on one configuration, try the other kernel of the image or vcpus: 1';
+    return { state: 'failed', why: `the guest kernel panicked while booting: ${what}`, fix };
+  }
+  return undefined;
 }
 
-export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isAlive: () => Promise<boolean>, ready?: () => Promise<boolean>): Promise<void> {
+/** The console log's state (where readable: local hypervisors). */
+export async function consoleState(consoleLog: string): Promise<ConsoleState> {
+  let text: string;
+  try {
+    text = await readFile(consoleLog, 'utf8');
+  } catch {
+    return { state: 'booting' };
+  }
+  if (text.includes(READY_MARK)) return { state: 'ready' };
+  return bootFailure(text) ?? { state: 'booting' };
+}
+
+export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isAlive: () => Promise<boolean>, console?: () => Promise<ConsoleState>): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   // Where the console is readable, the first SSH attempt waits for the guest's ready mark:
   // earlier attempts only queue behind QEMU's SYN retransmissions (see below).
-  if (ready) {
+  if (console) {
     let polls = 0;
-    while (Date.now() < until && !(await ready())) {
+    for (;;) {
+      const c = await console();
+      if (c.state === 'ready' || Date.now() >= until) break;
+      if (c.state === 'failed') throw new GuestBootFailedError(`${target.name} cannot boot: ${c.why}`, { fix: c.fix });
       if (++polls % 20 === 0 && !(await isAlive())) throw new GuestDiedError(`${target.name} stopped while booting`, { fix: 'see the serial console below' });
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -258,7 +308,10 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   const virsh = new Virsh(req.uri, req.hypervisorSsh);
   // On another host everything goes through the lab's SSH connection to it: made (and its key checked) first.
   const remote = req.hypervisorSsh ? await hypervisorSession(req.uri, req.hypervisorSsh) : undefined;
-  await virsh.ping();
+  const versions = await virsh.versions();
+  if (versions.qemu && olderThan(versions.qemu, MIN_QEMU)) {
+    throw new QemuTooOldError(`${req.uri} runs QEMU ${versions.qemu}; the lab needs QEMU ${MIN_QEMU} or newer`);
+  }
   const domain = domainName(req.guest);
   await virsh.remove(domain);
   if (!remote) await exposeImage(req.image);
@@ -273,7 +326,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   }
   options.taken?.add(port);
   const k = await bootKernel(req);
-  const target = guestTarget(req, port, k);
+  const target = guestTarget(req, port, k, versions);
   const dir = join(GUESTS_DIR, domain);
   // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest.
   const there = remote
@@ -283,7 +336,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
         initrd: await ensureBlob(remote, req.uri, k.initrd),
       }
     : undefined;
-  const tailOf = (consoleLog: string) => (remote ? remoteConsoleTail(remote, domain) : consoleTail(consoleLog));
+  const tailOf = async (consoleLog: string) => (remote ? remoteConsoleTail(remote, domain) : `${await consoleTail(consoleLog)}${await qemuLogTail(domain)}`);
 
   let retried: string | undefined;
   for (let attempt = 1; ; attempt++) {
@@ -312,7 +365,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
       throw e;
     }
     try {
-      await waitForSsh(target, req.bootTimeoutS * 1000, async () => (await virsh.state(domain)) === 'running', isLocalUri(req.uri) ? () => consoleSaysReady(files.consoleLog) : undefined);
+      await waitForSsh(target, req.bootTimeoutS * 1000, async () => (await virsh.state(domain)) === 'running', isLocalUri(req.uri) ? () => consoleState(files.consoleLog) : undefined);
       await parkGuest(target);
       return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, virtType, ...(kvmFallback ? { kvmFallback } : {}), ...(retried ? { retried } : {}) } };
     } catch (e) {
@@ -345,7 +398,7 @@ export async function rebootGuest(target: InventoryTarget, timeoutMs: number): P
   // The console must not still hold the first boot's ready mark.
   if (log) await truncate(log, 0).catch(() => {});
   await virsh.start(domain);
-  const ready = log ? () => consoleSaysReady(log) : undefined;
+  const ready = log ? () => consoleState(log) : undefined;
   await waitForSsh(target, timeoutMs, async () => (await virsh.state(domain)) === 'running', ready);
   await parkGuest(target);
 }

@@ -49,6 +49,17 @@ export class Virsh {
     await this.run(['version'], { timeoutMs: 20_000 });
   }
 
+  /** The hypervisor's QEMU and libvirt versions (`virsh version`), asked once per URI. */
+  async versions(): Promise<HypervisorVersions> {
+    let v = versionsOf.get(this.uri);
+    if (!v) {
+      v = this.run(['version'], { timeoutMs: 20_000 }).then((r) => parseVirshVersion(r.stdout));
+      versionsOf.set(this.uri, v);
+      v.catch(() => versionsOf.delete(this.uri));
+    }
+    return v;
+  }
+
   /**
    * `kvm` where the hypervisor offers it, `qemu` (TCG) otherwise. IOMMU_LAB_ACCEL=tcg
    * forces TCG (comparable timings across machines). On the local host, libvirt
@@ -120,6 +131,38 @@ export class Virsh {
     }
     return out;
   }
+}
+
+export interface HypervisorVersions {
+  readonly qemu?: string;
+  readonly libvirt?: string;
+}
+
+const versionsOf = new Map<string, Promise<HypervisorVersions>>();
+
+/** `virsh version`: "Using library: libvirt 11.3.0", "Running hypervisor: QEMU 10.0.2". */
+export function parseVirshVersion(stdout: string): HypervisorVersions {
+  const qemu = /Running hypervisor:\s*QEMU\s+([0-9][0-9.]*)/i.exec(stdout)?.[1];
+  const libvirt = /Using library:\s*libvirt\s+([0-9][0-9.]*)/i.exec(stdout)?.[1];
+  return { ...(qemu ? { qemu } : {}), ...(libvirt ? { libvirt } : {}) };
+}
+
+/**
+ * The oldest QEMU the lab runs guests on. QEMU 7.2 (Debian 12's own) drops guest memory barriers
+ * under -icount while its main loop runs beside the vCPUs: emulated NVMe queues with shadow doorbells
+ * stall for ~60 s of guest time, and two vCPUs under icount can hang a boot. Both fixed in 8.1.
+ */
+export const MIN_QEMU = '8.1';
+
+/** True when dotted version `a` is older than `b` (8.0.5 < 8.1; 10.0.2 ≥ 8.1). */
+export function olderThan(a: string, b: string): boolean {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
 }
 
 async function qemuUserCanOpenKvm(): Promise<boolean> {

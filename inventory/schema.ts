@@ -79,6 +79,8 @@ export const inventorySchema: Record<string, unknown> = {
               dma_map_tool: { type: 'string', minLength: 1, description: "The DMA-map benchmark's tool built for the guest's kernel, on the machine that runs the lab." },
               cmdline: { type: 'string' },
               clock: { enum: [...VM_CLOCKS] },
+              qemu_version: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', description: "The hypervisor's QEMU that ran the guest (virsh version)." },
+              libvirt_version: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', description: "The hypervisor's libvirt (virsh version)." },
             },
           },
         },

@@ -43,6 +43,9 @@ export interface InventoryVm {
   readonly dma_map_tool?: string;
   readonly cmdline: string;
   readonly clock: VmClock;
+  /** The hypervisor's QEMU and libvirt (`virsh version`) that ran the guest. */
+  readonly qemu_version?: string;
+  readonly libvirt_version?: string;
 }
 
 export interface InventoryTarget {

@@ -99,6 +99,17 @@ export const repResultSchema: Record<string, unknown> = {
             },
           },
           attach_seconds: { type: 'number', minimum: 0 },
+          complete: {
+            description: 'The counts cover the whole workload: every announced probe attached in the kernel before it, no event missed.',
+            type: 'object',
+            additionalProperties: false,
+            required: ['probes_announced', 'probes_in_kernel', 'recursion_misses'],
+            properties: {
+              probes_announced: { type: 'integer', minimum: 0 },
+              probes_in_kernel: { type: 'integer', minimum: 0 },
+              recursion_misses: { type: 'integer', const: 0 },
+            },
+          },
         },
       },
     },

@@ -56,6 +56,12 @@ export interface TraceRecord {
   /** Probes cut out because the target's kernel lacks them, with the reason. */
   readonly skipped: readonly { readonly probe: string; readonly reason: string }[];
   readonly attach_seconds?: number;
+  /**
+   * The counts cover the whole workload: the kernel listed every probe bpftrace announced as attached
+   * before the workload started, and its programs missed no event. Absent in runs recorded before the
+   * lab checked it: their counts may be partial (docs/tracing.md).
+   */
+  readonly complete?: { readonly probes_announced: number; readonly probes_in_kernel: number; readonly recursion_misses: number };
 }
 
 export interface Provenance {

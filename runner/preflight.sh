@@ -26,7 +26,16 @@ while [ "$#" -ge 2 ]; do
   dev=$(readlink -f "$SYS/dev/block/$majmin" 2>/dev/null)
   d="$dev"; group=""; pci=""; features=""
   while [ -n "$d" ] && [ "$d" != "/" ] && [ "$d" != "$SYS" ]; do
-    case "${d##*/}" in virtio[0-9]*) [ -r "$d/features" ] && features=$(cat "$d/features") ;; esac
+    case "${d##*/}" in
+      virtio[0-9]*) [ -r "$d/features" ] && features=$(cat "$d/features") ;;
+      # NVMe multipath (QEMU 10's controller, real multipath disks): the namespace hangs off a
+      # virtual subsystem; its DMA is done by the subsystem's controller, a PCI device with the group.
+      # With several controllers the first is taken (one path is what a test disk's fio uses).
+      nvme-subsys[0-9]*)
+        for c in "$d"/nvme[0-9]*; do
+          if [ -e "$c/device" ]; then d=$(readlink -f "$c/device"); continue 2; fi
+        done ;;
+    esac
     if [ -L "$d/iommu_group" ]; then
       group=$(readlink -f "$d/iommu_group"); group="${group##*/}"; pci="${d##*/}"; break
     fi

@@ -64,7 +64,11 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
     traces = out.traces;
     tracing = Object.fromEntries(scripts.map((x) => {
       const t = traces.find((y) => y.name === x.name);
-      return [x.name, { probes: x.prepared.probes, skipped: x.prepared.skipped, ...(t && Number.isFinite(t.attachSeconds) ? { attach_seconds: t.attachSeconds } : {}) }];
+      return [x.name, {
+        probes: x.prepared.probes, skipped: x.prepared.skipped,
+        ...(t && Number.isFinite(t.attachSeconds) ? { attach_seconds: t.attachSeconds } : {}),
+        ...(t ? { complete: { probes_announced: t.probesAnnounced, probes_in_kernel: t.probesInKernel, recursion_misses: t.recursionMisses } } : {}),
+      }];
     }));
     for (const t of traces) {
       files[`bpftrace-${t.name}.json`] = t.stdout;
