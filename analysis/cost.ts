@@ -13,13 +13,15 @@
  *    cost per synchronous invalidation.
  * The interval is the Hodges–Lehmann interval of the time difference (from the
  * U test, as for every timing) divided by the count difference, which is
- * exact. Only virtual-time cells are decomposed: wall-clock timings under
+ * exact — but only when the counts are proven complete (runner/traced.ts): a
+ * count that missed events would inflate the cost by the same factor, so
+ * without that proof the step says why no cost is given. Only virtual-time cells are decomposed: wall-clock timings under
  * emulation are too noisy for a difference of differences.
  */
 import type { Cell } from '../cell/types.js';
 import { siblingKey } from '../cell/expand.js';
 import { configName } from '../core/iommu.js';
-import { samples, timebaseOfCell, type LoadedRun } from './load.js';
+import { completeCounts, samples, timebaseOfCell, type LoadedRun } from './load.js';
 import { hodgesLehmann, median } from './stats/index.js';
 
 export interface CostStep {
@@ -45,6 +47,8 @@ export interface CostStep {
   readonly nsPerEvent?: number;
   readonly nsLower?: number;
   readonly nsUpper?: number;
+  /** Why no cost per event is given: the counts are absent or not proven complete. */
+  readonly countsMissing?: string;
   readonly summary: string;
 }
 
@@ -55,9 +59,10 @@ const STEPS = [
 
 const usPerIo = (iops: readonly number[]) => iops.filter((v) => v > 0).map((v) => 1e6 / v);
 
-function countOf(run: LoadedRun, cell: Cell, metric: string): number | undefined {
-  const v = samples(run, cell.id, metric).values;
-  return v.length ? median(v) : undefined;
+/** The median count, or why there is none that can be trusted. */
+function countOf(run: LoadedRun, cell: Cell, metric: string): { readonly value: number } | { readonly missing: string } {
+  const c = completeCounts(run, cell.id, metric);
+  return 'missing' in c ? { missing: `${configName(cell.iommu)}: ${c.missing}` } : { value: median(c.values) };
 }
 
 const f1 = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(1));
@@ -81,18 +86,19 @@ export function costDecomposition(run: LoadedRun): CostStep[] {
         const hl = hodgesLehmann(ta, tb, 0.95);
         const ca = countOf(run, a, s.metric);
         const cb = countOf(run, b, s.metric);
-        const events = s.counted === 'to' ? cb : cb !== undefined && ca !== undefined ? cb - ca : undefined;
+        const missing = 'missing' in cb ? cb.missing : s.counted === 'delta' && 'missing' in ca ? ca.missing : undefined;
+        const events = 'value' in cb ? (s.counted === 'to' ? cb.value : 'value' in ca ? cb.value - ca.value : undefined) : undefined;
         const step = `${configName(a.iommu)} → ${configName(b.iommu)}`;
         const per = events !== undefined && events > 0.05 ? { nsPerEvent: (hl.estimate * 1000) / events, nsLower: (hl.lower * 1000) / events, nsUpper: (hl.upper * 1000) / events } : {};
         const conf = `${Math.round(hl.confidence * 100)} % CI`;
         const summary = `${step}: +${f1(hl.estimate)} µs of guest time per I/O [${f1(hl.lower)}, ${f1(hl.upper)}] (${f1(median(ta))} → ${f1(median(tb))} µs)` +
           (per.nsPerEvent !== undefined
             ? `; ${events!.toFixed(3)} more ${s.event}s per I/O, so about ${f1(per.nsPerEvent / 1000)} µs each [${f1(per.nsLower! / 1000)}, ${f1(per.nsUpper! / 1000)}] (${conf}, virtual time)`
-            : events === undefined ? `; no traced ${s.metric} to say per ${s.event} (trace ${s.metric === 'dma_map_per_io' ? 'dma-map-latency' : 'iotlb-invalidations'})` : `; the counts of ${s.event}s do not differ, so the difference is not theirs`);
+            : events === undefined ? `; no cost per ${s.event}: ${missing ?? `no complete ${s.metric}`}` : `; the counts of ${s.event}s do not differ, so the difference is not theirs`);
         out.push({
           group, device, step, event: s.event, from: configName(a.iommu), to: configName(b.iommu),
           usPerIoFrom: median(ta), usPerIoTo: median(tb), deltaUs: hl.estimate, deltaLower: hl.lower, deltaUpper: hl.upper, confidence: hl.confidence,
-          eventsPerIo: events ?? NaN, ...per, summary,
+          eventsPerIo: events ?? NaN, ...per, ...(events === undefined && missing ? { countsMissing: missing } : {}), summary,
         });
       }
     }

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { LabError, RunUnreadableError } from '../core/errors.js';
-import { describeMetric, exposureOf, sourceOf } from '../core/metrics.js';
+import { describeMetric, exposureOf, scriptOf, sourceOf } from '../core/metrics.js';
 import { timebaseOf, type Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
 import { repResultSchema } from '../result/schema.js';
@@ -128,6 +128,24 @@ export function samples(run: LoadedRun, cellId: string, metric: string): { value
     boots.push(bootOf(r));
   }
   return { values, exposures, boots };
+}
+
+/**
+ * A traced metric's values, only where every repetition that gave one proved its counts complete
+ * (all probes attached in the kernel before the workload, no missed events: runner/traced.ts).
+ * Otherwise why not, in words a report can print.
+ */
+export function completeCounts(run: LoadedRun, cellId: string, metric: string): { readonly values: number[] } | { readonly missing: string } {
+  const d = describeMetric(metric);
+  const script = d && scriptOf(d);
+  if (!script) return { missing: `${metric} is not a traced count` };
+  const traced = (run.reps.get(cellId) ?? []).filter((r) => r.outcome.state === 'passed' && r.outcome.metrics[metric] !== undefined);
+  if (traced.length === 0) return { missing: `no traced ${metric} (trace ${script})` };
+  const unproven = traced.filter((r) => !r.tracing?.[script]?.complete);
+  if (unproven.length) {
+    return { missing: `${unproven.length} of ${traced.length} traced repetitions did not prove their ${script} counts complete (recorded before the lab checked attachment and missed events): measure again` };
+  }
+  return { values: traced.map((r) => (r.outcome as { metrics: Record<string, number> }).metrics[metric]!) };
 }
 
 /**

@@ -60,6 +60,8 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
       await store.writeRep({
         version: 1, run: id, cell: cell.id, rep: { kind, index }, started: o.created.toISOString(), finished: o.created.toISOString(),
         outcome: { state: 'passed', metrics },
+        // Traced repetitions as the runner records them: every announced probe attached, no event missed.
+        ...(kind === 'traced' ? { tracing: Object.fromEntries(o.scenario.scenario.tracing.scripts.map((s) => [s, { probes: [], skipped: [], complete: { probes_announced: 1, probes_in_kernel: 1, recursion_misses: 0 } }])) } : {}),
         provenance: { target: cell.target.name, boot_id: `${id}/${cell.target.name}/${boot}`, target_kind: cell.target.kind, scenario_sha256: o.scenario.sha256, seed: o.seed, order: order++, lab_version: 'synthetic', host: thisHost() },
         files: {},
       }, {});

@@ -67,10 +67,12 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
       return [x.name, {
         probes: x.prepared.probes, skipped: x.prepared.skipped,
         ...(t && Number.isFinite(t.attachSeconds) ? { attach_seconds: t.attachSeconds } : {}),
-        ...(t ? { complete: { probes_announced: t.probesAnnounced, probes_in_kernel: t.probesInKernel, recursion_misses: t.recursionMisses } } : {}),
+        ...(t && !t.unproven ? { complete: { probes_announced: t.probesAnnounced, probes_in_kernel: t.probesInKernel, recursion_misses: t.recursionMisses } } : {}),
       }];
     }));
     for (const t of traces) {
+      // Counts the kernel cannot vouch for stay, flagged: the analysis derives nothing from them (analysis/load.ts).
+      if (t.unproven) checks.push({ name: `trace-complete:${t.name}`, ok: false, detail: t.unproven });
       files[`bpftrace-${t.name}.json`] = t.stdout;
       if (t.stderr.trim()) files[`bpftrace-${t.name}.stderr.txt`] = t.stderr;
     }

@@ -1,17 +1,21 @@
 /**
- * A traced repetition: bpftrace scripts start first, the workload waits until
- * the kernel lists every probe of every script as attached (bpftrace announces
- * its probes before it attaches them: 2–29 s under TCG, longer on the virtual
- * clock), fio runs, the scripts' missed events are read from the kernel, then
- * the scripts get SIGINT and print their maps. A script whose probes are not
- * all attached within the budget, or whose programs missed events, fails the
- * repetition (`trace-incomplete`): a partial count is never recorded.
+ * A traced repetition: bpftrace scripts start first, and the workload waits
+ * until every probe of every script is attached. bpftrace's "attached_probes"
+ * line comes before it attaches them (one by one: 7–52 s on the virtual
+ * clock), so the runner waits for the line bpftrace prints once its attach
+ * loop is done (__BPFTRACE_NOTIFY_PROBES_ATTACHED, as bpftrace's own runtime
+ * tests do), refuses a script that skipped a probe, and checks that the kernel
+ * holds at least one attachment per probe. fio runs; the programs' missed
+ * events are read from the kernel while they are loaded; then the scripts get
+ * SIGINT and print their maps. A script whose probes are not all attached
+ * within the budget, or whose programs missed events, fails the repetition
+ * (`trace-incomplete`): a partial count is never recorded.
  * Tracing slows I/O (fio IOPS fell to 0.43–0.85 of untraced under TCG), which
  * is why traced repetitions are apart from the timing ones.
  */
 import { BpftraceError, InterruptedError, TraceIncompleteError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
-import { attachedProbes, pidOf, recursionMisses } from './bpf-kernel.js';
+import { bpfProcessView, pidOf, type BpfProcessView } from './bpf-kernel.js';
 import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
 import { parseBpftraceJson, type BpftraceOutput, type PreparedScript } from './tracing.js';
 
@@ -21,16 +25,20 @@ export interface TraceRun {
   readonly stderr: string;
   /** From the script's start until the kernel listed all its probes. */
   readonly attachSeconds: number;
-  /** Probes bpftrace announced, and those the kernel listed as attached before the workload started. */
+  /** Probes bpftrace announced (BEGIN/END included), and attachments the kernel held for it before the workload. */
   readonly probesAnnounced: number;
   readonly probesInKernel: number;
   /** Events the script's BPF programs missed during the workload (0, or the repetition fails). */
   readonly recursionMisses: number;
+  /** Why the counts cannot be proven complete although nothing was seen missing (kprobe programs); absent when they are. */
+  readonly unproven?: string;
   readonly output: BpftraceOutput;
 }
 
 interface Running {
   readonly name: string;
+  /** Probes of the prepared script, BEGIN/END aside: each needs an attachment in the kernel. */
+  readonly probes: number;
   readonly pidfile: string;
   readonly pid: number;
   readonly done: Promise<ExecResult>;
@@ -43,8 +51,10 @@ interface Running {
 }
 
 const ATTACH_TIMEOUT_MS = 180_000;
-/** How often the kernel's list of attached probes is read while bpftrace attaches. */
-const ATTACH_POLL_MS = 1_000;
+/** What bpftrace prints, with this variable set, once its attach loop is done (bpftrace 0.17: on stderr). */
+const ATTACHED_ENV = '__BPFTRACE_NOTIFY_PROBES_ATTACHED';
+/** bpftrace 0.17 on a probe it could not attach: it goes on without it, and its count would read 0. */
+const SKIPPED_PROBE = /WARNING: could not attach probe (\S+), skipping/g;
 
 /** A timer that can be cancelled: a forgotten 180 s timer kept the CLI alive for 3 minutes after a run. */
 function timer<T>(ms: number, value: T): { promise: Promise<T>; cancel: () => void } {
@@ -69,42 +79,45 @@ export async function runTraced(
       const pidfile = `${remoteDir}/${s.name}.pid`;
       await session.upload(path, s.prepared.text);
       let stdout = '';
-      let announcedAt = 0;
+      let stderr = '';
+      let attachedAt = 0;
       const t0 = Date.now();
-      let onAnnounce: () => void = () => {};
-      const announced = new Promise<void>((resolve) => (onAnnounce = resolve));
-      const done = session.exec(`echo $$ > ${shellQuote(pidfile)}; exec bpftrace -f json ${shellQuote(path)}`, {
+      let onAttached: () => void = () => {};
+      const attached = new Promise<void>((resolve) => (onAttached = resolve));
+      const notice = () => {
+        if (!attachedAt && (stdout.includes(ATTACHED_ENV) || stderr.includes(ATTACHED_ENV))) {
+          attachedAt = Date.now();
+          onAttached();
+        }
+      };
+      const done = session.exec(`echo $$ > ${shellQuote(pidfile)}; ${ATTACHED_ENV}=1 exec bpftrace -f json ${shellQuote(path)}`, {
         allowFailure: true,
         timeoutMs: ATTACH_TIMEOUT_MS + fioTimeoutMs + 120_000,
-        onStdout: (chunk) => {
-          stdout += chunk;
-          if (!announcedAt && stdout.includes('"attached_probes"')) {
-            announcedAt = Date.now();
-            onAnnounce();
-          }
-        },
+        onStdout: (chunk) => { stdout += chunk; notice(); },
+        onStderr: (chunk) => { stderr += chunk; notice(); },
       });
       let exited = false;
       void done.then(() => { exited = true; }, () => { exited = true; });
       const ended = done.then((r) => r);
       const limit = timer(ATTACH_TIMEOUT_MS, 'timeout' as const);
-      const winner = await Promise.race([announced.then(() => 'announced' as const), ended.then(() => 'exited' as const), limit.promise]);
+      const winner = await Promise.race([attached.then(() => 'attached' as const), ended.then(() => 'exited' as const), limit.promise]);
       limit.cancel();
-      if (winner !== 'announced') {
-        const res = winner === 'exited' ? await ended : undefined;
-        throw new BpftraceError(
-          winner === 'exited' ? `bpftrace ${s.name} exited before attaching (code ${res!.code})` : `bpftrace ${s.name} did not attach within ${ATTACH_TIMEOUT_MS / 1000} s`,
-          { detail: res?.stderr ?? '' },
-        );
-      }
-      const pid = await pidOf(session, pidfile);
-      const want = parseBpftraceJson(stdout).attachedProbes ?? 0;
-      const entry = { name: s.name, pidfile, pid: pid ?? 0, done, t0, announced: want, inKernel: 0, attachedAt: 0, get stdout() { return stdout; }, get exited() { return exited; } };
+      const probes = s.prepared.probes.length;
+      const entry: Running = { name: s.name, probes, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0, announced: parseBpftraceJson(stdout).attachedProbes ?? 0, inKernel: 0, attachedAt, get stdout() { return stdout; }, get exited() { return exited; } };
       running.push(entry);
-      // Wait for this script's probes, as the kernel lists them, before the next script or the workload starts.
-      const seen = await untilAttached(session, s.name, pid, want, t0 + ATTACH_TIMEOUT_MS, () => exited, signal);
-      entry.inKernel = seen;
-      entry.attachedAt = Date.now();
+      if (winner === 'exited') {
+        const res = await ended;
+        throw new BpftraceError(`bpftrace ${s.name} exited before attaching (code ${res.code})`, { detail: res.stderr });
+      }
+      if (winner === 'timeout') {
+        throw new TraceIncompleteError(`bpftrace ${s.name} had not attached all its probes after ${ATTACH_TIMEOUT_MS / 1000} s, so its counts would miss part of the workload`, { detail: stderr });
+      }
+      entry.attachedAt = attachedAt;
+      const skipped = [...stderr.matchAll(SKIPPED_PROBE)].map((m) => m[1]);
+      if (skipped.length) {
+        throw new TraceIncompleteError(`bpftrace ${s.name} could not attach ${skipped.join(', ')} and went on without, so those counts would read 0`, { detail: stderr });
+      }
+      entry.inKernel = await attachmentsInKernel(session, entry);
       if (signal?.aborted) throw new InterruptedError('interrupted');
     }
     const fio = await workload();
@@ -116,42 +129,42 @@ export async function runTraced(
   }
 }
 
-/**
- * Polls the kernel until it lists `want` probes of bpftrace `pid` as attached; the count it saw.
- * Throws trace-incomplete when the deadline passes first or the kernel cannot be asked.
- */
-async function untilAttached(session: SshSession, name: string, pid: number | undefined, want: number, deadline: number, exited: () => boolean, signal?: AbortSignal): Promise<number> {
-  if (pid === undefined) throw new BpftraceError(`bpftrace ${name}: its pid file could not be read`);
-  let seen = 0;
-  for (;;) {
-    const view = await attachedProbes(session, pid);
-    if (!view.ok) throw new TraceIncompleteError(`bpftrace ${name}: cannot tell whether its ${want} probes are attached: ${view.why}`);
-    seen = view.value;
-    if (seen >= want) return seen;
-    if (exited()) throw new BpftraceError(`bpftrace ${name} exited while attaching (${seen} of ${want} probes attached)`);
-    if (signal?.aborted) throw new InterruptedError('interrupted');
-    if (Date.now() >= deadline) {
-      throw new TraceIncompleteError(`bpftrace ${name}: only ${seen} of its ${want} probes were attached after ${ATTACH_TIMEOUT_MS / 1000} s, so its counts would miss part of the workload`);
-    }
-    await sleep(ATTACH_POLL_MS);
+/** The kernel's attachments for the script's bpftrace (links and perf events): at least one per probe, or its counts are partial. */
+async function attachmentsInKernel(session: SshSession, r: Running): Promise<number> {
+  const k = await kernelView(session, r);
+  const held = k.links + k.perfEvents;
+  if (held < r.probes) {
+    throw new TraceIncompleteError(`bpftrace ${r.name} said its probes were attached, but the kernel holds ${held} attachments for its ${r.probes} probes`);
   }
+  return held;
 }
 
-/** The events each script's programs missed during the workload, read while they are still loaded. */
-async function missedEvents(session: SshSession, running: readonly Running[]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+async function kernelView(session: SshSession, r: Running): Promise<BpfProcessView> {
+  if (!r.pid) throw new BpftraceError(`bpftrace ${r.name}: its pid file could not be read`);
+  const k = await bpfProcessView(session, r.pid);
+  if (!k.ok) throw new TraceIncompleteError(`bpftrace ${r.name}: cannot tell from the kernel whether its counts are complete: ${k.why}`);
+  return k.view;
+}
+
+/**
+ * The events each script's programs missed during the workload, read while they are still loaded; a miss fails
+ * the repetition. kprobe programs report none even when they missed some, so their counts stay unproven.
+ */
+async function missedEvents(session: SshSession, running: readonly Running[]): Promise<Map<string, { misses: number; unproven?: string }>> {
+  const out = new Map<string, { misses: number; unproven?: string }>();
   for (const r of running) {
-    const view = await recursionMisses(session, r.pid);
-    if (!view.ok) throw new TraceIncompleteError(`bpftrace ${r.name}: cannot tell whether its programs missed events: ${view.why}`);
-    if (view.value.misses > 0) {
-      throw new TraceIncompleteError(`bpftrace ${r.name}: its programs missed ${view.value.misses} events during the workload (bpftool prog show: recursion_misses), so its counts are short`);
+    const k = await kernelView(session, r);
+    const missed = k.programs.filter((p) => p.recursionMisses > 0);
+    if (missed.length) {
+      throw new TraceIncompleteError(`bpftrace ${r.name}: its programs missed ${missed.reduce((n, p) => n + p.recursionMisses, 0)} events during the workload (${missed.map((p) => `${p.name}: ${p.recursionMisses}`).join(', ')}; bpftool prog show: recursion_misses), so its counts are short`);
     }
-    out.set(r.name, view.value.misses);
+    const kprobes = k.programs.filter((p) => p.type === 'kprobe').map((p) => p.name);
+    out.set(r.name, { misses: 0, ...(kprobes.length ? { unproven: `kprobe programs (${kprobes.join(', ')}) do not report the runs they miss; count with kfuncs` } : {}) });
   }
   return out;
 }
 
-async function stopAll(session: SshSession, running: readonly Running[], misses = new Map<string, number>()): Promise<TraceRun[]> {
+async function stopAll(session: SshSession, running: readonly Running[], misses = new Map<string, { misses: number; unproven?: string }>()): Promise<TraceRun[]> {
   const out: TraceRun[] = [];
   // A script that ended before it was told to (killed, crashed) counted only part of the workload:
   // its maps would read as too few events, so the repetition fails instead.
@@ -185,7 +198,8 @@ async function stopAll(session: SshSession, running: readonly Running[], misses 
     }
     out.push({
       name: r.name, stdout: res.stdout, stderr: res.stderr, attachSeconds: r.attachedAt ? (r.attachedAt - r.t0) / 1000 : NaN,
-      probesAnnounced: r.announced, probesInKernel: r.inKernel, recursionMisses: misses.get(r.name) ?? 0, output: parseBpftraceJson(res.stdout),
+      probesAnnounced: r.announced, probesInKernel: r.inKernel, recursionMisses: misses.get(r.name)?.misses ?? 0,
+      ...(misses.get(r.name)?.unproven ? { unproven: misses.get(r.name)!.unproven! } : {}), output: parseBpftraceJson(res.stdout),
     });
   }
   return out;

@@ -8,9 +8,14 @@ import { METRICS } from '../core/metrics.js';
 import { shellQuote, type SshSession } from './ssh.js';
 
 export interface ProbeSpec {
-  /** As written, e.g. `kretprobe:iommu_dma_map_page*` or `tracepoint:iommu:io_page_fault`. */
+  /** As written, e.g. `kfunc:qi_submit_sync`, `kretprobe:iommu_dma_map_page*` or `tracepoint:iommu:io_page_fault`. */
   readonly spec: string;
-  readonly kind: 'kprobe' | 'kretprobe' | 'tracepoint' | 'special';
+  /**
+   * kfunc/kretfunc (fentry/fexit through BTF) count every call; a kprobe's program is skipped when the
+   * function runs in an interrupt that arrives while another probe's handler runs on that CPU, and the
+   * kernel does not report it (docs/tracing.md): the lab's counting scripts use kfuncs.
+   */
+  readonly kind: 'kprobe' | 'kretprobe' | 'kfunc' | 'kretfunc' | 'tracepoint' | 'special';
   /** Function (k*probes, wildcard stripped) or `category:event` (tracepoints). */
   readonly target: string;
 }
@@ -23,7 +28,7 @@ interface Block {
 
 export function parseProbe(spec: string): ProbeSpec {
   const [kind, ...rest] = spec.split(':');
-  if (kind === 'kprobe' || kind === 'kretprobe') return { spec, kind, target: rest.join(':').replace(/\*$/, '') };
+  if (kind === 'kprobe' || kind === 'kretprobe' || kind === 'kfunc' || kind === 'kretfunc') return { spec, kind, target: rest.join(':').replace(/\*$/, '') };
   if (kind === 'tracepoint') return { spec, kind, target: rest.join(':') };
   return { spec, kind: 'special', target: spec };
 }
@@ -75,9 +80,10 @@ export function prepareScript(text: string, available: ReadonlySet<string>, kern
   for (const b of [...scriptBlocks(text)].reverse()) {
     const real = b.probes.filter((p) => p.kind !== 'special');
     if (real.length === 0) continue;
-    const have = real.filter((p) => available.has(p.target));
-    for (const p of real.filter((x) => !available.has(x.target))) {
-      skipped.push({ probe: p.spec, reason: `${p.kind === 'tracepoint' ? 'tracepoint' : 'function'} ${p.target} does not exist in kernel ${kernel}` });
+    const have = real.filter((p) => available.has(availabilityKey(p)));
+    for (const p of real.filter((x) => !available.has(availabilityKey(x)))) {
+      const what = p.kind === 'tracepoint' ? 'tracepoint' : p.kind === 'kfunc' || p.kind === 'kretfunc' ? 'function (under its own name, for a kfunc)' : 'function';
+      skipped.push({ probe: p.spec, reason: `${what} ${p.target} does not exist in kernel ${kernel}` });
     }
     if (have.length === 0) {
       out.splice(b.start, b.end - b.start + 1, `// skipped: ${real.map((p) => p.spec).join(', ')} (not in kernel ${kernel})`);
@@ -92,9 +98,24 @@ export function prepareScript(text: string, available: ReadonlySet<string>, kern
   return { text: out.join('\n'), probes: kept.reverse(), skipped: skipped.reverse() };
 }
 
-/** Which of these functions and tracepoints the target's kernel offers to tracing. */
+const isFunctionProbe = (p: ProbeSpec) => p.kind === 'kprobe' || p.kind === 'kretprobe' || p.kind === 'kfunc' || p.kind === 'kretfunc';
+
+/**
+ * What a probe needs from the kernel, as `probeAvailability` reports it: a kprobe its function under
+ * its name or a compiler clone's (`.isra.0`, matched by the trailing `*`); a kfunc the function under
+ * its own name, since BTF describes the function and not its clones; a tracepoint its event.
+ */
+export function availabilityKey(p: ProbeSpec): string {
+  return p.kind === 'kfunc' || p.kind === 'kretfunc' ? `btf:${p.target}` : p.target;
+}
+
+/**
+ * Which of these functions and tracepoints the target's kernel offers to tracing (keys: availabilityKey).
+ * kfuncs also need the kernel's BTF (modules' included: bpftrace 0.17 finds virtio_iommu's), which the
+ * preflight checks; a function traceable under its own name is described there.
+ */
 export async function probeAvailability(session: SshSession, probes: readonly ProbeSpec[]): Promise<Set<string>> {
-  const funcs = [...new Set(probes.filter((p) => p.kind === 'kprobe' || p.kind === 'kretprobe').map((p) => p.target))];
+  const funcs = [...new Set(probes.filter(isFunctionProbe).map((p) => p.target))];
   const tps = [...new Set(probes.filter((p) => p.kind === 'tracepoint').map((p) => p.target))];
   const have = new Set<string>();
   if (funcs.length) {
@@ -102,8 +123,10 @@ export async function probeAvailability(session: SshSession, probes: readonly Pr
     const pattern = `^(${funcs.join('|')})(\\.[a-z]+\\.[0-9]+)*( |$)`;
     const r = await session.exec(`grep -oE ${shellQuote(pattern)} /sys/kernel/tracing/available_filter_functions /sys/kernel/debug/tracing/available_filter_functions 2>/dev/null | cut -d: -f2 | sort -u`, { timeoutMs: 60_000, allowFailure: true });
     for (const line of r.stdout.split('\n')) {
-      const name = line.trim().replace(/(\.[a-z]+\.[0-9]+)+$/, '');
+      const t = line.trim();
+      const name = t.replace(/(\.[a-z]+\.[0-9]+)+$/, '');
       if (name) have.add(name);
+      if (t && t === name) have.add(`btf:${name}`);
     }
   }
   for (const tp of tps) {

@@ -28,6 +28,19 @@ describe('cost decomposition (virtual time)', () => {
     expect(map.summary).toContain('intel-passthrough → intel-lazy');
   });
 
+  it('gives no cost per event from counts not proven complete, and says why', async () => {
+    const r = await run('virtual');
+    // As runs recorded before the lab checked attachment and missed events: no `complete` on their traces.
+    const unproven = { ...r, reps: new Map([...r.reps].map(([cell, reps]) => [cell, reps.map((x) => ({ ...x, tracing: Object.fromEntries(Object.entries(x.tracing ?? {}).map(([k, t]) => [k, { probes: t.probes, skipped: t.skipped }])) }))])) };
+    const steps = costDecomposition(unproven);
+    expect(steps.length).toBeGreaterThan(0);
+    for (const s of steps) {
+      expect(s.nsPerEvent).toBeUndefined();
+      expect(s.countsMissing).toMatch(/did not prove their (iotlb-invalidations|dma-map-latency) counts complete/);
+      expect(s.summary).toContain('no cost per');
+    }
+  });
+
   it('is not made from wall-clock timings', async () => {
     expect(costDecomposition(await run('tcg'))).toEqual([]);
   });
