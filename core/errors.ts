@@ -184,6 +184,7 @@ export const NotRootError = define('E_NOT_ROOT', bad('Bringing guests up or down
 
 // ---- The results store (exit 2: the input directory is wrong) ----
 
+export const ResultsRootError = define('E_RESULTS_ROOT', bad('The results root cannot be made or written (permissions, a read-only file system, a file in the way).', 'pass --results DIR with a directory you can write'));
 export const RunExistsError = define('E_RUN_EXISTS', bad('A new run\'s directory already exists.'));
 export const RunNotFoundError = define('E_RUN_NOT_FOUND', bad('The directory is not a run (no run.json).'));
 export const RunCorruptError = define('E_RUN_CORRUPT', bad('run.json cannot be read.'));
@@ -250,6 +251,7 @@ export const FioParseError = define('E_FIO_PARSE', failed('parse', 'fio\'s outpu
 export const DmaMapBenchmarkError = define('E_DMA_MAP_BENCHMARK', failed('dma-map-benchmark', "The kernel's DMA-map benchmark could not run or said nothing the lab could read; the tool's output and stderr are kept beside the result.", 'see docs/dma-map-benchmark.md'));
 export const DmaMapToolError = define('E_DMA_MAP_TOOL', failed(undefined, "Building the DMA-map benchmark's tool (tools/testing/selftests/dma/dma_map_benchmark.c of the kernel's source) for a guest failed.", 'apt-get install -y build-essential (a static build needs libc6-dev), or see the compiler output'));
 export const TraceIncompleteError = define('E_TRACE_INCOMPLETE', failed('trace-incomplete', "A bpftrace script's counts would not cover the whole workload: the kernel lists fewer of its probes as attached than bpftrace announced, or its programs missed events (bpftool prog show: recursion_misses).", 'install bpftool on the target; for misses, count with kfunc (fentry) probes, which do not skip nested events as kprobes do (docs/tracing.md)'));
+export const TraceMissedError = define('E_TRACE_MISSED', failed('trace-incomplete', "A bpftrace script's programs missed events during the workload (bpftool prog show: recursion_misses): a function called again from an interrupt while its own program ran on that CPU (seen: viommu_sync_req, 3 of ~20,000 calls). The traced repetition is run again, up to 3 attempts; its counts are never recorded short.", 'if it repeats, the function is called from interrupts often: trace it in a repetition of its own'));
 export const BpftraceError = define('E_BPFTRACE', failed('bpftrace', 'A bpftrace script failed to attach, reported errors, or did not exit.', 'the script and its stderr are kept beside the result'));
 
 export function isLabError(e: unknown): e is LabError {

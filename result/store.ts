@@ -6,6 +6,7 @@
  * readers ignore and the next run sweeps. A failed repetition never replaces a
  * passed one; a passed one replaces a failure, which is kept for the record.
  */
+import { ensureResultsRoot } from './root.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
@@ -43,7 +44,7 @@ export class RunStore {
   /** Starts a run: the run's files first, run.json last, so a directory without run.json is not a run. */
   static async create(root: string, manifest: RunManifest, scenarioText: string, inventory: unknown): Promise<RunStore> {
     const dir = resolve(root, manifest.id);
-    await mkdir(resolve(root), { recursive: true });
+    await ensureResultsRoot(root);
     try {
       await mkdir(dir);
     } catch (e) {

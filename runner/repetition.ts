@@ -14,7 +14,7 @@
 import { repetitionShape } from '../cell/repetition.js';
 import { isDmaMapJob, type Cell } from '../cell/types.js';
 import { timebaseOf } from '../core/clock.js';
-import { BpftraceError, FioError, InterruptedError } from '../core/errors.js';
+import { BpftraceError, FioError, InterruptedError, TraceMissedError } from '../core/errors.js';
 import { EXPOSURE_METRIC } from '../core/metrics.js';
 import type { InventoryDisk, InventoryTarget } from '../inventory/types.js';
 import { repId, type Check, type TraceRecord } from '../result/types.js';
@@ -34,6 +34,26 @@ export { HOST_LOAD_LIMIT_CPUS, hostLoadCheck, type Measured, type RepetitionCont
 
 export function diskOf(target: InventoryTarget, cell: Cell): InventoryDisk {
   return target.disks.find((d) => d.name === cell.disk)!;
+}
+
+/** Attempts of a traced repetition whose programs missed events, before it fails as trace-incomplete. */
+const TRACED_ATTEMPTS = 3;
+
+/**
+ * A traced repetition run again while its programs missed events (rare: an interrupt calling the traced
+ * function while its own program runs on that CPU): its counts are never recorded short. The misses of
+ * the attempts set aside are kept as a check.
+ */
+async function tracedUntilComplete<T>(ctx: RepetitionContext, attempt: () => Promise<T>, checks: Check[]): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!(e instanceof TraceMissedError) || n >= TRACED_ATTEMPTS || ctx.signal?.aborted) throw e;
+      ctx.onState(`${ctx.task.cell.id} ${repId(ctx.task.rep)}: ${e.message}; tracing again (${n + 1}/${TRACED_ATTEMPTS})`);
+      checks.push({ name: 'trace-missed-events', ok: false, detail: `attempt ${n} set aside: ${e.message}` });
+    }
+  }
 }
 
 export async function measureRepetition(ctx: RepetitionContext): Promise<Measured> {
@@ -59,7 +79,7 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   if (shape.traced) {
     const scripts = (await scriptsFor(st, ctx.scenario.tracing.scripts)).filter((x) => shape.scripts.includes(x.name));
     const runnable = scripts.filter((x) => x.prepared.probes.length > 0);
-    const out = await runTraced(st.session, st.remoteDir, runnable, workload, timeoutMs, signal);
+    const out = await tracedUntilComplete(ctx, () => runTraced(st.session, st.remoteDir, runnable, workload, timeoutMs, signal), checks);
     res = out.fio;
     traces = out.traces;
     tracing = Object.fromEntries(scripts.map((x) => {

@@ -13,7 +13,7 @@
  * Tracing slows I/O (fio IOPS fell to 0.43–0.85 of untraced under TCG), which
  * is why traced repetitions are apart from the timing ones.
  */
-import { BpftraceError, InterruptedError, TraceIncompleteError } from '../core/errors.js';
+import { BpftraceError, InterruptedError, TraceIncompleteError, TraceMissedError } from '../core/errors.js';
 import { sleep } from '../core/sleep.js';
 import { bpfProcessView, pidOf, type BpfProcessView } from './bpf-kernel.js';
 import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
@@ -156,7 +156,7 @@ async function missedEvents(session: SshSession, running: readonly Running[]): P
     const k = await kernelView(session, r);
     const missed = k.programs.filter((p) => p.recursionMisses > 0);
     if (missed.length) {
-      throw new TraceIncompleteError(`bpftrace ${r.name}: its programs missed ${missed.reduce((n, p) => n + p.recursionMisses, 0)} events during the workload (${missed.map((p) => `${p.name}: ${p.recursionMisses}`).join(', ')}; bpftool prog show: recursion_misses), so its counts are short`);
+      throw new TraceMissedError(`bpftrace ${r.name}: its programs missed ${missed.reduce((n, p) => n + p.recursionMisses, 0)} events during the workload (${missed.map((p) => `${p.name}: ${p.recursionMisses}`).join(', ')}; bpftool prog show: recursion_misses), so its counts are short`);
     }
     const kprobes = k.programs.filter((p) => p.type === 'kprobe').map((p) => p.name);
     out.set(r.name, { misses: 0, ...(kprobes.length ? { unproven: `kprobe programs (${kprobes.join(', ')}) do not report the runs they miss; count with kfuncs` } : {}) });

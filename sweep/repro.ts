@@ -6,6 +6,7 @@
  * the new result beside the original, with the comparison. Needs only the run
  * directory, so it works on a copy from another machine.
  */
+import { ensureResultsRoot } from '../result/root.js';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,7 +72,7 @@ export async function repro(o: ReproOptions): Promise<ReproResult> {
   }
 
   // The run's own scenario, byte for byte, validated like any scenario.
-  await mkdir(resolve(o.resultsRoot), { recursive: true });
+  await ensureResultsRoot(o.resultsRoot);
   const lock = await acquireLock(resolve(o.resultsRoot), `repro ${o.target}`);
   const work = await mkdtemp(join(tmpdir(), 'iommu-lab-repro-'));
   try {

@@ -10,6 +10,7 @@
  * and the next sweep of the same scenario file (within COMPLETE_WITHIN_HOURS)
  * runs only that run's failed and missing repetitions. `--fresh` starts over.
  */
+import { ensureResultsRoot } from '../result/root.js';
 import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
@@ -103,8 +104,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
   const secs = { image: 0, up: 0, run: 0, report: 0, down: 0, total: 0, fio: 0 };
-  const root = resolve(o.resultsRoot);
-  await mkdir(root, { recursive: true });
+  const root = await ensureResultsRoot(o.resultsRoot);
   const lock = await acquireLock(root, o.scenarioFile);
   try {
     const loaded = await loadScenarioFile(o.scenarioFile, o.hostsFile ? { hostsFile: o.hostsFile } : {});

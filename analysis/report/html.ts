@@ -35,7 +35,7 @@ export function renderHtml(r: Report): string {
     effectsTitle: r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations (candidate against the cheaper one)',
     trends: r.trends.map((t) => ({ cell: t.cell, metric: t.metric, nights: t.nights.map((n) => ({ run: n.run, created: n.created })), medians: t.changes.medians, points: t.changes.points, latest: t.changes.latest })),
   }).replace(/</g, '\\u003c');
-  const banner = r.regression ? '<div class="banner bad">Regression</div>' : '<div class="banner good">No regression</div>';
+  const banner = `<div class="banner ${r.headline.state === 'clean' ? 'good' : 'bad'}">${h(r.headline.text)}</div>`;
   const findings = r.findings.map((f) => `<li><b>${h(f.label)}</b> <code>${h(f.group)}</code>: ${h(f.summary)}</li>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${h(r.title)}</title>

@@ -27,5 +27,11 @@ export function renderJUnit(r: Report): string {
   if (r.baseline) suite(`${r.run.scenario}: ${r.run.id} vs baseline ${r.baseline.id}`, r.baseline.set.comparisons, r.run.scenario, (c) => c.verdict === 'regression');
   // Configuration costs are information, not failures: strict is expected to cost something against lazy.
   suite(`${r.run.scenario}: IOMMU configurations within ${r.run.id}`, r.modes.comparisons.map((c) => (c.verdict === 'regression' ? { ...c, verdict: 'no-change' as const, reason: `costs: ${c.reason}` } : c)), `${r.run.scenario}.modes`, () => false);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="iommu-lab" tests="${(r.baseline?.set.comparisons.length ?? 0) + r.modes.comparisons.length}">\n${suites.join('\n')}\n</testsuites>\n`;
+  // Failed repetitions fail the run (the sweep exits 1): each is a failing test case, so CI shows it too.
+  if (r.failures.length) {
+    const cases = r.failures.map((f) => `    <testcase classname="${x(`${r.run.scenario}.repetitions.${f.cell}`)}" name="${x(f.rep)}">\n      <failure message="${x(`${f.kind}: ${f.message}`)}" type="${x(f.kind)}"/>\n    </testcase>`);
+    suites.push(`  <testsuite name="${x(`${r.run.scenario}: failed repetitions of ${r.run.id}`)}" tests="${cases.length}" failures="${cases.length}" errors="0" skipped="0" timestamp="${r.generated}">\n${cases.join('\n')}\n  </testsuite>`);
+  }
+  const tests = (r.baseline?.set.comparisons.length ?? 0) + r.modes.comparisons.length + r.failures.length;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="iommu-lab" tests="${tests}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -22,7 +22,7 @@ function counts(cs: readonly Comparison[]): string {
 
 export function renderMarkdown(r: Report): string {
   const out: string[] = [];
-  out.push(`## ${r.regression ? '❌ Regression' : '✅ No regression'} — ${r.run.scenario} (${r.run.id})`, '');
+  out.push(`## ${r.headline.state === 'clean' ? '✅' : '❌'} ${r.headline.text} — ${r.run.scenario} (${r.run.id})`, '');
   out.push(`${r.cells.length} cells, ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions each; α = ${r.modes.thresholds.alpha} (Benjamini–Hochberg over the matrix), minimum effect ${r.modes.thresholds.min_effect_pct} %, noisy above CV ${r.modes.thresholds.max_cv_pct} %.`, '');
   if (r.cells.some((c) => c.timebase === 'virtual')) out.push(VIRTUAL_TIME_NOTE, '');
   if (r.baseline) {

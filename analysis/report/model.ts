@@ -61,6 +61,8 @@ export interface Report {
   readonly failures: readonly { readonly cell: string; readonly rep: string; readonly kind: string; readonly message: string }[];
   readonly problems: readonly LoadProblem[];
   readonly regression: boolean;
+  /** What the report says first, in every format; its exit code is the sweep's (cli/commands/sweep.ts). */
+  readonly headline: Headline;
   readonly metrics: readonly { readonly name: string; readonly title: string; readonly unit: string; readonly better: string; readonly kind: string; /** What one value is per (core/metrics.ts). */ readonly per: string }[];
 }
 
@@ -112,7 +114,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
       message: r.outcome.state === 'failed' ? r.outcome.failure.message : '',
     })),
   );
-  return {
+  const report: Omit<Report, 'headline'> = {
     title: `iommu-lab: ${run.manifest.scenario.name} — ${run.manifest.id}`,
     generated: new Date().toISOString(),
     run: {
@@ -135,6 +137,26 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     regression: (baselineSet ? hasRegression(baselineSet) : false) || trends.some((t) => newlyConfirmedWorse(t)),
     metrics: METRICS.filter((m) => metricDescs.some((d) => d.name === m.name)).map((m) => ({ name: m.name, title: m.title, unit: m.unit, better: m.better, kind: m.kind, per: m.per })),
   };
+  return { ...report, headline: headlineOf(report) };
+}
+
+/**
+ * The report's first line: a regression, or repetitions that failed (the sweep then exits 1 too), or
+ * neither, with what stayed unsure. It never says "no regression" alone above failures.
+ */
+export type Headline =
+  | { readonly state: 'regression'; readonly exitCode: 1; readonly text: string }
+  | { readonly state: 'failed'; readonly exitCode: 1; readonly text: string }
+  | { readonly state: 'clean'; readonly exitCode: 0; readonly text: string };
+
+export function headlineOf(r: Pick<Report, 'regression' | 'failures' | 'baseline' | 'modes' | 'cells'>): Headline {
+  const inconclusive = (r.baseline?.set.comparisons ?? r.modes.comparisons).filter((c) => c.verdict === 'inconclusive').length;
+  const unsure = inconclusive ? `; ${inconclusive} comparison${inconclusive === 1 ? '' : 's'} inconclusive` : '';
+  const failed = r.failures.length;
+  const failedText = `${failed} repetition${failed === 1 ? '' : 's'} failed`;
+  if (r.regression) return { state: 'regression', exitCode: 1, text: `Regression${failed ? `; ${failedText}` : ''}${unsure} (exit 1)` };
+  if (failed) return { state: 'failed', exitCode: 1, text: `${failedText}: no regression among the rest${unsure} (exit 1)` };
+  return { state: 'clean', exitCode: 0, text: `No regression${unsure} (exit 0)` };
 }
 
 export function newlyConfirmedWorse(t: Trend): boolean {

@@ -26,7 +26,8 @@ function print({ report, files }: Analysis, options: Record<string, unknown>, io
     io.out(`summary: ${files.markdown}`);
     io.out(`junit:   ${files.junit}`);
   }
-  return report.regression ? EXIT.failed : EXIT.ok;
+  io.out(report.headline.text);
+  return report.headline.exitCode === 1 ? EXIT.failed : EXIT.ok;
 }
 
 export const reportCommand: CommandSpec = {

@@ -68,12 +68,12 @@ describe('tracing on the 6.1 kernel', () => {
       expect(checks.map((c) => `${c.script}:${c.state}`), JSON.stringify(checks)).toEqual(LAB_SCRIPTS.map((s) => `${s}:attached`));
       const iotlb = checks.find((c) => c.script === 'iotlb-invalidations');
       if (iotlb?.state !== 'attached') throw new Error('unreachable');
-      expect(iotlb.skipped.map((s) => s.probe)).toEqual(['kprobe:cache_tag_flush_range*', 'kprobe:cache_tag_flush_all*', 'kprobe:fq_ring_free_locked', 'kprobe:viommu_sync_req*']);
+      expect(iotlb.skipped.map((s) => s.probe)).toEqual(['kfunc:cache_tag_flush_range', 'kfunc:cache_tag_flush_all', 'kfunc:fq_ring_free_locked', 'kfunc:viommu_sync_req']);
       // Renamed in 6.12: 6.1 attaches the old name.
-      expect(iotlb.probes).toContain('kprobe:fq_ring_free');
-      expect(iotlb.probes).toContain('kprobe:iommu_flush_iotlb_psi*');
-      expect(iotlb.skipped[0]!.reason).toBe(`function cache_tag_flush_range does not exist in kernel ${kernel}`);
-      expect(iotlb.probes).toContain('kprobe:qi_submit_sync*');
+      expect(iotlb.probes).toContain('kfunc:fq_ring_free');
+      expect(iotlb.probes).toContain('kfunc:iommu_flush_iotlb_psi');
+      expect(iotlb.skipped[0]!.reason).toBe(`function (under its own name, for a kfunc) cache_tag_flush_range does not exist in kernel ${kernel}`);
+      expect(iotlb.probes).toContain('kfunc:qi_submit_sync');
     } finally {
       session.close();
     }
@@ -86,8 +86,9 @@ describe('tracing on the 6.1 kernel', () => {
     const store = await RunStore.open(summary.dir);
     const r = await store.readRep('rr__intel-strict__old__nvme0', { kind: 'traced', index: 1 });
     if (r?.outcome.state !== 'passed') throw new Error(JSON.stringify(r?.outcome));
-    expect(r.outcome.metrics['iotlb_sync_flush_per_io']).toBeGreaterThan(0.97);
-    expect(r.outcome.metrics['iotlb_sync_flush_per_io']).toBeLessThan(1.03);
-    expect(r.tracing?.['iotlb-invalidations']?.skipped.map((s) => s.probe)).toContain('kprobe:viommu_sync_req*');
+    // Exactly one: kfuncs count every call, and the counts are proven complete.
+    expect(r.outcome.metrics['iotlb_sync_flush_per_io']).toBe(1);
+    expect(r.tracing?.['iotlb-invalidations']?.complete).toMatchObject({ recursion_misses: 0 });
+    expect(r.tracing?.['iotlb-invalidations']?.skipped.map((s) => s.probe)).toContain('kfunc:viommu_sync_req');
   });
 });
