@@ -10,7 +10,8 @@ import { countVariation, describeMetric } from '../../../core/metrics.js';
 import { loadRun } from '../../../analysis/load.js';
 import { renderJUnit } from '../../../analysis/report/junit.js';
 import { renderMarkdown } from '../../../analysis/report/markdown.js';
-import { buildReport } from '../../../analysis/report/model.js';
+import { renderHtml } from '../../../analysis/report/html.js';
+import { buildReport, headlineOf } from '../../../analysis/report/model.js';
 import { gaussian, lognormal, writeSyntheticRun } from '../../../analysis/synthetic.js';
 import { prng } from '../../../runner/order.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
@@ -189,11 +190,25 @@ describe('reports', () => {
     const report = buildReport(await loadRun(cand), { baseline: await loadRun(base) });
     expect(report.regression).toBe(true);
     const md = renderMarkdown(report);
-    expect(md).toMatch(/^## ❌ Regression — syn/);
+    expect(md).toMatch(/^## ❌ Regression; 4 comparisons inconclusive \(exit 1\) — syn/);
     expect(md).toContain('| `rr.qd16__intel-strict__t__nvme0` | candidate vs baseline | iops |');
     const xml = renderJUnit(report);
     expect(xml).toMatch(/<testcase classname="syn\.rr\.qd16__intel-strict__t__nvme0" name="iops" time="0">\s*<failure message="iops: -/);
     expect((xml.match(/<testcase /g) ?? []).length).toBe(report.baseline!.set.comparisons.length + report.modes.comparisons.length);
+  });
+
+  it('the headline never says "no regression" alone above failed repetitions, in any format', async () => {
+    const { cand } = await runs(10, () => 10000);
+    const clean = buildReport(await loadRun(cand));
+    expect(clean.headline).toMatchObject({ state: 'clean', exitCode: 0 });
+    expect(renderMarkdown(clean)).toMatch(/^## ✅ No regression.*\(exit 0\)/);
+    const failures = [{ cell: 'rr.qd1__intel-strict__t__nvme0', rep: 'timing-03', kind: 'host-contention', message: '3 attempts were disturbed' }];
+    const withFailures = { ...clean, failures, headline: headlineOf({ ...clean, failures }) };
+    expect(withFailures.headline).toEqual({ state: 'failed', exitCode: 1, text: expect.stringMatching(/^1 repetition failed: no regression among the rest.*\(exit 1\)$/) });
+    expect(renderMarkdown(withFailures)).toMatch(/^## ❌ 1 repetition failed: no regression among the rest/);
+    expect(renderHtml(withFailures)).toContain('<div class="banner bad">1 repetition failed: no regression among the rest');
+    const xml = renderJUnit(withFailures);
+    expect(xml).toMatch(/<testcase classname="syn\.repetitions\.rr\.qd1__intel-strict__t__nvme0" name="timing-03">\s*<failure message="host-contention: 3 attempts were disturbed" type="host-contention"\/>/);
   });
 
   it('the CLI exits 1 on a regression, 0 without, 2 for runs of different scenarios', async () => {
