@@ -28,7 +28,7 @@ import { kernelSiblingKey, siblingKey } from '../cell/expand.js';
 import { configName, MODES } from '../core/iommu.js';
 import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
-import { samples, timebaseOfCell } from './load.js';
+import { completeCounts, samples, timebaseOfCell } from './load.js';
 import { acrossCellNoise, bootMeans, bootTest, byBoot, historyBootNoise, replicateBootNoise, sameBoots, withinFloor, type BootGroup, type BootNoise } from './boots.js';
 import { benjaminiHochberg, compareRates, cvPct, exactFloor, hodgesLehmann, mannWhitney, mean, median, power, tTestMde, welchLog } from './stats/index.js';
 
@@ -309,18 +309,29 @@ function logGroups(run: LoadedRun, cellId: string, metric: string): BootGroup[] 
   return byBoot(x.values.map(Math.log), x.boots);
 }
 
-/** Why a count varies on these sides: the kernel (a timer, a queue) or the measurement (the virtual clock's partial traced window). */
-function variesWhy(d: MetricDescription, sides: readonly { cell: Cell; timebase: Timebase }[]): string | undefined {
-  const measured = sides.filter((x) => measuredVariation(d, x.cell.iommu.mode, x.timebase) === 'varies');
+/** One side of a comparison: its cell, its clock, and whether its traced counts of the metric were proven complete. */
+interface ComparedSide {
+  readonly cell: Cell;
+  readonly timebase: Timebase;
+  readonly provenComplete: boolean;
+}
+
+/** Why a count varies on these sides: the kernel (a timer, a queue) or the measurement (counts not proven complete). */
+function variesWhy(d: MetricDescription, sides: readonly ComparedSide[]): string | undefined {
+  const measured = sides.filter((x) => measuredVariation(d, x.cell.iommu.mode, x) === 'varies');
   if (!measured.length) return undefined;
   return measured.every((x) => countVariation(d, x.cell.iommu.mode) === 'exact')
-    ? 'under the virtual clock a traced repetition counts only part of its I/Os'
+    ? 'under the virtual clock, traced repetitions recorded before the lab proved its counts complete may have counted only part of their I/Os'
     : 'driven by a timer or a queue, not by the I/Os';
 }
 
 /** Metrics compared over repetitions with boots as a level: timings, and counts that vary. */
-function overRepetitions(d: MetricDescription, sides: readonly { cell: Cell; timebase: Timebase }[]): boolean {
-  return d.kind === 'timing' || sides.some((x) => measuredVariation(d, x.cell.iommu.mode, x.timebase) === 'varies');
+function overRepetitions(d: MetricDescription, sides: readonly ComparedSide[]): boolean {
+  return d.kind === 'timing' || sides.some((x) => measuredVariation(d, x.cell.iommu.mode, x) === 'varies');
+}
+
+function sideOf(run: LoadedRun, cell: Cell, d: MetricDescription): ComparedSide {
+  return { cell, timebase: timebaseOfCell(run, cell), provenComplete: d.kind === 'count' && 'values' in completeCounts(run, cell.id, d.name) };
 }
 
 /**
@@ -388,14 +399,13 @@ function memoNoise(estimate: NoiseFor): NoiseFor {
 /**
  * One metric of two cells (in one run or two), the body every kind of
  * comparison shares: how the count behaves on each side (from its mode and
- * clock), the boot-to-boot noise when the metric is compared over repetitions,
+ * whether its counts were proven complete), the boot-to-boot noise when the metric is compared over repetitions,
  * why a count varies; then compareSamples.
  */
 function comparePair(ref: CellIn, cand: CellIn, d: MetricDescription, t: Thresholds, head: Pick<Comparison, 'kind' | 'label' | 'group'>, noiseFor: NoiseFor): Pending | string {
-  const ta = timebaseOfCell(ref.run, ref.cell);
-  const tb = timebaseOfCell(cand.run, cand.cell);
-  const variation = { ref: measuredVariation(d, ref.cell.iommu.mode, ta) ?? 'exact', cand: measuredVariation(d, cand.cell.iommu.mode, tb) ?? 'exact' };
-  const sides = [{ cell: ref.cell, timebase: ta }, { cell: cand.cell, timebase: tb }];
+  const sides = [sideOf(ref.run, ref.cell, d), sideOf(cand.run, cand.cell, d)] as const;
+  const tb = sides[1].timebase;
+  const variation = { ref: measuredVariation(d, ref.cell.iommu.mode, sides[0]) ?? 'exact', cand: measuredVariation(d, cand.cell.iommu.mode, sides[1]) ?? 'exact' };
   const noise = overRepetitions(d, sides) ? noiseFor(d, tb) : undefined;
   const why = variesWhy(d, sides);
   return compareSamples(samples(ref.run, ref.cell.id, d.name), samples(cand.run, cand.cell.id, d.name), d, t, { ...head, cell: cand.cell.id, reference: ref.cell.id, timebase: tb }, { variation, ...(noise ? { bootNoise: noise } : {}), ...(why ? { variesWhy: why } : {}) });

@@ -9,7 +9,7 @@
  * Usage: npm run bench:count-dispersion -- RUN_DIR [RUN_DIR ...]
  */
 import { countVariation, measuredVariation, METRICS } from '../core/metrics.js';
-import { loadRun, samples, timebaseOfCell } from '../analysis/load.js';
+import { completeCounts, loadRun, samples, timebaseOfCell } from '../analysis/load.js';
 import { mean, variance } from '../analysis/stats/describe.js';
 
 const dirs = process.argv.slice(2).filter((a) => a !== '--');
@@ -34,7 +34,7 @@ for (const dir of dirs) {
       const index = m > 0 ? variance(values) / (m / e) : 0;
       const holds = claim === 'exact' ? cv < 1 : true;
       const tb = timebaseOfCell(run, cell);
-      console.log(`| ${cell.id} | ${tb} | ${d.name} | ${claim} | ${values.length} | ${m.toPrecision(4)} | ${cv.toFixed(2)} % | ${index.toFixed(2)} | ${holds ? 'yes' : '**no**'} | ${measuredVariation(d, cell.iommu.mode, tb)} |`);
+      console.log(`| ${cell.id} | ${tb} | ${d.name} | ${claim} | ${values.length} | ${m.toPrecision(4)} | ${cv.toFixed(2)} % | ${index.toFixed(2)} | ${holds ? 'yes' : '**no**'} | ${measuredVariation(d, cell.iommu.mode, { provenComplete: 'values' in completeCounts(run, cell.id, d.name), timebase: tb })} |`);
     }
   }
 }

@@ -41,6 +41,17 @@ describe('cost decomposition (virtual time)', () => {
     }
   });
 
+  it('compares virtual-clock counts proven complete as exact, and unproven ones over repetitions', async () => {
+    const r = await run('virtual');
+    const proven = compareModes(r).comparisons.filter((c) => c.metric === 'iotlb_sync_flush_per_io' && c.label === 'intel-strict vs intel-passthrough');
+    expect(proven.length).toBe(1);
+    expect(proven[0]!.reason).not.toContain('counted only part');
+    expect(proven[0]!.verdict).not.toBe('inconclusive');
+    const unproven = { ...r, reps: new Map([...r.reps].map(([cell, reps]) => [cell, reps.map((x) => ({ ...x, tracing: {} }))])) };
+    const c = compareModes(unproven).comparisons.find((x) => x.metric === 'iotlb_sync_flush_per_io' && x.label === 'intel-strict vs intel-passthrough')!;
+    expect(c.reason).toContain('may have counted only part of their I/Os');
+  });
+
   it('is not made from wall-clock timings', async () => {
     expect(costDecomposition(await run('tcg'))).toEqual([]);
   });
