@@ -83,7 +83,9 @@ export class SshSession {
       const fail = (err: LabError) => {
         if (settled) return;
         settled = true;
-        client.end();
+        // destroy, not end: a connection that never finished its handshake has nothing to close gracefully,
+        // and an ended socket to a guest that never answers can keep the process alive after the command is done.
+        client.destroy();
         reject(err);
       };
       client.on('ready', () => {

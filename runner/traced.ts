@@ -14,7 +14,6 @@
  * is why traced repetitions are apart from the timing ones.
  */
 import { BpftraceError, InterruptedError, TraceIncompleteError, TraceMissedError } from '../core/errors.js';
-import { sleep } from '../core/sleep.js';
 import { bpfProcessView, pidOf, type BpfProcessView } from './bpf-kernel.js';
 import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
 import { parseBpftraceJson, type BpftraceOutput, type PreparedScript } from './tracing.js';
@@ -23,7 +22,7 @@ export interface TraceRun {
   readonly name: string;
   readonly stdout: string;
   readonly stderr: string;
-  /** From the script's start until the kernel listed all its probes. */
+  /** From the script's start until bpftrace said every probe was attached. */
   readonly attachSeconds: number;
   /** Probes bpftrace announced (BEGIN/END included), and attachments the kernel held for it before the workload. */
   readonly probesAnnounced: number;
@@ -75,49 +74,7 @@ export async function runTraced(
   const running: Running[] = [];
   try {
     for (const s of scripts) {
-      const path = `${remoteDir}/${s.name}.bt`;
-      const pidfile = `${remoteDir}/${s.name}.pid`;
-      await session.upload(path, s.prepared.text);
-      let stdout = '';
-      let stderr = '';
-      let attachedAt = 0;
-      const t0 = Date.now();
-      let onAttached: () => void = () => {};
-      const attached = new Promise<void>((resolve) => (onAttached = resolve));
-      const notice = () => {
-        if (!attachedAt && (stdout.includes(ATTACHED_ENV) || stderr.includes(ATTACHED_ENV))) {
-          attachedAt = Date.now();
-          onAttached();
-        }
-      };
-      const done = session.exec(`echo $$ > ${shellQuote(pidfile)}; ${ATTACHED_ENV}=1 exec bpftrace -f json ${shellQuote(path)}`, {
-        allowFailure: true,
-        timeoutMs: ATTACH_TIMEOUT_MS + fioTimeoutMs + 120_000,
-        onStdout: (chunk) => { stdout += chunk; notice(); },
-        onStderr: (chunk) => { stderr += chunk; notice(); },
-      });
-      let exited = false;
-      void done.then(() => { exited = true; }, () => { exited = true; });
-      const ended = done.then((r) => r);
-      const limit = timer(ATTACH_TIMEOUT_MS, 'timeout' as const);
-      const winner = await Promise.race([attached.then(() => 'attached' as const), ended.then(() => 'exited' as const), limit.promise]);
-      limit.cancel();
-      const probes = s.prepared.probes.length;
-      const entry: Running = { name: s.name, probes, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0, announced: parseBpftraceJson(stdout).attachedProbes ?? 0, inKernel: 0, attachedAt, get stdout() { return stdout; }, get exited() { return exited; } };
-      running.push(entry);
-      if (winner === 'exited') {
-        const res = await ended;
-        throw new BpftraceError(`bpftrace ${s.name} exited before attaching (code ${res.code})`, { detail: res.stderr });
-      }
-      if (winner === 'timeout') {
-        throw new TraceIncompleteError(`bpftrace ${s.name} had not attached all its probes after ${ATTACH_TIMEOUT_MS / 1000} s, so its counts would miss part of the workload`, { detail: stderr });
-      }
-      entry.attachedAt = attachedAt;
-      const skipped = [...stderr.matchAll(SKIPPED_PROBE)].map((m) => m[1]);
-      if (skipped.length) {
-        throw new TraceIncompleteError(`bpftrace ${s.name} could not attach ${skipped.join(', ')} and went on without, so those counts would read 0`, { detail: stderr });
-      }
-      entry.inKernel = await attachmentsInKernel(session, entry);
+      await startScript(session, remoteDir, s, fioTimeoutMs, running);
       if (signal?.aborted) throw new InterruptedError('interrupted');
     }
     const fio = await workload();
@@ -127,6 +84,57 @@ export async function runTraced(
     await stopAll(session, running).catch(() => []);
     throw e;
   }
+}
+
+/**
+ * Starts one script and returns once every probe is attached: bpftrace said so, skipped none, and the kernel
+ * holds an attachment for each. The script joins `running` first, so that a failure here still stops it.
+ */
+async function startScript(session: SshSession, remoteDir: string, s: { name: string; prepared: PreparedScript }, fioTimeoutMs: number, running: Running[]): Promise<void> {
+  const path = `${remoteDir}/${s.name}.bt`;
+  const pidfile = `${remoteDir}/${s.name}.pid`;
+  await session.upload(path, s.prepared.text);
+  let stdout = '';
+  let stderr = '';
+  let attachedAt = 0;
+  const t0 = Date.now();
+  let onAttached: () => void = () => {};
+  const attached = new Promise<void>((resolve) => (onAttached = resolve));
+  const notice = () => {
+    if (!attachedAt && (stdout.includes(ATTACHED_ENV) || stderr.includes(ATTACHED_ENV))) {
+      attachedAt = Date.now();
+      onAttached();
+    }
+  };
+  const done = session.exec(`echo $$ > ${shellQuote(pidfile)}; ${ATTACHED_ENV}=1 exec bpftrace -f json ${shellQuote(path)}`, {
+    allowFailure: true,
+    timeoutMs: ATTACH_TIMEOUT_MS + fioTimeoutMs + 120_000,
+    onStdout: (chunk) => { stdout += chunk; notice(); },
+    onStderr: (chunk) => { stderr += chunk; notice(); },
+  });
+  let exited = false;
+  void done.then(() => { exited = true; }, () => { exited = true; });
+  const limit = timer(ATTACH_TIMEOUT_MS, 'timeout' as const);
+  const winner = await Promise.race([attached.then(() => 'attached' as const), done.then(() => 'exited' as const), limit.promise]);
+  limit.cancel();
+  const entry: Running = {
+    name: s.name, probes: s.prepared.probes.length, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0,
+    announced: parseBpftraceJson(stdout).attachedProbes ?? 0, inKernel: 0, attachedAt,
+    get stdout() { return stdout; }, get exited() { return exited; },
+  };
+  running.push(entry);
+  if (winner === 'exited') {
+    const res = await done;
+    throw new BpftraceError(`bpftrace ${s.name} exited before attaching (code ${res.code})`, { detail: res.stderr });
+  }
+  if (winner === 'timeout') {
+    throw new TraceIncompleteError(`bpftrace ${s.name} had not attached all its probes after ${ATTACH_TIMEOUT_MS / 1000} s, so its counts would miss part of the workload`, { detail: stderr });
+  }
+  const skipped = [...stderr.matchAll(SKIPPED_PROBE)].map((m) => m[1]);
+  if (skipped.length) {
+    throw new TraceIncompleteError(`bpftrace ${s.name} could not attach ${skipped.join(', ')} and went on without, so those counts would read 0`, { detail: stderr });
+  }
+  entry.inKernel = await attachmentsInKernel(session, entry);
 }
 
 /** The kernel's attachments for the script's bpftrace (links and perf events): at least one per probe, or its counts are partial. */
