@@ -6,9 +6,11 @@
  * boot and across boots. Every attempt counts, the ones the runner set aside
  * and measured again included (kept as fio-disturbed-N.json beside each result).
  *
- * Usage: npm run bench:emulator-stability [-- MODES BOOTS REPS]
+ * Usage: npm run bench:emulator-stability [-- MODES BOOTS REPS [KERNEL_BUILD]]
  *   e.g. intel-passthrough,intel-off,intel-lazy,virtio-lazy 4 15
- *   (REPS timing repetitions per boot and mode; 4k randread qd16, 5 s + 1 s ramp, NVMe, 2 vCPUs, 6.12)
+ *   (REPS timing repetitions per boot and mode; 4k randread qd16, 5 s + 1 s ramp, NVMe, 2 vCPUs, 6.12;
+ *   KERNEL_BUILD: a build directory of `iommu-lab kernel build` to boot instead, e.g. the tiny 6.1 build
+ *   that hung bringing up its second vCPU under QEMU 7.2's icount)
  * Prints a Markdown table (docs/timing.md#qemu-10 holds the last one); raw figures in bench-emulator-stability.json.
  */
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -25,7 +27,7 @@ import { runPlan } from '../runner/run.js';
 import { runtimeOverrunPct } from '../runner/timed.js';
 import { loadScenarioFile } from '../scenario/load.js';
 
-const [modesArg = 'intel-passthrough,intel-off,intel-lazy,virtio-lazy', bootsArg = '4', repsArg = '15'] = process.argv.slice(2);
+const [modesArg = 'intel-passthrough,intel-off,intel-lazy,virtio-lazy', bootsArg = '4', repsArg = '15', kernelBuild] = process.argv.slice(2);
 const RUNTIME_S = 5;
 /** A completion this late (guest time) is a stalled queue, not a slow I/O (the NVMe driver's timeout is 30 s). */
 const STALL_MS = 1000;
@@ -61,9 +63,9 @@ workloads:
   - { name: rr, rw: randread, bs: 4k, iodepth: 16, numjobs: 1, ioengine: libaio, size: 256m, runtime: ${RUNTIME_S}, ramp_time: 1, direct: true }
 iommu:
 ${iommu}
-targets:
+${kernelBuild ? `kernels:\n  - { name: own, path: ${kernelBuild} }\n` : ''}targets:
   vms:
-    - { name: st, vcpus: 2, memory_mib: 2048, kernel: "6.12", clock: virtual, boots: ${bootsArg}, disks: [{ name: nvme0, bus: nvme, size_mib: 512 }] }
+    - { name: st, vcpus: 2, memory_mib: 2048, kernel: ${kernelBuild ? 'own' : '"6.12"'}, clock: virtual, boots: ${bootsArg}, disks: [{ name: nvme0, bus: nvme, size_mib: 512 }] }
 timeouts: { cell_s: 300, boot_s: 300 }
 `);
   const loaded = await loadScenarioFile(file);

@@ -128,11 +128,15 @@ async function startScript(session: SshSession, remoteDir: string, s: { name: st
     throw new BpftraceError(`bpftrace ${s.name} exited before attaching (code ${res.code})`, { detail: res.stderr });
   }
   if (winner === 'timeout') {
-    throw new TraceIncompleteError(`bpftrace ${s.name} had not attached all its probes after ${ATTACH_TIMEOUT_MS / 1000} s, so its counts would miss part of the workload`, { detail: stderr });
+    throw new TraceIncompleteError(`bpftrace ${s.name} had not attached all its probes after ${ATTACH_TIMEOUT_MS / 1000} s, so its counts would miss part of the workload`, {
+      detail: stderr, fix: 'bpftrace attaches probes one at a time (seconds each under emulation): trace fewer probes per script, or see its stderr below for one that hangs',
+    });
   }
   const skipped = [...stderr.matchAll(SKIPPED_PROBE)].map((m) => m[1]);
   if (skipped.length) {
-    throw new TraceIncompleteError(`bpftrace ${s.name} could not attach ${skipped.join(', ')} and went on without, so those counts would read 0`, { detail: stderr });
+    throw new TraceIncompleteError(`bpftrace ${s.name} could not attach ${skipped.join(', ')} and went on without, so those counts would read 0`, {
+      detail: stderr, fix: 'the kernel refused these probes although it lists the functions: iommu-lab trace-check shows what attaches on this kernel',
+    });
   }
   entry.inKernel = await attachmentsInKernel(session, entry);
 }
@@ -142,7 +146,9 @@ async function attachmentsInKernel(session: SshSession, r: Running): Promise<num
   const k = await kernelView(session, r);
   const held = k.links + k.perfEvents;
   if (held < r.probes) {
-    throw new TraceIncompleteError(`bpftrace ${r.name} said its probes were attached, but the kernel holds ${held} attachments for its ${r.probes} probes`);
+    throw new TraceIncompleteError(`bpftrace ${r.name} said its probes were attached, but the kernel holds ${held} attachments for its ${r.probes} probes`, {
+      fix: 'bpftrace and the kernel disagree on what is attached: run the script by hand on the target and compare bpftool perf show and bpftool link show',
+    });
   }
   return held;
 }
