@@ -16,16 +16,12 @@
 import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expand } from '../cell/expand.js';
-import { configName } from '../core/iommu.js';
-import { requireImage } from '../guest-images/build.js';
-import { down, LOCAL, up } from '../infra/up.js';
 import { cvPct, median } from '../analysis/stats/index.js';
+import { configName } from '../core/iommu.js';
 import { RunStore } from '../result/store.js';
 import { repId } from '../result/types.js';
-import { runPlan } from '../runner/run.js';
 import { runtimeOverrunPct } from '../runner/timed.js';
-import { loadScenarioFile } from '../scenario/load.js';
+import { benchRun } from './lab-run.js';
 
 const [modesArg = 'intel-passthrough,intel-off,intel-lazy,virtio-lazy', bootsArg = '4', repsArg = '15', kernelBuild] = process.argv.slice(2);
 const RUNTIME_S = 5;
@@ -48,15 +44,13 @@ function fioFacts(text: string): { iops?: number; overrunPct?: number; maxClatMs
 
 const modes = modesArg.split(',');
 const iommu = modes.map((m) => { const [device, mode] = m.split('-'); return `  - { device: ${device}, mode: ${mode} }`; }).join('\n');
-const image = await requireImage();
 const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-stability-'));
 const attempts: Attempt[] = [];
 const deaths: Death[] = [];
 let failed = 0;
 const t0 = Date.now();
 try {
-  const file = join(dir, 'stability.yaml');
-  await writeFile(file, `name: stability
+  const { plan, summary } = await benchRun(dir, 'stability', `name: stability
 seed: 7
 repetitions: ${Number(bootsArg) * Number(repsArg)}
 workloads:
@@ -67,30 +61,22 @@ ${kernelBuild ? `kernels:\n  - { name: own, path: ${kernelBuild} }\n` : ''}targe
   vms:
     - { name: st, vcpus: 2, memory_mib: 2048, kernel: ${kernelBuild ? 'own' : '"6.12"'}, clock: virtual, boots: ${bootsArg}, disks: [{ name: nvme0, bus: nvme, size_mib: 512 }] }
 timeouts: { cell_s: 300, boot_s: 300 }
-`);
-  const loaded = await loadScenarioFile(file);
-  const plan = expand(loaded);
-  try {
-    const { inventory } = await up({ loaded, plan, image, hypervisors: [LOCAL], inventoryFile: join(dir, 'inv.json') });
-    const summary = await runPlan({ loaded, plan, inventory, resultsRoot: join(dir, 'results'), onEvent: (e) => { if (e.type === 'rep-done' || e.type === 'target-state') process.stderr.write(`${JSON.stringify(e).slice(0, 200)}\n`); } });
-    failed = summary.failures.length;
-    const store = await RunStore.open(summary.dir);
-    for (const c of plan.cells) {
-      const mode = configName(c.iommu);
-      for (const r of await store.listReps(c.id)) {
-        const boot = r.provenance.boot_id ?? '?';
-        for (const check of r.checks ?? []) if (check.name === 'retried') deaths.push({ mode, cause: check.detail });
-        if (r.outcome.state === 'failed' && r.outcome.failure.kind === 'guest-died') deaths.push({ mode, cause: r.outcome.failure.message });
-        const at = join(summary.dir, 'cells', c.id, repId(r.rep));
-        for (const name of Object.keys(r.files ?? {})) {
-          if (name !== 'fio.json' && !name.startsWith('fio-disturbed-')) continue;
-          const f = fioFacts(await readFile(join(at, name), 'utf8').catch(() => ''));
-          attempts.push({ mode, boot, ...f, set: name === 'fio.json' ? 'kept' : 'aside' });
-        }
+`, { onEvent: (e) => { if (e.type === 'rep-done') process.stderr.write(`${e.cell} ${e.rep}: ${e.outcome.state}\n`); } });
+  failed = summary.failures.length;
+  const store = await RunStore.open(summary.dir);
+  for (const c of plan.cells) {
+    const mode = configName(c.iommu);
+    for (const r of await store.listReps(c.id)) {
+      const boot = r.provenance.boot_id ?? '?';
+      for (const check of r.checks ?? []) if (check.name === 'retried') deaths.push({ mode, cause: check.detail });
+      if (r.outcome.state === 'failed' && r.outcome.failure.kind === 'guest-died') deaths.push({ mode, cause: r.outcome.failure.message });
+      const at = join(summary.dir, 'cells', c.id, repId(r.rep));
+      for (const name of Object.keys(r.files ?? {})) {
+        if (name !== 'fio.json' && !name.startsWith('fio-disturbed-')) continue;
+        const f = fioFacts(await readFile(join(at, name), 'utf8').catch(() => ''));
+        attempts.push({ mode, boot, ...f, set: name === 'fio.json' ? 'kept' : 'aside' });
       }
     }
-  } finally {
-    await down([LOCAL], { scenario: 'stability' });
   }
 } finally {
   await writeFile('bench-emulator-stability.json', JSON.stringify({ modes, boots: Number(bootsArg), reps: Number(repsArg), seconds: (Date.now() - t0) / 1000, failed, attempts, deaths }, null, 2));
