@@ -61,7 +61,13 @@ export interface TraceRecord {
    * before the workload started, and its programs missed no event. Absent in runs recorded before the
    * lab checked it: their counts may be partial (docs/tracing.md).
    */
-  readonly complete?: { readonly probes_announced: number; readonly probes_in_kernel: number; readonly recursion_misses: number };
+  readonly complete?: {
+    readonly probes_announced: number;
+    readonly probes_in_kernel: number;
+    /** Runs the programs skipped; each was a pure counter's (one uncounted call), added back per map in `misses_added`. */
+    readonly recursion_misses: number;
+    readonly misses_added?: Readonly<Record<string, number>>;
+  };
 }
 
 export interface Provenance {

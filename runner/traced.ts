@@ -16,7 +16,7 @@
 import { BpftraceError, InterruptedError, TraceIncompleteError, TraceMissedError } from '../core/errors.js';
 import { bpfProcessView, pidOf, type BpfProcessView } from './bpf-kernel.js';
 import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
-import { parseBpftraceJson, type BpftraceOutput, type PreparedScript } from './tracing.js';
+import { parseBpftraceJson, pureCounters, scalar, type BpftraceOutput, type PreparedScript } from './tracing.js';
 
 export interface TraceRun {
   readonly name: string;
@@ -27,8 +27,9 @@ export interface TraceRun {
   /** Probes bpftrace announced (BEGIN/END included), and attachments the kernel held for it before the workload. */
   readonly probesAnnounced: number;
   readonly probesInKernel: number;
-  /** Events the script's BPF programs missed during the workload (0, or the repetition fails). */
+  /** Runs the script's BPF programs missed during the workload: all of pure counters, added back to their maps (`missesAdded`). */
   readonly recursionMisses: number;
+  readonly missesAdded: Readonly<Record<string, number>>;
   /** Why the counts cannot be proven complete although nothing was seen missing (kprobe programs); absent when they are. */
   readonly unproven?: string;
   readonly output: BpftraceOutput;
@@ -36,6 +37,8 @@ export interface TraceRun {
 
 interface Running {
   readonly name: string;
+  /** The prepared script's pure counters, function → map (runner/tracing.ts). */
+  readonly counters: ReadonlyMap<string, string>;
   /** Probes of the prepared script, BEGIN/END aside: each needs an attachment in the kernel. */
   readonly probes: number;
   readonly pidfile: string;
@@ -118,7 +121,7 @@ async function startScript(session: SshSession, remoteDir: string, s: { name: st
   const winner = await Promise.race([attached.then(() => 'attached' as const), done.then(() => 'exited' as const), limit.promise]);
   limit.cancel();
   const entry: Running = {
-    name: s.name, probes: s.prepared.probes.length, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0,
+    name: s.name, counters: pureCounters(s.prepared.text), probes: s.prepared.probes.length, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0,
     announced: parseBpftraceJson(stdout).attachedProbes ?? 0, inKernel: 0, attachedAt,
     get stdout() { return stdout; }, get exited() { return exited; },
   };
@@ -160,25 +163,62 @@ async function kernelView(session: SshSession, r: Running): Promise<BpfProcessVi
   return k.view;
 }
 
+/** What the kernel said a script's programs missed, and what of it is added back to its counts. */
+interface Misses {
+  readonly total: number;
+  /** Per map of a pure counter: the runs its program skipped, each one call not counted. */
+  readonly addedTo: Readonly<Record<string, number>>;
+  readonly unproven?: string;
+}
+
 /**
- * The events each script's programs missed during the workload, read while they are still loaded; a miss fails
- * the repetition. kprobe programs report none even when they missed some, so their counts stay unproven.
+ * The events each script's programs missed during the workload, read while they are still loaded. A miss of
+ * a pure counter (`@map = count();` on a kfunc) is one uncounted call, added back; a miss of any other program
+ * (a latency histogram, a keyed map) cannot be, and the attempt is set aside (TraceMissedError). kprobe
+ * programs report no misses even when they skip runs, so their counts stay unproven.
  */
-async function missedEvents(session: SshSession, running: readonly Running[]): Promise<Map<string, { misses: number; unproven?: string }>> {
-  const out = new Map<string, { misses: number; unproven?: string }>();
+async function missedEvents(session: SshSession, running: readonly Running[]): Promise<Map<string, Misses>> {
+  const out = new Map<string, Misses>();
   for (const r of running) {
-    const k = await kernelView(session, r);
-    const missed = k.programs.filter((p) => p.recursionMisses > 0);
-    if (missed.length) {
-      throw new TraceMissedError(`bpftrace ${r.name}: its programs missed ${missed.reduce((n, p) => n + p.recursionMisses, 0)} events during the workload (${missed.map((p) => `${p.name}: ${p.recursionMisses}`).join(', ')}; bpftool prog show: recursion_misses), so its counts are short`);
+    const m = accountMisses(await kernelView(session, r), r.counters);
+    if (m.unresolved.length) {
+      throw new TraceMissedError(`bpftrace ${r.name}: its programs missed events during the workload that no count can take back (${m.unresolved.join(', ')}; bpftool prog show: recursion_misses), so its figures are short`);
     }
-    const kprobes = k.programs.filter((p) => p.type === 'kprobe').map((p) => p.name);
-    out.set(r.name, { misses: 0, ...(kprobes.length ? { unproven: `kprobe programs (${kprobes.join(', ')}) do not report the runs they miss; count with kfuncs` } : {}) });
+    out.set(r.name, m);
   }
   return out;
 }
 
-async function stopAll(session: SshSession, running: readonly Running[], misses = new Map<string, { misses: number; unproven?: string }>()): Promise<TraceRun[]> {
+/**
+ * Pure: the misses of a script's programs, as added back to its pure counters' maps; what cannot be added
+ * back (`unresolved`); and whether kprobe programs leave the counts unproven.
+ */
+export function accountMisses(k: BpfProcessView, counters: ReadonlyMap<string, string>): Misses & { readonly unresolved: readonly string[] } {
+  const missed = k.programs.filter((p) => p.recursionMisses > 0);
+  const addedTo: Record<string, number> = {};
+  const unresolved: string[] = [];
+  for (const p of missed) {
+    // Two functions may share a 15-character prefix (cache_tag_flush_range, _all): fine when they count into one map.
+    const maps = [...new Set([...counters].filter(([fn]) => fn.slice(0, 15) === p.name).map(([, map]) => map))];
+    if (maps.length === 1) addedTo[maps[0]!] = (addedTo[maps[0]!] ?? 0) + p.recursionMisses;
+    else unresolved.push(`${p.name}: ${p.recursionMisses}`);
+  }
+  const kprobes = k.programs.filter((p) => p.type === 'kprobe').map((p) => p.name);
+  return {
+    total: missed.reduce((n, p) => n + p.recursionMisses, 0), addedTo, unresolved,
+    ...(kprobes.length ? { unproven: `kprobe programs (${kprobes.join(', ')}) do not report the runs they miss; count with kfuncs` } : {}),
+  };
+}
+
+/** A pure counter's map with the calls its program missed added back. */
+function withMissesAdded(output: BpftraceOutput, addedTo: Readonly<Record<string, number>>): BpftraceOutput {
+  if (!Object.keys(addedTo).length) return output;
+  const maps = { ...output.maps };
+  for (const [map, n] of Object.entries(addedTo)) maps[map] = scalar(maps[map]) + n;
+  return { ...output, maps };
+}
+
+async function stopAll(session: SshSession, running: readonly Running[], misses = new Map<string, Misses>()): Promise<TraceRun[]> {
   const out: TraceRun[] = [];
   // A script that ended before it was told to (killed, crashed) counted only part of the workload:
   // its maps would read as too few events, so the repetition fails instead.
@@ -210,10 +250,11 @@ async function stopAll(session: SshSession, running: readonly Running[], misses 
     if (res.code !== 0) {
       throw new BpftraceError(`bpftrace ${r.name} ended without printing its maps (${how})`, { detail: res.stderr });
     }
+    const m = misses.get(r.name);
     out.push({
       name: r.name, stdout: res.stdout, stderr: res.stderr, attachSeconds: r.attachedAt ? (r.attachedAt - r.t0) / 1000 : NaN,
-      probesAnnounced: r.announced, probesInKernel: r.inKernel, recursionMisses: misses.get(r.name)?.misses ?? 0,
-      ...(misses.get(r.name)?.unproven ? { unproven: misses.get(r.name)!.unproven! } : {}), output: parseBpftraceJson(res.stdout),
+      probesAnnounced: r.announced, probesInKernel: r.inKernel, recursionMisses: m?.total ?? 0, missesAdded: m?.addedTo ?? {},
+      ...(m?.unproven ? { unproven: m.unproven } : {}), output: withMissesAdded(parseBpftraceJson(res.stdout), m?.addedTo ?? {}),
     });
   }
   return out;

@@ -56,6 +56,26 @@ export function scriptBlocks(text: string): Block[] {
   return blocks;
 }
 
+/**
+ * The script's pure counters: kfunc blocks whose whole body is `@map = count();`, as function → map.
+ * For these a run of the program that the kernel skipped (a recursion miss: the function called again,
+ * from an interrupt, while its own program ran on that CPU) is exactly one call not counted, so the
+ * kernel's miss count can be added back (runner/traced.ts). BPF names a program after its function's
+ * first 15 characters, which is how the misses are matched to it.
+ */
+export function pureCounters(text: string): Map<string, string> {
+  const lines = text.split('\n');
+  const out = new Map<string, string>();
+  for (const b of scriptBlocks(text)) {
+    const body = lines.slice(b.start, b.end + 1).join('\n');
+    // No predicate (a skipped run might not have passed it) and nothing but the count.
+    const m = /^[^{/]*\{\s*@(\w+)\s*=\s*count\(\);?\s*\}\s*$/.exec(body);
+    if (!m) continue;
+    for (const p of b.probes) if (p.kind === 'kfunc') out.set(p.target, m[1]!);
+  }
+  return out;
+}
+
 export function scriptProbes(text: string): ProbeSpec[] {
   return scriptBlocks(text).flatMap((b) => b.probes).filter((p) => p.kind !== 'special');
 }

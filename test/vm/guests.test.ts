@@ -67,7 +67,8 @@ describe('lab guests on libvirt + QEMU', () => {
       const session = await SshSession.connect(target.name, target.ssh);
       try {
         // Independently of the runner's preflight: walk up from each test disk to the device that has an IOMMU group.
-        const types = await session.exec('for d in nvme0 vblk0; do p=$(readlink -f /sys/class/block/$(basename $(readlink -f /dev/lab/$d))); while [ "$p" != / ] && [ ! -e "$p/iommu_group" ]; do p=$(dirname "$p"); done; echo "$d $(cat $p/iommu_group/type)"; done');
+        // Under QEMU 10 an NVMe namespace hangs off a virtual multipath subsystem: its DMA is the controller's.
+        const types = await session.exec('for d in nvme0 vblk0; do p=$(readlink -f /sys/class/block/$(basename $(readlink -f /dev/lab/$d))); case "$p" in */nvme-subsystem/*) c=$(ls -d "$(dirname "$p")"/nvme[0-9]* | head -n 1); p=$(readlink -f "$c/device");; esac; while [ "$p" != / ] && [ ! -e "$p/iommu_group" ]; do p=$(dirname "$p"); done; echo "$d $(cat $p/iommu_group/type)"; done');
         expect(types.stdout.trim().split('\n')).toEqual([`nvme0 ${want[target.name]}`, `vblk0 ${want[target.name]}`]);
         const pre = await runPreflight(session, target);
         const verdict = judgeIommu(target, pre.facts);

@@ -1,8 +1,11 @@
 /** What the kernel says about a running bpftrace, parsed from output saved in a lab guest (QEMU 10, 6.12, intel strict). */
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bpfProcessCommand, parseBpfProcessView } from '../../../runner/bpf-kernel.js';
+import { accountMisses } from '../../../runner/traced.js';
+import { pureCounters } from '../../../runner/tracing.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '../../fixtures/bpftool', name), 'utf8');
 
@@ -37,5 +40,26 @@ describe('the kernel view of a bpftrace process', () => {
 
   it('asks for one process only, quoted', () => {
     expect(bpfProcessCommand(1142)).toContain("/proc/'1142'/fd/*");
+  });
+});
+
+describe('missed runs, accounted', () => {
+  const view = (misses: Record<string, number>) => ({ links: 8, perfEvents: 2, programs: Object.entries(misses).map(([name, n], i) => ({ id: i, type: 'tracing', name, recursionMisses: n })) });
+
+  it('adds a pure counter\'s missed runs back to its map (seen: viommu_sync_req, 3 in a virtio-lazy repetition)', async () => {
+    const counters = pureCounters(await readFile('bpf/iotlb-invalidations.bt', 'utf8'));
+    const m = accountMisses(view({ viommu_sync_req: 3, qi_submit_sync: 0, cache_tag_flush: 2 }), counters);
+    expect(m).toMatchObject({ total: 5, addedTo: { viommu_sync: 3, intel_cache_tag: 2 }, unresolved: [] });
+    expect(m.unproven).toBeUndefined();
+  });
+
+  it('cannot add back a latency program\'s misses, and says which', async () => {
+    const counters = pureCounters(await readFile('bpf/dma-map-latency.bt', 'utf8'));
+    expect(accountMisses(view({ iommu_dma_map_p: 1 }), counters).unresolved).toEqual(['iommu_dma_map_p: 1']);
+  });
+
+  it('leaves kprobe counts unproven', () => {
+    const m = accountMisses(parseBpfProcessView(fixture('kprobes-6.12.txt')), new Map());
+    expect(m.unproven).toMatch(/kprobe programs .* do not report the runs they miss/);
   });
 });

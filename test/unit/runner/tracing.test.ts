@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { checkIoPattern, devT } from '../../../runner/io-pattern.js';
-import { histPercentile, parseBpftraceJson, prepareScript, scriptProbes, traceMetrics } from '../../../runner/tracing.js';
+import { histPercentile, parseBpftraceJson, prepareScript, pureCounters, scriptProbes, traceMetrics } from '../../../runner/tracing.js';
 
 const script = (n: string) => readFile(`bpf/${n}.bt`, 'utf8');
 
@@ -145,5 +145,26 @@ describe('real bpftrace output from TCG guests', () => {
     const c = checkIoPattern(out, '259:0', job);
     expect(c).toEqual({ name: 'io-pattern', ok: true, detail: `${ios} data requests on 259:0: mean 4096 B, 100 % reads` });
     expect(checkIoPattern(out, '259:0', { ...job, rw: 'randwrite' }).ok).toBe(false);
+  });
+});
+
+describe('pure counters', () => {
+  it('finds the kfunc blocks whose only work is one count, the ones whose misses are uncounted calls', async () => {
+    const text = await readFile('bpf/iotlb-invalidations.bt', 'utf8');
+    const c = pureCounters(text);
+    expect(c.get('qi_submit_sync')).toBe('intel_qi_sync');
+    expect(c.get('viommu_sync_req')).toBe('viommu_sync');
+    // Both probes of one block count into one map.
+    expect(c.get('fq_ring_free')).toBe('fq_ring_free');
+    expect(c.get('fq_ring_free_locked')).toBe('fq_ring_free');
+    // dma-map-latency's latency programs (timestamps, histograms) and keyed counters are not pure counts.
+    const lat = pureCounters(await readFile('bpf/dma-map-latency.bt', 'utf8'));
+    expect(lat.has('iommu_dma_map_page')).toBe(false);
+    expect(lat.has('dma_map_page_attrs')).toBe(false);
+    expect(lat.get('__iommu_dma_map')).toBe('iommu_maps');
+  });
+
+  it('refuses a predicate, which a skipped run might not have passed', () => {
+    expect(pureCounters('kfunc:f /pid == 1/ { @n = count(); }\nkfunc:g { @m = count(); }\n')).toEqual(new Map([['g', 'm']]));
   });
 });
