@@ -109,6 +109,7 @@ export const repResultSchema: Record<string, unknown> = {
               probes_in_kernel: { type: 'integer', minimum: 0 },
               recursion_misses: { type: 'integer', minimum: 0, description: 'Runs the programs skipped (bpftool recursion_misses); only pure counters may miss, and their misses are added back.' },
               misses_added: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, description: 'Per map: the calls its counter skipped, added to the count.' },
+              sampled_misses: { type: 'integer', minimum: 1, description: "Runs skipped by programs that feed only samples (the script's SAMPLED: probes)." },
             },
           },
         },

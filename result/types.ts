@@ -67,6 +67,8 @@ export interface TraceRecord {
     /** Runs the programs skipped; each was a pure counter's (one uncounted call), added back per map in `misses_added`. */
     readonly recursion_misses: number;
     readonly misses_added?: Readonly<Record<string, number>>;
+    /** Runs skipped by programs that feed only samples (the script's SAMPLED: probes): a thinner sample, no short count. */
+    readonly sampled_misses?: number;
   };
 }
 

@@ -87,7 +87,7 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
       return [x.name, {
         probes: x.prepared.probes, skipped: x.prepared.skipped,
         ...(t && Number.isFinite(t.attachSeconds) ? { attach_seconds: t.attachSeconds } : {}),
-        ...(t && !t.unproven ? { complete: { probes_announced: t.probesAnnounced, probes_in_kernel: t.probesInKernel, recursion_misses: t.recursionMisses, ...(Object.keys(t.missesAdded).length ? { misses_added: t.missesAdded } : {}) } } : {}),
+        ...(t && !t.unproven ? { complete: { probes_announced: t.probesAnnounced, probes_in_kernel: t.probesInKernel, recursion_misses: t.recursionMisses, ...(Object.keys(t.missesAdded).length ? { misses_added: t.missesAdded } : {}), ...(t.sampledMisses ? { sampled_misses: t.sampledMisses } : {}) } } : {}),
       }];
     }));
     for (const t of traces) {

@@ -16,7 +16,7 @@
 import { BpftraceError, InterruptedError, TraceIncompleteError, TraceMissedError } from '../core/errors.js';
 import { bpfProcessView, pidOf, type BpfProcessView } from './bpf-kernel.js';
 import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
-import { parseBpftraceJson, pureCounters, scalar, type BpftraceOutput, type PreparedScript } from './tracing.js';
+import { parseBpftraceJson, pureCounters, sampledProbes, scalar, type BpftraceOutput, type PreparedScript } from './tracing.js';
 
 export interface TraceRun {
   readonly name: string;
@@ -30,6 +30,8 @@ export interface TraceRun {
   /** Runs the script's BPF programs missed during the workload: all of pure counters, added back to their maps (`missesAdded`). */
   readonly recursionMisses: number;
   readonly missesAdded: Readonly<Record<string, number>>;
+  /** Runs skipped by programs that feed only samples (a latency histogram): recorded, not a failure. */
+  readonly sampledMisses: number;
   /** Why the counts cannot be proven complete although nothing was seen missing (kprobe programs); absent when they are. */
   readonly unproven?: string;
   readonly output: BpftraceOutput;
@@ -37,8 +39,9 @@ export interface TraceRun {
 
 interface Running {
   readonly name: string;
-  /** The prepared script's pure counters, function → map (runner/tracing.ts). */
+  /** The prepared script's pure counters, function → map, and the probes that feed only samples (runner/tracing.ts). */
   readonly counters: ReadonlyMap<string, string>;
+  readonly sampled: ReadonlySet<string>;
   /** Probes of the prepared script, BEGIN/END aside: each needs an attachment in the kernel. */
   readonly probes: number;
   readonly pidfile: string;
@@ -121,7 +124,7 @@ async function startScript(session: SshSession, remoteDir: string, s: { name: st
   const winner = await Promise.race([attached.then(() => 'attached' as const), done.then(() => 'exited' as const), limit.promise]);
   limit.cancel();
   const entry: Running = {
-    name: s.name, counters: pureCounters(s.prepared.text), probes: s.prepared.probes.length, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0,
+    name: s.name, counters: pureCounters(s.prepared.text), sampled: sampledProbes(s.prepared.text), probes: s.prepared.probes.length, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0,
     announced: parseBpftraceJson(stdout).attachedProbes ?? 0, inKernel: 0, attachedAt,
     get stdout() { return stdout; }, get exited() { return exited; },
   };
@@ -166,6 +169,8 @@ async function kernelView(session: SshSession, r: Running): Promise<BpfProcessVi
 /** What the kernel said a script's programs missed, and what of it is added back to its counts. */
 interface Misses {
   readonly total: number;
+  /** Runs skipped by programs that feed only samples (not counted in `total`). */
+  readonly sampledMisses: number;
   /** Per map of a pure counter: the runs its program skipped, each one call not counted. */
   readonly addedTo: Readonly<Record<string, number>>;
   readonly unproven?: string;
@@ -180,7 +185,7 @@ interface Misses {
 async function missedEvents(session: SshSession, running: readonly Running[]): Promise<Map<string, Misses>> {
   const out = new Map<string, Misses>();
   for (const r of running) {
-    const m = accountMisses(await kernelView(session, r), r.counters);
+    const m = accountMisses(await kernelView(session, r), r.counters, r.sampled);
     if (m.unresolved.length) {
       throw new TraceMissedError(`bpftrace ${r.name}: its programs missed events during the workload that no count can take back (${m.unresolved.join(', ')}; bpftool prog show: recursion_misses), so its figures are short`);
     }
@@ -193,8 +198,10 @@ async function missedEvents(session: SshSession, running: readonly Running[]): P
  * Pure: the misses of a script's programs, as added back to its pure counters' maps; what cannot be added
  * back (`unresolved`); and whether kprobe programs leave the counts unproven.
  */
-export function accountMisses(k: BpfProcessView, counters: ReadonlyMap<string, string>): Misses & { readonly unresolved: readonly string[] } {
-  const missed = k.programs.filter((p) => p.recursionMisses > 0);
+export function accountMisses(k: BpfProcessView, counters: ReadonlyMap<string, string>, sampled: ReadonlySet<string> = new Set()): Misses & { readonly unresolved: readonly string[] } {
+  // Programs that feed only a sample (the script's SAMPLED: line) may skip runs: the sample is thinner, no count is short.
+  const missed = k.programs.filter((p) => p.recursionMisses > 0 && ![...sampled].some((s) => s.slice(0, 15) === p.name));
+  const sampledMisses = k.programs.filter((p) => p.recursionMisses > 0 && !missed.includes(p)).reduce((n, p) => n + p.recursionMisses, 0);
   const addedTo: Record<string, number> = {};
   const unresolved: string[] = [];
   for (const p of missed) {
@@ -205,7 +212,7 @@ export function accountMisses(k: BpfProcessView, counters: ReadonlyMap<string, s
   }
   const kprobes = k.programs.filter((p) => p.type === 'kprobe').map((p) => p.name);
   return {
-    total: missed.reduce((n, p) => n + p.recursionMisses, 0), addedTo, unresolved,
+    total: missed.reduce((n, p) => n + p.recursionMisses, 0), addedTo, unresolved, sampledMisses,
     ...(kprobes.length ? { unproven: `kprobe programs (${kprobes.join(', ')}) do not report the runs they miss; count with kfuncs` } : {}),
   };
 }
@@ -253,7 +260,7 @@ async function stopAll(session: SshSession, running: readonly Running[], misses 
     const m = misses.get(r.name);
     out.push({
       name: r.name, stdout: res.stdout, stderr: res.stderr, attachSeconds: r.attachedAt ? (r.attachedAt - r.t0) / 1000 : NaN,
-      probesAnnounced: r.announced, probesInKernel: r.inKernel, recursionMisses: m?.total ?? 0, missesAdded: m?.addedTo ?? {},
+      probesAnnounced: r.announced, probesInKernel: r.inKernel, recursionMisses: m?.total ?? 0, missesAdded: m?.addedTo ?? {}, sampledMisses: m?.sampledMisses ?? 0,
       ...(m?.unproven ? { unproven: m.unproven } : {}), output: withMissesAdded(parseBpftraceJson(res.stdout), m?.addedTo ?? {}),
     });
   }

@@ -76,6 +76,18 @@ export function pureCounters(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * Probes whose programs feed only samples (a latency histogram the report treats as a sample, never as a
+ * count), named in the script's header as `SAMPLED: probe, probe`: their skipped runs thin the sample and
+ * are recorded, but do not set the attempt aside. Returned as the names BPF gives their programs' functions
+ * or events (the part after the last colon).
+ */
+export function sampledProbes(text: string): Set<string> {
+  // The probe specs before the explanation in parentheses.
+  const line = (/^\s*\*\s*SAMPLED:\s*(.+)$/m.exec(text)?.[1] ?? '').split('(')[0]!;
+  return new Set([...line.matchAll(/\b[a-z]+:[\w:]+/g)].map((m) => m[0].split(':').pop()!));
+}
+
 export function scriptProbes(text: string): ProbeSpec[] {
   return scriptBlocks(text).flatMap((b) => b.probes).filter((p) => p.kind !== 'special');
 }

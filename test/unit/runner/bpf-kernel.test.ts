@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bpfProcessCommand, parseBpfProcessView } from '../../../runner/bpf-kernel.js';
 import { accountMisses } from '../../../runner/traced.js';
-import { pureCounters } from '../../../runner/tracing.js';
+import { pureCounters, sampledProbes } from '../../../runner/tracing.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '../../fixtures/bpftool', name), 'utf8');
 
@@ -61,5 +61,16 @@ describe('missed runs, accounted', () => {
   it('leaves kprobe counts unproven', () => {
     const m = accountMisses(parseBpfProcessView(fixture('kprobes-6.12.txt')), new Map());
     expect(m.unproven).toMatch(/kprobe programs .* do not report the runs they miss/);
+  });
+});
+
+describe('sampled probes', () => {
+  it('tolerates block-io\'s completion program missing runs (its latency histogram is a sample), and nothing else', async () => {
+    const text = await readFile('bpf/block-io.bt', 'utf8');
+    expect(sampledProbes(text)).toEqual(new Set(['block_rq_complete']));
+    const view = { links: 0, perfEvents: 4, programs: [{ id: 1, type: 'tracepoint', name: 'block_rq_comple', recursionMisses: 424 }, { id: 2, type: 'tracepoint', name: 'block_rq_issue', recursionMisses: 0 }] };
+    expect(accountMisses(view, pureCounters(text), sampledProbes(text))).toMatchObject({ total: 0, sampledMisses: 424, unresolved: [] });
+    const issueMissed = { ...view, programs: [{ id: 2, type: 'tracepoint', name: 'block_rq_issue', recursionMisses: 1 }] };
+    expect(accountMisses(issueMissed, pureCounters(text), sampledProbes(text)).unresolved).toEqual(['block_rq_issue: 1']);
   });
 });
