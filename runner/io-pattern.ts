@@ -26,10 +26,19 @@ function entries(v: unknown): [string, number][] {
   return v && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v as Record<string, number>).filter((e) => typeof e[1] === 'number') : [];
 }
 
-export function checkIoPattern(out: BpftraceOutput, majmin: string, job: FioJob): Check {
+/**
+ * The devices whose requests are the disk's: the disk itself, and the devices bios were remapped to from it
+ * (`@remap`: an NVMe multipath head's hidden path device, whose number sysfs does not show).
+ */
+export function devicesOf(out: BpftraceOutput, majmin: string): Set<string> {
   const dev = String(devT(majmin));
+  return new Set([dev, ...entries(out.maps['remap']).filter(([, from]) => String(from) === dev).map(([to]) => to.trim())]);
+}
+
+export function checkIoPattern(out: BpftraceOutput, majmin: string, job: FioJob): Check {
+  const devs = devicesOf(out, majmin);
   // Keys are "dev,rwbs" (bpftrace joins multi-part keys with a comma).
-  const mine = (v: unknown) => entries(v).filter(([k]) => k.split(',')[0]!.trim() === dev).map(([k, n]) => [k.split(',').slice(1).join(',').trim(), n] as const);
+  const mine = (v: unknown) => entries(v).filter(([k]) => devs.has(k.split(',')[0]!.trim())).map(([k, n]) => [k.split(',').slice(1).join(',').trim(), n] as const);
   const reqs = mine(out.maps['reqs']);
   const bytes = mine(out.maps['bytes']);
   const total = reqs.reduce((s, [, n]) => s + n, 0);
@@ -48,6 +57,7 @@ export function checkIoPattern(out: BpftraceOutput, majmin: string, job: FioJob)
   const sizeOk = job.rw.startsWith('rand') ? Math.abs(meanSize - bs) / bs <= 0.1 : meanSize >= bs * 0.9;
   if (!sizeOk) problems.push(`mean request ${Math.round(meanSize)} B, job bs ${bs} B`);
   if (Math.abs(readShare - wantRead) > 0.1) problems.push(`read share ${(readShare * 100).toFixed(0)} %, job asks ${(wantRead * 100).toFixed(0)} %`);
-  const detail = `${reads + writes} data requests on ${majmin}: mean ${Math.round(meanSize)} B, ${(readShare * 100).toFixed(0)} % reads`;
+  const via = devs.size > 1 ? ` (through its multipath device${devs.size > 2 ? 's' : ''})` : '';
+  const detail = `${reads + writes} data requests on ${majmin}${via}: mean ${Math.round(meanSize)} B, ${(readShare * 100).toFixed(0)} % reads`;
   return { name: 'io-pattern', ok: problems.length === 0, detail: problems.length ? `${detail}; mismatch: ${problems.join('; ')}` : detail };
 }

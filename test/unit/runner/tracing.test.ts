@@ -81,6 +81,15 @@ describe('I/O pattern check', () => {
     expect(c.detail).toContain('mismatch: mean request 65536 B, job bs 4096 B; read share 50 %, job asks 100 %');
     expect(checkIoPattern(out({}, {}), '259:0', job)).toMatchObject({ ok: false, detail: 'no requests reached device 259:0' });
   });
+
+  it('counts an NVMe multipath head\'s requests on its hidden path device (QEMU 10: 259:0 under the head 259:1, saved from a guest)', () => {
+    // As bpftrace printed them: requests on 259:0 (and 254:0, the root disk), and the remap 259:0 ← 259:1.
+    const saved = { maps: { reqs: { '271581184, R': 11893, '266338304, W': 299 }, bytes: { '271581184, R': 11893 * 4096 }, remap: { '271581184': 271581185 } }, errors: [] };
+    const c = checkIoPattern(saved, '259:1', job);
+    expect(c).toMatchObject({ name: 'io-pattern', ok: true, detail: '11893 data requests on 259:1 (through its multipath device): mean 4096 B, 100 % reads' });
+    // Without the remap, nothing is the head's.
+    expect(checkIoPattern({ ...saved, maps: { reqs: saved.maps.reqs, bytes: saved.maps.bytes } }, '259:1', job).ok).toBe(false);
+  });
 });
 
 /**
