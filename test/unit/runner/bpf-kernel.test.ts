@@ -67,7 +67,7 @@ describe('missed runs, accounted', () => {
 describe('sampled probes', () => {
   it('tolerates block-io\'s completion program missing runs (its latency histogram is a sample), and nothing else', async () => {
     const text = await readFile('bpf/block-io.bt', 'utf8');
-    expect(sampledProbes(text)).toEqual(new Set(['block_rq_complete']));
+    expect(sampledProbes(text)).toEqual(new Set(['block_rq_complete', 'block_bio_remap']));
     const view = { links: 0, perfEvents: 4, programs: [{ id: 1, type: 'tracepoint', name: 'block_rq_comple', recursionMisses: 424 }, { id: 2, type: 'tracepoint', name: 'block_rq_issue', recursionMisses: 0 }] };
     expect(accountMisses(view, pureCounters(text), sampledProbes(text))).toMatchObject({ total: 0, sampledMisses: 424, unresolved: [] });
     const issueMissed = { ...view, programs: [{ id: 2, type: 'tracepoint', name: 'block_rq_issue', recursionMisses: 1 }] };
