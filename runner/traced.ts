@@ -47,7 +47,6 @@ interface Running {
   readonly pidfile: string;
   readonly pid: number;
   readonly done: Promise<ExecResult>;
-  readonly stdout: string;
   readonly t0: number;
   attachedAt: number;
   readonly announced: number;
@@ -126,7 +125,7 @@ async function startScript(session: SshSession, remoteDir: string, s: { name: st
   const entry: Running = {
     name: s.name, counters: pureCounters(s.prepared.text), sampled: sampledProbes(s.prepared.text), probes: s.prepared.probes.length, pidfile, pid: (await pidOf(session, pidfile)) ?? 0, done, t0,
     announced: parseBpftraceJson(stdout).attachedProbes ?? 0, inKernel: 0, attachedAt,
-    get stdout() { return stdout; }, get exited() { return exited; },
+    get exited() { return exited; },
   };
   running.push(entry);
   if (winner === 'exited') {

@@ -13,7 +13,7 @@
 import { ensureResultsRoot } from '../result/root.js';
 import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { expand } from '../cell/expand.js';
 import { analyse } from '../analysis/analyse.js';
