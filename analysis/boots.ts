@@ -35,7 +35,7 @@ export interface BootGroup {
   readonly values: readonly number[];
 }
 
-export type BootNoiseSource = 'replicate boots' | 'history' | 'replicate boots and history' | 'across cells';
+export type BootNoiseSource = 'replicate boots' | 'history' | 'replicate boots and history' | 'across cells' | 'the exact floor' | `${string}, raised to the exact floor`;
 
 export interface BootNoise {
   /** Variance of one boot mean (log scale). */

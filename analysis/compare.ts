@@ -21,7 +21,7 @@
  * every test of the comparison set. Verdicts need significance and an effect of
  * at least the scenario's min_effect_pct, and say when they cannot be reached.
  */
-import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, workloadToolOf, type CountVariation, type MetricDescription } from '../core/metrics.js';
+import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, workloadToolsOf, type CountVariation, type MetricDescription } from '../core/metrics.js';
 import type { Timebase } from '../core/clock.js';
 import { toolOf, type Cell } from '../cell/types.js';
 import { kernelSiblingKey, siblingKey } from '../cell/expand.js';
@@ -52,7 +52,7 @@ export interface Comparison {
   /** What the timings measured; reports say "virtual time" where it is virtual. Absent means wall-clock time. */
   readonly timebase?: Timebase;
   readonly metric: string;
-  readonly metricKind: 'timing' | 'count';
+  readonly metricKind: 'timing' | 'count' | 'exact';
   readonly unit: string;
   readonly better: 'higher' | 'lower';
   readonly ref: SampleSummary;
@@ -65,9 +65,10 @@ export interface Comparison {
   /**
    * boot-t: t test of boot means with the boot-to-boot noise; mann-whitney-*: repetitions as units
    * (same boots on both sides); poisson-rate: exact or per-repetition counts; none: no valid test
-   * (boot-to-boot noise unknown, or too few repetitions of a varying count).
+   * (boot-to-boot noise unknown, or too few repetitions of a varying count); zero: an exact metric that
+   * is zero on one side (or both) and not on the other: a difference no noise explains.
    */
-  readonly test: 'boot-t' | 'mann-whitney-exact' | 'mann-whitney-asymptotic' | 'poisson-rate' | 'none';
+  readonly test: 'boot-t' | 'mann-whitney-exact' | 'mann-whitney-asymptotic' | 'poisson-rate' | 'zero' | 'none';
   readonly p: number;
   readonly pWelch?: number;
   /** Benjamini–Hochberg adjusted p over the comparison set. */
@@ -152,8 +153,51 @@ export function compareSamples(
     const r = compareRates(Math.round(k1), e1, Math.round(k2), e2);
     return { ...common, metricKind: 'count', variation: d.count?.variation === 'poisson' ? 'poisson' : 'exact', ratio: r.ratio, lower: r.lower, upper: r.upper, confidence: 0.95, test: 'poisson-rate', p: r.p, noisy: false };
   }
+  if (d.kind === 'exact') return compareExact(base, cand, d, t, common, ctx);
   if (base.values.some((x) => !(x > 0)) || cand.values.some((x) => !(x > 0))) return 'timing values must be positive to compare as ratios';
   return compareOverRepetitions(base, cand, d, t, common, ctx, undefined);
+}
+
+/**
+ * The smallest boot-to-boot spread an exact metric is credited with: one boot
+ * mean's relative standard deviation (0.05 %, bench:profiler's bound across
+ * boots and under host load). Within a boot an exact metric may not vary at
+ * all, and its boots may happen to agree to the last digit: without a floor,
+ * any difference would be infinitely significant.
+ */
+export const EXACT_FLOOR_PCT = 0.05;
+const EXACT_FLOOR_TAU2 = Math.log1p(EXACT_FLOOR_PCT / 100) ** 2;
+
+/**
+ * Exact metrics (the QEMU plugin's counts, core/metrics.ts): boot means against boot means, with the
+ * boot-to-boot spread the lab measures (replicate boots, history) but never less than the floor; so one
+ * repetition and one boot a side are enough once the metric is known to repeat (docs/statistics.md).
+ * Zero on one side only is a difference no spread explains; zero on both is no change.
+ */
+function compareExact(
+  base: Side, cand: Side, d: MetricDescription, t: Thresholds,
+  common: Omit<Pending, 'metricKind' | 'ratio' | 'lower' | 'upper' | 'confidence' | 'test' | 'p' | 'noisy'>, ctx: CompareContext,
+): Pending {
+  const zeroA = base.values.every((x) => x === 0);
+  const zeroB = cand.values.every((x) => x === 0);
+  const boots = { ref: byBoot(base.values, base.boots).length, cand: byBoot(cand.values, cand.boots).length };
+  if (zeroA || zeroB || base.values.some((x) => !(x > 0)) || cand.values.some((x) => !(x > 0))) {
+    const same = zeroA && zeroB;
+    const ratio = same ? 1 : mean(cand.values) / mean(base.values);
+    return { ...common, metricKind: 'exact', boots, ratio, lower: ratio, upper: ratio, confidence: 1, test: 'zero', p: same ? 1 : 0, noisy: false };
+  }
+  const measured = ctx.bootNoise;
+  const bootNoise: BootNoise = measured && measured.tau2 >= EXACT_FLOOR_TAU2
+    ? measured
+    : { tau2: EXACT_FLOOR_TAU2, df: measured?.df ?? 1000, source: measured ? `${measured.source}, raised to the exact floor` : 'the exact floor' };
+  const r = compareOverRepetitions(base, cand, d, t, common, { ...ctx, bootNoise }, undefined);
+  if (r.test === 'boot-t') return { ...r, metricKind: 'exact', noisy: false };
+  // Same boots on both sides (one guest measured twice): the boot offsets cancel, but an exact metric's
+  // repetitions may not vary at all, so the floor still sets the interval.
+  const A = byBoot(base.values.map(Math.log), base.boots);
+  const B = byBoot(cand.values.map(Math.log), cand.boots);
+  const bt = bootTest(A, B, bootNoise, 0.95);
+  return { ...r, metricKind: 'exact', test: 'boot-t', ratio: Math.exp(bt.diff), lower: Math.exp(bt.lower), upper: Math.exp(bt.upper), confidence: 0.95, p: bt.p, noisy: false, boots: { ...boots, noise: bootNoise } };
 }
 
 /**
@@ -166,7 +210,7 @@ function compareOverRepetitions(
   common: Omit<Pending, 'metricKind' | 'ratio' | 'lower' | 'upper' | 'confidence' | 'test' | 'p' | 'noisy'>,
   ctx: CompareContext, variation: 'varies' | undefined,
 ): Pending {
-  const metricKind = d.kind === 'count' ? 'count' : 'timing';
+  const metricKind = d.kind === 'count' ? 'count' : d.kind === 'exact' ? 'exact' : 'timing';
   const positive = base.values.every((x) => x > 0) && cand.values.every((x) => x > 0);
   const f = positive ? Math.log : (x: number) => x;
   const back = (shift: number) => (positive ? Math.exp(shift) : (median(base.values) + shift) / median(base.values));
@@ -299,7 +343,7 @@ export function metricsOf(run: LoadedRun, cell?: Cell): MetricDescription[] {
   for (const reps of run.reps.values()) {
     for (const r of reps) if (r.outcome.state === 'passed') for (const m of Object.keys(r.outcome.metrics)) if (describeMetric(m)?.kind === 'count') names.add(m);
   }
-  return [...names].map((n) => describeMetric(n)).filter((d): d is MetricDescription => d !== undefined && d.kind !== 'exposure' && (!cell || workloadToolOf(d) === toolOf(cell.job)));
+  return [...names].map((n) => describeMetric(n)).filter((d): d is MetricDescription => d !== undefined && d.kind !== 'exposure' && (!cell || workloadToolsOf(d).includes(toolOf(cell.job))));
 }
 
 /** Values of one metric in one cell of one run, as boot groups on the log scale; undefined when a value is not positive. */
@@ -327,7 +371,7 @@ function variesWhy(d: MetricDescription, sides: readonly ComparedSide[]): string
 
 /** Metrics compared over repetitions with boots as a level: timings, and counts that vary. */
 function overRepetitions(d: MetricDescription, sides: readonly ComparedSide[]): boolean {
-  return d.kind === 'timing' || sides.some((x) => measuredVariation(d, x.cell.iommu.mode, x) === 'varies');
+  return d.kind === 'timing' || d.kind === 'exact' || sides.some((x) => measuredVariation(d, x.cell.iommu.mode, x) === 'varies');
 }
 
 function sideOf(run: LoadedRun, cell: Cell, d: MetricDescription): ComparedSide {
@@ -431,7 +475,7 @@ export function compareRuns(base: LoadedRun, cand: LoadedRun, o: CompareOptions 
     const baseCell = base.cells.get(id)!;
     const tb = timebaseOfCell(cand, cell);
     const clocksDiffer = timebaseOfCell(base, baseCell) !== tb;
-    for (const d of metrics.filter((x) => workloadToolOf(x) === toolOf(cell.job))) {
+    for (const d of metrics.filter((x) => workloadToolsOf(x).includes(toolOf(cell.job)))) {
       if (clocksDiffer && d.kind === 'timing') {
         leftOut.push({ cell: id, metric: d.name, reason: `the baseline measured ${timebaseOfCell(base, baseCell)} time and this run ${tb} time: timings are not comparable (counts are)` });
         continue;

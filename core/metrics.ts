@@ -19,20 +19,27 @@
  *    compared as a rate per repetition. bench/count-dispersion.ts checks each
  *    claim on real runs.
  *  - `exposure`: what a count is normalised by (completed I/Os); never compared.
+ *  - `exact`: counted by the lab's QEMU plugin outside the guest (infra/profiler):
+ *    instructions per I/O by subsystem and calls per I/O of kernel functions,
+ *    from every repetition of an emulated guest, whatever the clock and the
+ *    host's load. Within a boot they may not vary at all; they are compared
+ *    boot against boot, with the spread across boots the lab measures and a
+ *    documented floor (docs/statistics.md, "Exact metrics").
  *
  * traced: produced only by repetitions that run with bpftrace attached. Timings
  * from those repetitions are never mixed with untraced ones.
  */
 
 import type { IommuMode } from './iommu.js';
+import { IOMMU_PATH, type SubsystemId } from './subsystems.js';
 
 /** Workload tools: fio (what an application sees) and the kernel's DMA-map benchmark (the mapping path alone). */
 export const WORKLOAD_KINDS = ['fio', 'dma-map-benchmark'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type Better = 'higher' | 'lower';
-export type MetricKind = 'timing' | 'count' | 'exposure';
-export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark';
+export type MetricKind = 'timing' | 'count' | 'exposure' | 'exact';
+export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark' | 'profiler';
 export type CountVariation = 'exact' | 'varies' | 'poisson';
 /** What one value is per: each I/O (a rate per I/O, or one I/O's latency), the repetition, or a second of it. */
 export type Per = 'io' | 'repetition' | 'second';
@@ -77,7 +84,19 @@ export interface DmaMapExtraction {
   readonly field: 'map_us' | 'map_sd_us' | 'unmap_us' | 'unmap_sd_us';
 }
 
-export type Extraction = FioExtraction | BpftraceExtraction | DmaMapExtraction;
+/**
+ * How a metric comes out of the plugin's window (runner/profile/): the
+ * instructions of the named subsystems (core/subsystems.ts), or the calls of
+ * the named kernel functions, divided by the window's I/Os (fio: the test
+ * disks' completed requests; the DMA-map benchmark: its map calls), or per
+ * repetition.
+ */
+export interface ProfilerExtraction {
+  readonly tool: 'profiler';
+  readonly of: { readonly instructions: readonly SubsystemId[] } | { readonly calls: readonly string[] };
+}
+
+export type Extraction = FioExtraction | BpftraceExtraction | DmaMapExtraction | ProfilerExtraction;
 
 export interface MetricDescription {
   readonly name: string;
@@ -105,6 +124,11 @@ const traced = (
 
 const bench = (name: string, title: string, field: DmaMapExtraction['field'], description: string): MetricDescription =>
   ({ name, title, unit: 'µs', better: 'lower', kind: 'timing', per: 'io', extract: { tool: 'dma-map-benchmark', field }, description });
+
+const insns = (name: string, title: string, subsystems: readonly SubsystemId[], description: string): MetricDescription =>
+  ({ name, title, unit: 'insns/IO', better: 'lower', kind: 'exact', per: 'io', extract: { tool: 'profiler', of: { instructions: subsystems } }, description });
+const calls = (name: string, title: string, functions: readonly string[], per: Per, description: string, count: CountModel): MetricDescription =>
+  ({ name, title, unit: per === 'io' ? 'calls/IO' : 'calls', better: 'lower', kind: 'exact', per, extract: { tool: 'profiler', of: { calls: functions } }, description, count });
 
 const DMA = 'dma-map-latency';
 const IOTLB = 'iotlb-invalidations';
@@ -152,6 +176,24 @@ export const METRICS: readonly MetricDescription[] = [
     "Mean time of one dma_unmap_single: strict mode's synchronous IOTLB invalidation is paid here, lazy mode's deferred one mostly is not."),
   bench('dmabench_unmap_sd_us', 'DMA unmap latency (benchmark), SD', 'unmap_sd_us',
     'Standard deviation of the unmap times within the repetition; lazy mode\'s occasional flush-queue flush shows here.'),
+  insns('insn_iommu_per_io', 'IOMMU-path instructions per I/O', IOMMU_PATH,
+    'Guest instructions per I/O in the IOMMU path: the DMA API, the IOVA allocator, the IOMMU page tables and the IOMMU driver (core/subsystems.ts). The figure that says what a configuration costs the CPU; repeats to about 0.01 % across boots and host load.'),
+  insns('insn_page_tables_per_io', 'IOMMU page-table instructions per I/O', ['page-tables'], 'Instructions per I/O making and removing IOMMU mappings (core map/unmap, the page-table walk, virtio-iommu map requests).'),
+  insns('insn_iommu_driver_per_io', 'IOMMU driver instructions per I/O', ['iommu-driver'], 'Instructions per I/O in the rest of the IOMMU driver: invalidations, queues, domains.'),
+  insns('insn_iova_per_io', 'IOVA allocator instructions per I/O', ['iova'], 'Instructions per I/O allocating and freeing I/O virtual addresses.'),
+  insns('insn_dma_api_per_io', 'DMA API instructions per I/O', ['dma-api'], 'Instructions per I/O in dma_map_*/dma_unmap_*, dma-iommu (with the flush queue) and dma-direct.'),
+  insns('insn_block_per_io', 'Block-layer instructions per I/O', ['block'], 'Instructions per I/O in the block layer; varies a little with how many completions one interrupt handles.'),
+  insns('insn_driver_per_io', 'Device-driver instructions per I/O', ['device-driver'], 'Instructions per I/O in the NVMe and virtio drivers.'),
+  insns('insn_kernel_other_per_io', 'Other kernel instructions per I/O', ['kernel'], 'Instructions per I/O in the rest of the kernel (system calls, interrupts, scheduling); the idle loop is left out.'),
+  insns('insn_user_per_io', 'User instructions per I/O', ['user'], 'User-mode instructions per I/O (fio itself).'),
+  calls('calls_dma_map_per_io', 'DMA maps per I/O (exact)', ['dma_map_page_attrs', 'dma_map_sg_attrs'], 'io',
+    'dma_map_page_attrs and dma_map_sg_attrs calls per I/O, counted by the plugin (the functions bpf/dma-map-latency.bt counts). One per I/O in every mode.', { variation: 'exact' }),
+  calls('calls_dma_unmap_per_io', 'DMA unmaps per I/O (exact)', ['dma_unmap_page_attrs', 'dma_unmap_sg_attrs'], 'io', 'dma_unmap_page_attrs and dma_unmap_sg_attrs calls per I/O, counted by the plugin.', { variation: 'exact' }),
+  calls('calls_sync_inval_per_io', 'Synchronous invalidations per I/O (exact)', ['qi_submit_sync', 'viommu_sync_req'], 'io',
+    'qi_submit_sync (Intel) and viommu_sync_req (virtio-iommu) calls per I/O, counted by the plugin: what strict mode pays, one per unmap. Varies in lazy mode (the flush-queue timer drives them).', { variation: 'exact', variesIn: ['lazy'] }),
+  calls('calls_fq_flush_per_io', 'Flush-queue flushes per I/O (exact)', ['fq_flush_iotlb'], 'io', 'fq_flush_iotlb calls per I/O (lazy mode\'s deferred flushes), counted by the plugin; a timer drives them.', { variation: 'exact', variesIn: ['lazy'] }),
+  calls('calls_iova_alloc_per_io', 'IOVA allocations per I/O (exact)', ['alloc_iova_fast'], 'io', 'alloc_iova_fast calls per I/O, counted by the plugin: one per mapping in the translating modes.', { variation: 'exact' }),
+  calls('calls_iommu_faults', 'IOMMU faults (exact)', ['report_iommu_fault'], 'repetition', 'report_iommu_fault calls in the repetition, counted by the plugin; any non-zero value is worth a look.', { variation: 'poisson' }),
 ];
 
 /** Which tool produces the metric. */
@@ -159,9 +201,10 @@ export function sourceOf(d: MetricDescription): MetricSource {
   return d.extract.tool;
 }
 
-/** The workload tool whose cells have the metric: fio's cells have fio's and bpftrace's, the DMA-map benchmark's its own. */
-export function workloadToolOf(d: MetricDescription): WorkloadKind {
-  return d.extract.tool === 'dma-map-benchmark' ? 'dma-map-benchmark' : 'fio';
+/** The workload tools whose cells have the metric: fio's cells have fio's and bpftrace's, the DMA-map benchmark's its own; the plugin counts both. */
+export function workloadToolsOf(d: MetricDescription): readonly WorkloadKind[] {
+  if (d.extract.tool === 'profiler') return WORKLOAD_KINDS;
+  return d.extract.tool === 'dma-map-benchmark' ? ['dma-map-benchmark'] : ['fio'];
 }
 
 /** The bpftrace script that produces the metric, if it is a traced one. */
@@ -176,6 +219,10 @@ export function describeExtraction(d: MetricDescription): string {
     const r = x.reduce;
     const how = r === 'sum' ? 'sum of' : r === 'sum-for-disk' ? "the test disk's entries of" : `p${r.percentile} of the histogram`;
     return `bpftrace \`bpf/${x.script}.bt\`: ${how} ${x.maps.map((m) => `\`@${m}\``).join(' + ')}${d.per === 'io' && d.kind === 'count' ? ' ÷ `ios`' : ''}`;
+  }
+  if (x.tool === 'profiler') {
+    const what = 'instructions' in x.of ? `instructions of ${x.of.instructions.map((s) => `\`${s}\``).join(' + ')}` : `calls of ${x.of.calls.map((f) => `\`${f}\``).join(' + ')}`;
+    return `QEMU plugin (infra/profiler): ${what}${d.per === 'io' ? ' ÷ the window\'s I/Os' : ''}`;
   }
   if (x.tool === 'dma-map-benchmark') return `\`dma_map_benchmark\` (the kernel's selftest tool): ${x.field.startsWith('map') ? 'map' : 'unmap'} latency, ${x.field.includes('_sd_') ? 'standard deviation' : 'average'}`;
   const field = x.quantity === 'clat_percentile_us' ? `p${x.percentile} of the merged \`clat_ns.bins\`` : `\`${x.quantity}\``;

@@ -35,6 +35,15 @@ export interface DomainSpec {
   readonly sshPort: number;
   readonly consoleLog: string;
   readonly emulator?: string;
+  /** The lab's QEMU plugin (infra/profiler): counts the guest's kernel work per function, outside the guest. */
+  readonly profiler?: ProfilerLoad;
+}
+
+export interface ProfilerLoad {
+  readonly plugin: string;
+  /** Where it writes its windows; QEMU's user must be able to write there. */
+  readonly dir: string;
+  readonly count: 'inline' | 'callback';
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
@@ -82,6 +91,7 @@ export function domainXml(spec: DomainSpec): string {
     // iommu_platform=on negotiates ACCESS_PLATFORM (the vIOMMU translates the disk); it needs a modern-only device.
     ...instantVirtioDisks.flatMap((d, i) => [...blockdevArgs(d), '-device', `virtio-blk-pci,drive=lab-${d.name},serial=${d.name},iommu_platform=on,disable-legacy=on,bus=pcie.0,addr=${instantVirtioAddr(i)}`]),
     ...clock.qemuArgs,
+    ...(spec.profiler ? ['-plugin', `${spec.profiler.plugin},out=${spec.profiler.dir},count=${spec.profiler.count}`] : []),
   ];
 
   const iommuXml = intel

@@ -11,17 +11,18 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { BootTimeoutError, GuestBootFailedError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, QemuTooOldError, RebootStaticError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
-import type { InventorySsh, InventoryTarget } from '../inventory/types.js';
+import type { InventoryProfiler, InventorySsh, InventoryTarget } from '../inventory/types.js';
 import { SshSession } from '../runner/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
-import { domainXml, type DomainSpec, type GuestDiskFile } from './domain-xml.js';
+import { domainXml, type DomainSpec, type GuestDiskFile, type ProfilerLoad } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
 import { GUEST_DEATH, qemuPidOf } from './isolation.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import { inspectBuild, prepareBuild, type KernelBuildSpec } from '../guest-images/kernel/under-test.js';
 import { factsOf } from '../guest-images/kernel/config.js';
 import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-map-tool.js';
+import { buildProfiler, type ProfilerBuild } from './profiler/build.js';
 import { MIN_QEMU, olderThan, Virsh, type HypervisorVersions } from './virsh.js';
 import { hypervisorSession, isLocalUri } from './hypervisor.js';
 import { ensureBlob, remoteConsoleTail, remoteListeningPorts, removeRemoteGuestDir, stageRemoteGuest } from './remote-files.js';
@@ -138,7 +139,7 @@ export async function bootKernel(req: Pick<GuestRequest, 'kernel' | 'kernelBuild
 }
 
 /** What the runner needs to reach and judge this guest. */
-export function guestTarget(req: GuestRequest, port: number, k: BootKernel, versions: HypervisorVersions = {}): InventoryTarget {
+export function guestTarget(req: GuestRequest, port: number, k: BootKernel, versions: HypervisorVersions = {}, profiler?: InventoryProfiler): InventoryTarget {
   return {
     name: req.guest,
     kind: 'vm',
@@ -163,6 +164,7 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel, vers
       kernel: k.release,
       ...(k.identity ? { kernel_build: k.identity } : {}),
       ...(k.dmaMapTool ? { dma_map_tool: k.dmaMapTool } : {}),
+      ...(profiler ? { profiler } : {}),
       cmdline: kernelCmdline(req.iommu.device, req.iommu.mode, req.profile.clock),
       clock: req.profile.clock,
       ...(versions.qemu ? { qemu_version: versions.qemu } : {}),
@@ -197,6 +199,37 @@ async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: 
     for (const f of [dir, ...disks.flatMap((d) => (d.file ? [d.file] : [])), consoleLog]) await chown(f, ids.uid, ids.gid);
   }
   return { overlay, disks, consoleLog };
+}
+
+/**
+ * The lab's QEMU plugin for a guest, or why it has none: TCG guests of this
+ * machine get it unless the profile says profiler: false. Under an
+ * instruction-count clock with two or more vCPUs QEMU 10.0 aborts the boot
+ * when a plugin's inline per-vCPU counters are loaded ("Bad icount read",
+ * docs/profiler.md): there the plugin counts with a callback per block.
+ */
+async function profilerFor(req: GuestRequest, virtType: 'kvm' | 'qemu', remote: boolean, dir: string): Promise<{ inventory?: InventoryProfiler; load?: ProfilerLoad }> {
+  if (req.profile.profiler === false) return {};
+  const unavailable = (why: string) => ({ inventory: { state: 'unavailable' as const, why } });
+  if (virtType !== 'qemu') return unavailable('the guest runs under KVM: QEMU plugins see only TCG-translated code');
+  if (remote) return unavailable('the guest runs on another hypervisor host: the plugin is loaded only into guests of the machine that runs the lab');
+  let build: ProfilerBuild;
+  try {
+    build = await buildProfiler();
+  } catch (e) {
+    return unavailable(e instanceof LabError ? `${e.message}${e.detail ? `: ${e.detail.split('\n')[0]}` : ''}` : String(e));
+  }
+  const icount = CLOCKS[req.profile.clock].qemuArgs.includes('-icount');
+  const load: ProfilerLoad = { plugin: build.plugin, dir: join(dir, 'profile'), count: icount && req.profile.vcpus > 1 ? 'callback' : 'inline' };
+  return { load, inventory: { state: 'loaded', plugin: load.plugin, dir: load.dir, marker: build.marker, count: load.count, version: build.version } };
+}
+
+/** The plugin's window directory, empty and writable by QEMU's user. */
+async function prepareProfilerDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const ids = await qemuIds();
+  if (ids) await chown(dir, ids.uid, ids.gid);
 }
 
 async function qemuIds(): Promise<{ uid: number; gid: number } | undefined> {
@@ -326,8 +359,9 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   }
   options.taken?.add(port);
   const k = await bootKernel(req);
-  const target = guestTarget(req, port, k, versions);
   const dir = join(GUESTS_DIR, domain);
+  const profiler = await profilerFor(req, virtType, Boolean(remote), dir);
+  const target = guestTarget(req, port, k, versions, profiler.inventory);
   // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest.
   const there = remote
     ? {
@@ -347,7 +381,9 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
       domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType,
       rootOverlay: files.overlay, kernel: there?.vmlinuz ?? k.vmlinuz, initrd: there?.initrd ?? k.initrd,
       imageDigest: req.image.manifest.digest, disks: files.disks, sshPort: port, consoleLog: files.consoleLog,
+      ...(profiler.load ? { profiler: profiler.load } : {}),
     };
+    if (profiler.load) await prepareProfilerDir(profiler.load.dir);
     await virsh.define(domainXml(spec));
     const t0 = Date.now();
     try {

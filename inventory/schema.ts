@@ -77,6 +77,13 @@ export const inventorySchema: Record<string, unknown> = {
               kernel: { type: 'string' },
               kernel_build: KERNEL_IDENTITY_SCHEMA,
               dma_map_tool: { type: 'string', minLength: 1, description: "The DMA-map benchmark's tool built for the guest's kernel, on the machine that runs the lab." },
+              profiler: {
+                description: "The lab's QEMU plugin in this guest (docs/profiler.md): loaded (plugin, window directory and guest marker on the hypervisor host) or unavailable (why).",
+                oneOf: [
+                  { type: 'object', additionalProperties: false, required: ['state', 'plugin', 'dir', 'marker', 'count', 'version'], properties: { state: { const: 'loaded' }, plugin: { type: 'string' }, dir: { type: 'string' }, marker: { type: 'string' }, count: { enum: ['inline', 'callback'] }, version: { type: 'string' } } },
+                  { type: 'object', additionalProperties: false, required: ['state', 'why'], properties: { state: { const: 'unavailable' }, why: { type: 'string' } } },
+                ],
+              },
               cmdline: { type: 'string' },
               clock: { enum: [...VM_CLOCKS] },
               qemu_version: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)*$', description: "The hypervisor's QEMU that ran the guest (virsh version)." },

@@ -41,6 +41,8 @@ export interface InventoryVm {
   readonly kernel_build?: KernelIdentity;
   /** On this machine: the DMA-map benchmark's tool built for the guest's kernel (absent when it has no benchmark). */
   readonly dma_map_tool?: string;
+  /** The lab's QEMU plugin loaded into the guest (infra/profiler), or why it is not. */
+  readonly profiler?: InventoryProfiler;
   readonly cmdline: string;
   readonly clock: VmClock;
   /** The hypervisor's QEMU and libvirt (`virsh version`) that ran the guest. */
@@ -64,3 +66,8 @@ export interface Inventory {
   readonly source: 'iommu-lab up' | 'pulumi' | 'hosts-file';
   readonly targets: readonly InventoryTarget[];
 }
+
+/** The plugin counting a guest's kernel work (docs/profiler.md): where its windows land and the marker the guest runs, or why there is none. */
+export type InventoryProfiler =
+  | { readonly state: 'loaded'; readonly plugin: string; readonly dir: string; readonly marker: string; readonly count: 'inline' | 'callback'; readonly version: string }
+  | { readonly state: 'unavailable'; readonly why: string };

@@ -115,6 +115,20 @@ export const repResultSchema: Record<string, unknown> = {
         },
       },
     },
+    profile: {
+      description: "How the lab's QEMU plugin counted the workload's window (docs/profiler.md).",
+      type: 'object',
+      additionalProperties: false,
+      required: ['plugin_version', 'count', 'window', 'ios', 'ios_from', 'instructions'],
+      properties: {
+        plugin_version: { type: 'string' },
+        count: { enum: ['inline', 'callback'] },
+        window: { type: 'integer', minimum: 1 },
+        ios: { type: 'number', exclusiveMinimum: 0 },
+        ios_from: { enum: ['disk-stats', 'dma-map-calls'] },
+        instructions: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
+      },
+    },
     checks: {
       description: 'Checks of the measurement itself, such as the I/O pattern the device saw.',
       type: 'array',

@@ -3,6 +3,7 @@
  * what a run is (run.json). The runner writes them, analysis reads them; the
  * JSON Schemas in result/schema.ts describe the same shapes for other tools.
  */
+import type { SubsystemId } from '../core/subsystems.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import type { Cell } from '../cell/types.js';
 import type { ShardRecord } from '../sweep/shard.js';
@@ -107,6 +108,22 @@ export interface RepResult {
   readonly files: Record<string, string>;
   readonly tracing?: Record<string, TraceRecord>;
   readonly checks?: readonly Check[];
+  /** The QEMU plugin's window: how the exact counts were made (docs/profiler.md). */
+  readonly profile?: ProfileRecord;
+}
+
+/** What the lab's QEMU plugin counted for a repetition's workload (runner/profile/guest.ts). */
+export interface ProfileRecord {
+  /** Content hash of the plugin's sources. */
+  readonly plugin_version: string;
+  readonly count: 'inline' | 'callback';
+  /** The plugin's window number in that QEMU process. */
+  readonly window: number;
+  /** The per-I/O denominator: the test disks' completed requests (fio), or the benchmark's maps. */
+  readonly ios: number;
+  readonly ios_from: 'disk-stats' | 'dma-map-calls';
+  /** Instructions of the window per subsystem (core/subsystems.ts), not divided. */
+  readonly instructions: Readonly<Record<SubsystemId, number>>;
 }
 
 export interface RunManifest {

@@ -8,22 +8,42 @@
 # in DIR; when it ends, a line on the serial console (where the lab reads it)
 # says so without a single packet to the guest during the measurement.
 #
-# usage: detached.sh DIR TOKEN CONSOLE -- COMMAND [ARG...]
+# usage: detached.sh DIR TOKEN CONSOLE MARKER DISKS -- COMMAND [ARG...]
 #   DIR      where out, err, rc (written last, atomically) and pid go
 #   TOKEN    names this measurement in the console line
 #   CONSOLE  1: print "iommu-lab: done TOKEN RC" on /dev/console at the end
+#   MARKER   the lab's window marker (infra/profiler/mark.c), or -: run right
+#            before and right after the command, it opens and closes the
+#            window the QEMU plugin counts
+#   DISKS    test disks (colon-separated device paths, or -): their block
+#            statistics are read just outside the window (stat.before,
+#            stat.after), so the window's I/Os are known exactly
 # Under the virtual clock the guest's pacer (see guest-images/files/initramfs-init)
 # is stopped for exactly the workload.
-dir=$1 token=$2 console=$3
-shift 4
+dir=$1 token=$2 console=$3 marker=$4 disks=$5
+shift 6
+# One line per disk: the kernel's counters from /sys/class/block/DEV/stat.
+diskstats() {
+  [ "$disks" = - ] && return 0
+  old_ifs=$IFS; IFS=:
+  for d in $disks; do
+    b=$(basename "$(readlink -f "$d")")
+    echo "$d $(cat "/sys/class/block/$b/stat")"
+  done
+  IFS=$old_ifs
+}
 echo $$ > "$dir/pid"
 pacer=$(cat /run/iommu-lab-pacer.pid 2>/dev/null)
 [ -n "$pacer" ] && kill -STOP "$pacer" 2>/dev/null
 # Under the virtual clock sshd (and so this script) is pinned to CPU 0; the workload gets them all.
 all="0-$(($(getconf _NPROCESSORS_ONLN) - 1))"
 if command -v taskset > /dev/null 2>&1; then set -- taskset -c "$all" "$@"; fi
+diskstats > "$dir/stat.before"
+[ "$marker" != - ] && "$marker" start
 "$@" > "$dir/out" 2> "$dir/err" < /dev/null
 rc=$?
+[ "$marker" != - ] && "$marker" stop
+diskstats > "$dir/stat.after"
 [ -n "$pacer" ] && kill -CONT "$pacer" 2>/dev/null
 echo "$rc" > "$dir/rc.tmp" && mv "$dir/rc.tmp" "$dir/rc"
 [ "$console" = 1 ] && echo "iommu-lab: done $token $rc" > /dev/console

@@ -37,6 +37,13 @@ export interface DetachedOptions {
   readonly reconnect: () => Promise<SshSession>;
   /** Called right after the workload started, and when it is over: the measurement window. */
   readonly onStarted?: () => void | Promise<void>;
+  /** The plugin's window (runner/profile/): the marker on the target, and the test disks whose I/Os the window counts. */
+  readonly window?: { readonly marker: string; readonly disks: readonly string[] };
+}
+
+/** A detached workload's result; with a window, the test disks' block statistics just before and after it. */
+export interface DetachedResult extends ExecResult {
+  readonly diskStats?: { readonly before: string; readonly after: string };
 }
 
 export async function installDetached(session: SshSession, remoteDir: string): Promise<void> {
@@ -54,13 +61,13 @@ async function execAgain(o: DetachedOptions, command: string, timeoutMs: number)
   }
 }
 
-export async function runDetached(o: DetachedOptions): Promise<ExecResult> {
+export async function runDetached(o: DetachedOptions): Promise<DetachedResult> {
   const token = randomBytes(6).toString('hex');
   const dir = `${o.remoteDir}/m-${o.name}-${token}`;
   const q = shellQuote;
   const useConsole = Boolean(o.waitForConsole);
   await o.session().exec(
-    `mkdir -p ${q(dir)} && setsid sh ${q(`${o.remoteDir}/detached.sh`)} ${q(dir)} ${token} ${useConsole ? 1 : 0} -- ${o.command.map(q).join(' ')} < /dev/null > /dev/null 2>&1 &`,
+    `mkdir -p ${q(dir)} && setsid sh ${q(`${o.remoteDir}/detached.sh`)} ${q(dir)} ${token} ${useConsole ? 1 : 0} ${o.window ? q(o.window.marker) : '-'} ${o.window?.disks.length ? q(o.window.disks.join(':')) : '-'} -- ${o.command.map(q).join(' ')} < /dev/null > /dev/null 2>&1 &`,
     { timeoutMs: 30_000 },
   );
   await o.onStarted?.();
@@ -93,7 +100,9 @@ export async function runDetached(o: DetachedOptions): Promise<ExecResult> {
   }
   const rc = await execAgain(o, `cat ${q(`${dir}/rc`)}`, 30_000);
   const out = await execAgain(o, `cat ${q(`${dir}/out`)}`, 60_000);
+  const stats = o.window ? await execAgain(o, `cat ${q(`${dir}/stat.before`)}; echo '--'; cat ${q(`${dir}/stat.after`)}`, 30_000) : undefined;
   const err = await execAgain(o, `cat ${q(`${dir}/err`)}; rm -rf ${q(dir)}`, 30_000);
   const code = Number(rc.stdout.trim());
-  return { code: rc.code === 0 && Number.isInteger(code) ? code : 255, stdout: out.stdout, stderr: err.stdout };
+  const [before, after] = stats ? stats.stdout.split('--\n') : [];
+  return { code: rc.code === 0 && Number.isInteger(code) ? code : 255, stdout: out.stdout, stderr: err.stdout, ...(before !== undefined && after !== undefined ? { diskStats: { before, after } } : {}) };
 }

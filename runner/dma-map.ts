@@ -19,7 +19,9 @@ import { labPath } from '../core/paths.js';
 import { repId, type Check } from '../result/types.js';
 import { DMA_DIRECTIONS } from '../scenario/types.js';
 import { parseDmaMap, dmaMapMetrics } from './dma-map-parse.js';
+import { profiledWindow } from './exact.js';
 import { failureOf } from './failure.js';
+import { PROFILE_FILE } from '../result/profile-table.js';
 import type { RepExtra } from './record.js';
 import type { ReadyTarget } from './target.js';
 import { detachedWorkload, timedWorkload, type Measured, type RepetitionContext } from './timed.js';
@@ -69,13 +71,20 @@ export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Pro
   const files: Record<string, string> = { 'command.txt': `${command.join(' ')}\n` };
   const timeoutMs = (job.runtime + ctx.scenario.timeouts.cell_s) * 1000;
   const virtualTime = timebaseOf(target.vm?.clock) === 'virtual';
-  const workload = detachedWorkload(ctx, command, { timeoutMs, expectedMs: job.runtime * 1000 });
+  const workload = detachedWorkload(ctx, command, { timeoutMs, expectedMs: job.runtime * 1000, window: true });
   // The benchmark prints no guest-time length to check for a clock jump: the host load is its check.
   const timed = await timedWorkload(ctx, workload, virtualTime, job.runtime, () => undefined);
   timed.disturbed.forEach((out, i) => (files[`dma_map_benchmark-disturbed-${i + 1}.txt`] = out));
-  if (timed.kind === 'contended') return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
+  const res = timed.kind === 'measured' ? timed.res : timed.last;
+  const checks: Check[] = [];
+  // Per map: the window's dma_map_page_attrs calls (the benchmark's own, plus the few of binding the device to it).
+  const exact = res.code === 0 ? await profiledWindow(ctx, res, checks, 'dma-map-calls') : undefined;
+  if (exact) files[PROFILE_FILE] = exact.table;
+  if (timed.kind === 'contended') {
+    if (!exact) return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
+    return { outcome: { state: 'passed', metrics: exact.metrics }, extra: { ...base, files, profile: exact.record, checks: [...checks, { name: 'timing-dropped', ok: false, detail: `${timed.message}; the exact counts of the last attempt stand` }] } };
+  }
   if (signal?.aborted) throw new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`);
-  const res = timed.res;
   files['dma_map_benchmark.txt'] = res.stdout;
   if (res.stderr) files['stderr.txt'] = res.stderr;
   if (res.code !== 0) {
@@ -87,7 +96,7 @@ export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Pro
     if (out.threads !== job.threads || out.seconds !== job.runtime || out.granule !== job.granule) {
       throw new DmaMapBenchmarkError(`the benchmark ran threads ${out.threads}, seconds ${out.seconds}, granule ${out.granule}; the cell asked for ${job.threads}, ${job.runtime}, ${job.granule}`);
     }
-    return { outcome: { state: 'passed', metrics: dmaMapMetrics(out) }, extra: { ...base, files, checks: [...timed.checks, givenBack(res.stderr)] } };
+    return { outcome: { state: 'passed', metrics: { ...dmaMapMetrics(out), ...exact?.metrics } }, extra: { ...base, files, ...(exact ? { profile: exact.record } : {}), checks: [...timed.checks, ...checks, givenBack(res.stderr)] } };
   } catch (e) {
     return fail(e, files);
   }

@@ -6,7 +6,7 @@
  */
 import type { InventoryTarget } from '../inventory/types.js';
 import { thisHost, type RunStore } from '../result/store.js';
-import { repId, type Check, type Failure, type RepOutcome, type RepResult, type TraceRecord } from '../result/types.js';
+import { repId, type Check, type Failure, type ProfileRecord, type RepOutcome, type RepResult, type TraceRecord } from '../result/types.js';
 import type { FailureKind } from '../core/errors.js';
 import type { Task } from './order.js';
 import type { TargetFacts } from './target.js';
@@ -18,6 +18,8 @@ export interface RepExtra extends Partial<TargetFacts> {
   readonly files?: Readonly<Record<string, string>>;
   readonly tracing?: Readonly<Record<string, TraceRecord>>;
   readonly checks?: readonly Check[];
+  /** The QEMU plugin's window (runner/profile/guest.ts): how its counts were made. */
+  readonly profile?: ProfileRecord;
 }
 
 export interface RecordedFailure {
@@ -61,6 +63,7 @@ export class Recorder {
       files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\.[a-z]+$/, ''), f])),
       ...(extra.tracing ? { tracing: extra.tracing } : {}),
       ...(extra.checks?.length ? { checks: [...extra.checks] } : {}),
+      ...(extra.profile ? { profile: extra.profile } : {}),
     };
     await this.store.writeRep(result, files);
     this.written++;

@@ -24,7 +24,10 @@ import { buildJobFile } from './fio-job.js';
 import { parseFio } from './fio-parse.js';
 import { checkIoPattern } from './io-pattern.js';
 import type { RepExtra } from './record.js';
-import type { ExecResult } from './ssh.js';
+import type { DetachedResult } from './detached.js';
+import { profiledWindow } from './exact.js';
+import type { Profiled } from './profile/guest.js';
+import { PROFILE_FILE } from '../result/profile-table.js';
 import { scriptsFor } from './target.js';
 import { detachedWorkload, timedWorkload, type Measured, type RepetitionContext } from './timed.js';
 import { runTraced, type TraceRun } from './traced.js';
@@ -69,10 +72,11 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   const virtualTime = timebaseOf(target.vm?.clock) === 'virtual';
   const files: Record<string, string> = { 'fio.job': job };
   const base: RepExtra = { ...st.extra, job };
-  const workload = detachedWorkload(ctx, ['fio', '--output-format=json+', jobPath], { timeoutMs, expectedMs: shape.fioSeconds * 1000 });
+  const workload = detachedWorkload(ctx, ['fio', '--output-format=json+', jobPath], { timeoutMs, expectedMs: shape.fioSeconds * 1000, window: !shape.traced });
 
   await st.session.upload(jobPath, job);
-  let res: ExecResult;
+  let res: DetachedResult;
+  let exact: Profiled | undefined;
   let traces: TraceRun[] = [];
   let tracing: Record<string, TraceRecord> | undefined;
   const checks: Check[] = [];
@@ -99,19 +103,26 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   } else {
     const timed = await timedWorkload(ctx, workload, virtualTime, cellJob.runtime);
     timed.disturbed.forEach((out, i) => (files[`fio-disturbed-${i + 1}.json`] = out));
-    if (timed.kind === 'contended') return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
-    res = timed.res;
+    res = timed.kind === 'measured' ? timed.res : timed.last;
+    exact = await profiledWindow(ctx, res, checks);
+    if (exact) files[PROFILE_FILE] = exact.table;
+    if (timed.kind === 'contended') {
+      // Host load voids a timing, never an exact count: the repetition keeps its counts and says which timing it dropped.
+      if (!exact || res.code !== 0) return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
+      return { outcome: { state: 'passed', metrics: exact.metrics }, extra: { ...base, files, profile: exact.record, checks: [...checks, { name: 'timing-dropped', ok: false, detail: `${timed.message}; the exact counts of the last attempt stand` }] } };
+    }
     checks.push(...timed.checks);
   }
   if (signal?.aborted) throw new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`);
   files['fio.json'] = res.stdout;
   if (res.stderr) files['stderr.txt'] = res.stderr;
-  const extra: RepExtra = { ...base, files, ...(tracing ? { tracing } : {}) };
+  const extra: RepExtra = { ...base, files, ...(tracing ? { tracing } : {}), ...(exact ? { profile: exact.record } : {}) };
   if (res.code !== 0) {
     return { outcome: { state: 'failed', failure: failureOf(new FioError(`fio exited with ${res.code}`, { detail: res.stderr })) }, extra };
   }
   try {
     const { metrics } = parseFio(res.stdout);
+    if (exact) Object.assign(metrics, exact.metrics);
     const ios = metrics[EXPOSURE_METRIC] ?? 0;
     const facts = st.extra.facts.disks.find((d) => d.name === task.cell.disk);
     for (const t of traces) {

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CLOCKS, PACER_ARG } from '../core/clock.js';
-import { DiskFullError, PreflightError, SshCommandError } from '../core/errors.js';
+import { DiskFullError, PreflightError, ProfilerWindowError, SshCommandError } from '../core/errors.js';
 import { BPF_DIR } from '../core/paths.js';
 import type { InventoryTarget } from '../inventory/types.js';
 import type { RunStore } from '../result/store.js';
@@ -16,6 +16,7 @@ import type { Failure } from '../result/types.js';
 import { installDetached } from './detached.js';
 import { failureOf } from './failure.js';
 import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
+import { GuestProfiler } from './profile/guest.js';
 import { shellQuote, type SshSession } from './ssh.js';
 import { prepareScript, probeAvailability, scriptProbes, type PreparedScript } from './tracing.js';
 
@@ -34,6 +35,8 @@ export type TargetState =
       readonly extra: TargetFacts;
       /** The scenario's bpftrace scripts, cut to the probes this target's kernel has (made at the first traced repetition). */
       scripts?: readonly { name: string; prepared: PreparedScript }[];
+      /** The lab's QEMU plugin in this boot (runner/profile/), or why there is none where an emulated guest should have it. */
+      readonly profiler: { readonly state: 'ready'; readonly guest: GuestProfiler } | { readonly state: 'none' } | { readonly state: 'unavailable'; readonly why: string };
     }
   | { readonly kind: 'failed'; readonly failure: Failure; readonly extra?: Partial<TargetFacts> };
 
@@ -81,13 +84,31 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
     const remoteDir = `/tmp/iommu-lab-${ctx.run}`;
     await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });
     await installDetached(session, remoteDir);
-    return { kind: 'ready', session, remoteDir, extra };
+    return { kind: 'ready', session, remoteDir, extra, profiler: await profilerOf(target, session, remoteDir) };
   } catch (e) {
     session.close();
     // Nothing can be recorded any more: the run stops (runner/run.ts).
     if (e instanceof DiskFullError) throw e;
     // A command of the preflight that failed is a preflight failure; lost connections keep their kind.
     return { kind: 'failed', failure: failureOf(e instanceof SshCommandError ? new PreflightError(e.message, { detail: e.detail }) : e) };
+  }
+}
+
+/**
+ * The plugin for this boot: ready, not meant to be (a static host, profiler: false), or unavailable with
+ * why (the guest was booted without it, or its preflight part failed): the target is then measured
+ * without exact counts, and every repetition says why (a failed `profiler` check).
+ */
+async function profilerOf(target: InventoryTarget, session: SshSession, remoteDir: string): Promise<ReadyTarget['profiler']> {
+  const p = target.vm?.profiler;
+  if (!p) return { state: 'none' };
+  if (p.state === 'unavailable') return { state: 'unavailable', why: p.why };
+  try {
+    const guest = await GuestProfiler.prepare(target, session, remoteDir);
+    return guest ? { state: 'ready', guest } : { state: 'none' };
+  } catch (e) {
+    if (e instanceof ProfilerWindowError) return { state: 'unavailable', why: e.message };
+    throw e;
   }
 }
 

@@ -11,7 +11,7 @@ import { GUEST_DEATH, Isolation, waitForConsoleLine, type LoadReport, type Realt
 import type { InventoryTarget } from '../inventory/types.js';
 import { repId, type Check, type RepOutcome } from '../result/types.js';
 import type { Scenario } from '../scenario/types.js';
-import { runDetached } from './detached.js';
+import { runDetached, type DetachedResult } from './detached.js';
 import type { Task } from './order.js';
 import type { RepExtra } from './record.js';
 import type { ExecResult, SshSession } from './ssh.js';
@@ -80,12 +80,14 @@ export interface Measured {
 }
 
 /** A workload command run detached on the target, watched on the serial console where the target has one. */
-export function detachedWorkload(ctx: RepetitionContext, command: readonly string[], o: { timeoutMs: number; expectedMs: number }): () => Promise<ExecResult> {
+export function detachedWorkload(ctx: RepetitionContext, command: readonly string[], o: { timeoutMs: number; expectedMs: number; window?: boolean }): () => Promise<DetachedResult> {
   const { target, st, task, signal } = ctx;
   const consoleLog = consoleLogOf(target);
+  // The plugin's window: the marker right around the workload, the test disks' statistics right outside it.
+  const window = o.window && st.profiler.state === 'ready' ? { marker: st.profiler.guest.marker, disks: target.disks.map((d) => d.path) } : undefined;
   return () => runDetached({
     remoteDir: st.remoteDir, name: `${task.cell.id}.${repId(task.rep)}`, command,
-    timeoutMs: o.timeoutMs, expectedMs: o.expectedMs,
+    timeoutMs: o.timeoutMs, expectedMs: o.expectedMs, ...(window ? { window } : {}),
     ...(signal ? { signal } : {}),
     ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, failOn: GUEST_DEATH, isAlive: () => guestAlive(target), ...(sig ? { signal: sig } : {}) }) } : {}),
     session: () => st.session,
@@ -99,8 +101,8 @@ export function detachedWorkload(ctx: RepetitionContext, command: readonly strin
  * is diagnosed from the workload's own output).
  */
 export type Timed =
-  | { readonly kind: 'measured'; readonly res: ExecResult; readonly checks: readonly Check[]; readonly disturbed: readonly string[] }
-  | { readonly kind: 'contended'; readonly message: string; readonly disturbed: readonly string[] };
+  | { readonly kind: 'measured'; readonly res: DetachedResult; readonly checks: readonly Check[]; readonly disturbed: readonly string[] }
+  | { readonly kind: 'contended'; readonly message: string; readonly disturbed: readonly string[]; readonly last: DetachedResult };
 
 /**
  * A timing repetition: on a guest of this machine, QEMU at real-time priority
@@ -108,7 +110,7 @@ export type Timed =
  * virtual-time repetition is run again.
  */
 export async function timedWorkload(
-  ctx: RepetitionContext, workload: () => Promise<ExecResult>, virtualTime: boolean, runtimeS: number,
+  ctx: RepetitionContext, workload: () => Promise<DetachedResult>, virtualTime: boolean, runtimeS: number,
   overrunOf: (res: ExecResult, runtimeS: number) => number | undefined = (res, s) => runtimeOverrunPct(res.stdout, s),
 ): Promise<Timed> {
   const { target, task, signal } = ctx;
@@ -119,7 +121,7 @@ export async function timedWorkload(
     // Isolation works on this machine's QEMU process and /proc; a guest on another host is measured without it (docs/infra.md).
     const iso = target.vm && !target.vm.hypervisor_ssh ? await Isolation.begin(target.vm.domain, { realtime: virtualTime }) : undefined;
     let load: LoadReport | undefined;
-    let res: ExecResult;
+    let res: DetachedResult;
     try {
       res = await workload();
     } finally {
@@ -138,7 +140,7 @@ export async function timedWorkload(
     discarded.push(load ?? { seconds: 0, otherCpus: 0, qemuCpus: 0 });
     disturbed.push(res.stdout);
     if (discarded.length >= CONTAMINATED_ATTEMPTS) {
-      return { kind: 'contended', disturbed, message: `${CONTAMINATED_ATTEMPTS} attempts were disturbed (last: ${why}; other host load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs, limit ${ctx.loadLimit}): a virtual-time result would not be trustworthy` };
+      return { kind: 'contended', disturbed, last: res, message: `${CONTAMINATED_ATTEMPTS} attempts were disturbed (last: ${why}; other host load ${discarded.map((d) => d.otherCpus.toFixed(2)).join(', ')} CPUs, limit ${ctx.loadLimit}): a virtual-time result would not be trustworthy` };
     }
     ctx.onState(`${task.cell.id} ${repId(task.rep)}: ${why}, measuring again`);
     await sleep(jumped ? 0 : 5000, signal);

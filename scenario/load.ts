@@ -10,7 +10,7 @@ import { InvalidInputError, LabError, type Problem } from '../core/errors.js';
 import { inspectBuild } from '../guest-images/kernel/under-test.js';
 import { BPF_DIR } from '../core/paths.js';
 import { combinationProblem, configName } from '../core/iommu.js';
-import { defaultMetrics, describeMetric, scriptOf, sourceOf, workloadToolOf } from '../core/metrics.js';
+import { defaultMetrics, describeMetric, scriptOf, sourceOf, workloadToolsOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
 import { isImageKernel, type WorkloadSpec, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
@@ -258,7 +258,13 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
   s.metrics.forEach((name, i) => {
     const d = describeMetric(name);
     if (!d) return;
-    const tool = workloadToolOf(d);
+    if (sourceOf(d) === 'profiler') {
+      if (!s.targets.vms.some((v) => v.profiler !== false)) {
+        problems.push(problemAt(src, ['metrics', i], `${name} is counted by the lab's QEMU plugin, which only the scenario's emulated guests load, and no VM profile has it (profiler: false, or no vms:)`, `remove ${name} from metrics, or add a VM profile without profiler: false`));
+      }
+      return;
+    }
+    const tool = workloadToolsOf(d)[0]!;
     if (!tools.has(tool)) {
       problems.push(problemAt(src, ['metrics', i], `${name} comes from ${tool === 'fio' ? (sourceOf(d) === 'bpftrace' ? 'bpftrace during fio' : 'fio') : "the kernel's DMA-map benchmark"}, but no workload runs ${tool}, so nothing would produce it`, `add a ${tool} workload, or remove ${name} from metrics`));
       return;

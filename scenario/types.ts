@@ -95,6 +95,8 @@ export interface VmProfile {
   /** Kernel names: an image kernel or one of the scenario's `kernels:`. A list is a matrix axis. */
   readonly kernel: OneOrMany<string>;
   readonly clock: VmClock;
+  /** Load the lab's QEMU plugin (infra/profiler): exact per-function counts from every repetition (default true; TCG guests only). */
+  readonly profiler?: boolean;
   /** Boots per run (default 1); the timing repetitions are split over them. */
   readonly boots?: number;
   readonly disks: readonly VmDiskSpec[];

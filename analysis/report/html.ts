@@ -11,6 +11,7 @@ import { rankingText } from '../advice.js';
 import { fmtEffect, fmtNum, fmtP, type Comparison } from '../compare.js';
 import type { Report } from './model.js';
 import { VIRTUAL_TIME_NOTE } from './markdown.js';
+import { workHtml } from './work.js';
 
 const require = createRequire(import.meta.url);
 let echartsSource: string | undefined;
@@ -44,7 +45,7 @@ export function renderHtml(r: Report): string {
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:16px 28px}header h1{margin:0;font-size:20px}header p{margin:4px 0 0;color:#c9cfdb}
 main{padding:8px 28px 40px;max-width:1400px}section{background:#fff;border:1px solid #e2e5ea;border-radius:8px;padding:14px 18px;margin:16px 0}
-h2{font-size:16px;margin:0 0 10px}.chart{width:100%;height:360px}.chart.tall{height:520px}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px}
+h2{font-size:16px;margin:0 0 10px}h3{font-size:14px;margin:14px 0 6px}.chart{width:100%;height:360px}.chart.tall{height:520px}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:12px}
 table{border-collapse:collapse;width:100%;font-size:12.5px}th,td{border-bottom:1px solid #eceef2;padding:4px 6px;text-align:left;vertical-align:top}
 tr.regression td{background:#fdecec}tr.improvement td{background:#eaf7ee}tr.inconclusive td{color:#5b6270}.muted{color:#7a8190}
 .banner{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:600;margin:12px 0 0}.banner.bad{background:#d93a3a;color:#fff}.banner.good{background:#2e9d5b;color:#fff}
@@ -52,6 +53,7 @@ code{font-size:12px}
 </style></head><body>
 <header><h1>${h(r.title)}</h1><p>scenario <b>${h(r.run.scenario)}</b> · run ${h(r.run.id)} · ${h(r.run.created)} on ${h(r.run.host)} · lab ${h(r.run.labVersion)} · ${r.cells.length} cells × ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions${r.baseline ? ` · baseline ${h(r.baseline.id)}` : ''}</p>${banner}</header>
 <main>
+${workHtml(r.work)}
 <section><h2>Findings per pair of IOMMU configurations</h2><ul>${findings || '<li class="muted">No pairs of configurations to compare.</li>'}</ul>
 ${r.cells.some((c) => c.timebase === 'virtual') ? `<p>${h(VIRTUAL_TIME_NOTE)}</p>` : ''}
 <p class="muted">Timings: Mann–Whitney U on repetitions, Hodges–Lehmann effect with the interval from the same test; counts: exact Poisson rate test; Benjamini–Hochberg at α = ${r.modes.thresholds.alpha}; minimum effect ${r.modes.thresholds.min_effect_pct} %; cells with CV above ${r.modes.thresholds.max_cv_pct} % are flagged noisy and not trusted.</p></section>

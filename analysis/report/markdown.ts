@@ -2,6 +2,7 @@
 import { rankingText } from '../advice.js';
 import { fmtEffect, fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import { newlyConfirmedWorse, type Report } from './model.js';
+import { workMarkdown } from './work.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -24,6 +25,7 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = [];
   out.push(`## ${r.headline.state === 'clean' ? '✅' : '❌'} ${r.headline.text} — ${r.run.scenario} (${r.run.id})`, '');
   out.push(`${r.cells.length} cells, ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions each; α = ${r.modes.thresholds.alpha} (Benjamini–Hochberg over the matrix), minimum effect ${r.modes.thresholds.min_effect_pct} %, noisy above CV ${r.modes.thresholds.max_cv_pct} %.`, '');
+  out.push(...workMarkdown(r.work));
   if (r.cells.some((c) => c.timebase === 'virtual')) out.push(VIRTUAL_TIME_NOTE, '');
   if (r.baseline) {
     const cs = r.baseline.set.comparisons;

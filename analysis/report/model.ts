@@ -10,6 +10,7 @@ import { adviseModes, type Advice } from '../advice.js';
 import { compareKernels, compareModes, compareRuns, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';
+import { whereTheWorkGoes, type WorkReport } from '../work.js';
 import type { Timebase } from '../../core/clock.js';
 import { nightsOf } from '../history.js';
 import { samples, timebaseOfCell, type LoadedRun, type LoadProblem } from '../load.js';
@@ -54,6 +55,8 @@ export interface Report {
   readonly advice: readonly Advice[];
   /** The same configuration pair on VM targets and on static hosts. */
   readonly crossChecks: readonly CrossCheck[];
+  /** Where the work goes: instructions per I/O by subsystem and the functions that differ most (the QEMU plugin's exact counts). */
+  readonly work: WorkReport;
   /** What each IOMMU event costs, from virtual time and exact counts (virtual-clock cells only). */
   readonly costs: readonly CostStep[];
   readonly cells: readonly CellStats[];
@@ -128,6 +131,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     kernelFindings: pairFindings(kernels),
     advice: adviseModes(modes, run.cells),
     crossChecks: emulatedVsReal(modes, run),
+    work: whereTheWorkGoes(run),
     costs: costDecomposition(run),
     cells,
     trends,
