@@ -301,6 +301,7 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
   if (c.needsReps !== undefined) {
     return { verdict: 'inconclusive', reason: `varies from run to run (${c.variesWhy ?? 'driven by a timer or a queue, not by the I/Os'}), so it is compared over traced repetitions: needs ≥ ${c.needsReps} a side, has ${c.ref.n} and ${c.cand.n}` };
   }
+  if (c.test === 'zero') return c.p === 1 ? { verdict: 'no-change', reason: 'zero on both sides (exact)' } : { verdict: direction(), reason: `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} ${c.unit} (exact: zero on one side only)` };
   if (c.ref.n < 2 && c.cand.n < 2 && c.test !== 'boot-t') return { verdict: 'inconclusive', reason: `needs at least 2 repetitions a side (has ${c.ref.n} and ${c.cand.n})` };
   if (c.noisy) return { verdict: 'inconclusive', reason: `noisy: CV ${Math.max(c.ref.cvPct, c.cand.cvPct).toFixed(1)} % above max_cv_pct ${maxCv(t, c.metric)} %; not trusted` };
   if (c.test === 'none' && c.within) {

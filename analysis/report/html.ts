@@ -57,7 +57,7 @@ ${workHtml(r.work)}
 <section><h2>Findings per pair of IOMMU configurations</h2><ul>${findings || '<li class="muted">No pairs of configurations to compare.</li>'}</ul>
 ${r.cells.some((c) => c.timebase === 'virtual') ? `<p>${h(VIRTUAL_TIME_NOTE)}</p>` : ''}
 <p class="muted">Timings: Mann–Whitney U on repetitions, Hodges–Lehmann effect with the interval from the same test; counts: exact Poisson rate test; Benjamini–Hochberg at α = ${r.modes.thresholds.alpha}; minimum effect ${r.modes.thresholds.min_effect_pct} %; cells with CV above ${r.modes.thresholds.max_cv_pct} % are flagged noisy and not trusted.</p></section>
-${r.costs.length ? `<section><h2>Where the time goes (virtual time)</h2><ul>${r.costs.map((c) => `<li><code>${h(c.group)}</code> ${h(c.summary)}</li>`).join('')}</ul></section>` : ''}
+${r.costs.length ? `<section><h2>Where the time goes</h2><ul>${r.costs.map((c) => `<li><code>${h(c.group)}</code> ${h(c.summary)}</li>`).join('')}</ul></section>` : ''}
 ${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.crossChecks.map((x) => `<li>${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} <code>${h(x.workload)}</code> ${h(x.summary)}</li>`).join('')}</ul></section>` : ''}
 <section><h2>Effect with 95 % interval, ${h(r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations')}</h2><div id="effects" class="chart tall"></div></section>
 <section><h2>What each configuration costs</h2><div id="cost" class="grid"></div></section>

@@ -56,7 +56,7 @@ export function renderMarkdown(r: Report): string {
     out.push('');
   }
   if (r.costs.length) {
-    out.push('### Where the time goes (virtual time)', '');
+    out.push('### Where the time goes', '');
     for (const c of r.costs) out.push(`- \`${c.group}\` ${c.summary}`);
     out.push('');
   }

@@ -3,7 +3,10 @@
  * and virtio-iommu lazy guests, prove over SSH that their test disks' IOMMU
  * groups are DMA, DMA-FQ and DMA-FQ, dry-run the bpftrace scripts, run timing
  * and traced repetitions with the runner (the per-I/O counts tell the modes
- * apart), and tear everything down with nothing left behind.
+ * apart) over two boots of each guest, check the QEMU plugin's exact counts
+ * (the same IOMMU-path instructions per I/O in both boots, exactly one
+ * synchronous invalidation per I/O in strict), and tear everything down with
+ * nothing left behind.
  */
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -23,7 +26,7 @@ import { useVmScenario } from '../helpers/vm-scenario.js';
 
 const SCENARIO = `name: vmtest
 seed: 3
-repetitions: 1
+repetitions: 2
 workloads:
   - { name: rr, rw: randread, bs: 4k, iodepth: 8, size: 64m, runtime: 3, ramp_time: 1, disks: [nvme0] }
 iommu:
@@ -37,6 +40,7 @@ targets:
       vcpus: 2
       memory_mib: 1024
       kernel: "6.12"
+      boots: 2
       disks:
         - { name: nvme0, bus: nvme, size_mib: 128 }
         - { name: vblk0, bus: virtio-blk, size_mib: 128 }
@@ -97,7 +101,7 @@ describe('lab guests on libvirt + QEMU', () => {
     const loaded = await loadScenarioFile(vm.file);
     const summary = await runPlan({ loaded, plan: expand(loaded), inventory: upped.inventory, resultsRoot: join(vm.dir, 'results') });
     expect(summary.failures).toEqual([]);
-    expect(summary.passed).toBe(3 * 3);
+    expect(summary.passed).toBe(3 * 4);
     const store = await RunStore.open(summary.dir);
     const reps = await store.listReps('rr__intel-lazy__t__nvme0');
     expect(reps[0]!.provenance.iommu_groups).toMatchObject({ nvme0: 'DMA-FQ' });
@@ -129,6 +133,30 @@ describe('lab guests on libvirt + QEMU', () => {
     const pattern = await traced('rr__intel-strict__t__nvme0', 2);
     expect(Object.keys(pattern.tracing)).toEqual(['block-io']);
     expect(pattern.checks).toEqual([expect.objectContaining({ name: 'io-pattern', ok: true })]);
+  });
+
+  it("counts the same IOMMU-path work in two boots, and exactly one synchronous invalidation per I/O in strict (the QEMU plugin)", async () => {
+    const store = await RunStore.open(join(vm.dir, 'results', (await readdir(join(vm.dir, 'results'))).find((d) => d.includes('vmtest'))!));
+    const timing = async (cell: string) => (await store.listReps(cell)).filter((r) => r.rep.kind === 'timing' && r.outcome.state === 'passed');
+    const strict = await timing('rr__intel-strict__t__nvme0');
+    const lazy = await timing('rr__intel-lazy__t__nvme0');
+    expect(strict.length).toBe(2);
+    expect(new Set(strict.map((r) => r.provenance.boot_id)).size).toBe(2);
+    const m = (r: (typeof strict)[number]) => (r.outcome.state === 'passed' ? r.outcome.metrics : {});
+    const [a, b] = strict.map((r) => m(r)['insn_iommu_per_io']!);
+    process.stderr.write(`IOMMU-path instructions per I/O, intel strict, boot 1 and 2: ${a} ${b}; lazy ${lazy.map((r) => m(r)['insn_iommu_per_io']).join(' ')}\n`);
+    expect(Math.abs(a! - b!) / a!).toBeLessThan(0.0005);
+    for (const r of strict) {
+      expect(r.profile).toMatchObject({ count: 'inline', ios_from: 'disk-stats' });
+      expect(m(r)['calls_sync_inval_per_io']).toBe(1);
+      expect(m(r)['calls_dma_map_per_io']).toBe(1);
+      expect(r.files['profile']).toBe('profile.tsv');
+    }
+    // Lazy defers the invalidation: less IOMMU work per I/O than strict, and almost no synchronous invalidation.
+    for (const r of lazy) {
+      expect(m(r)['insn_iommu_per_io']).toBeLessThan(a! * 0.95);
+      expect(m(r)['calls_sync_inval_per_io']).toBeLessThan(0.05);
+    }
   });
 
   it('tears everything down, leaving nothing behind', async () => {

@@ -70,7 +70,7 @@ describe('Pulumi program (mocked engine)', () => {
     const inventory = await resolve(out.inventory);
 
     const components = created.filter((c) => c.type === 'iommu-lab:infra:Guest').map((c) => c.name);
-    expect(components).toEqual(['virtual-intel-strict', 'virtual-intel-lazy', 'virtual-intel-passthrough', 'virtual-virtio-lazy']);
+    expect(components).toEqual(['tcg-intel-strict', 'tcg-intel-lazy', 'tcg-intel-passthrough', 'tcg-virtio-lazy']);
     const dynamic = created.filter((c) => c.type === 'pulumi-nodejs:dynamic:Resource');
     expect(dynamic.map((c) => c.name)).toEqual(components.map((n) => `${n}-vm`));
     // Placement by capacity: two guests on the local host, the rest on lab2.

@@ -68,7 +68,7 @@ describe('cost decomposition (virtual time)', () => {
     }
     expect(pairFindings(modes).find((f) => f.label === 'intel-strict vs intel-lazy')!.summary).toMatch(/virtual-time iops -3\.\d %/);
     const md = renderMarkdown(buildReport(r));
-    expect(md).toContain('### Where the time goes (virtual time)');
+    expect(md).toContain('### Where the time goes');
     expect(md).toContain('guest virtual time');
   });
 

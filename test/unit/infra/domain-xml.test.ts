@@ -17,6 +17,12 @@ describe('kernelCmdline', () => {
 });
 
 describe('domainXml', () => {
+  it("loads the lab's QEMU plugin with its window directory and counting mode, and nothing without it", () => {
+    const xml = domainXml({ ...baseSpec('intel', 'strict'), profiler: { plugin: '/var/cache/iommu-lab/profiler/abc/iommu-lab-profile.so', dir: '/var/lib/iommu-lab/guests/x/profile', count: 'callback' } });
+    expect(xml).toContain("<qemu:arg value='-plugin'/>\n    <qemu:arg value='/var/cache/iommu-lab/profiler/abc/iommu-lab-profile.so,out=/var/lib/iommu-lab/guests/x/profile,count=callback'/>");
+    expect(domainXml(baseSpec('intel', 'strict'))).not.toContain('-plugin');
+  });
+
   it('gives Intel VT-d interrupt remapping, 48-bit addresses and no caching mode', () => {
     const xml = domainXml(baseSpec('intel', 'lazy'));
     expect(xml).toContain("<iommu model='intel'><driver intremap='on' caching_mode='off' aw_bits='48'/></iommu>");
