@@ -623,7 +623,8 @@ export function pairFindings(set: ComparisonSet): PairFinding[] {
   }
   const out: PairFinding[] = [];
   for (const { group, label, cs } of byPair.values()) {
-    const counts = cs.filter((c) => c.metricKind === 'count');
+    // The plugin's exact metrics speak as counts do: what changed, exactly.
+    const counts = cs.filter((c) => c.metricKind === 'count' || c.metricKind === 'exact');
     const timings = cs.filter((c) => c.metricKind === 'timing');
     const countChanges = counts.filter((c) => c.verdict === 'regression' || c.verdict === 'improvement');
     const timingChanges = timings.filter((c) => c.verdict === 'regression' || c.verdict === 'improvement');

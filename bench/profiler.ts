@@ -10,7 +10,7 @@
  *     so the plugin's work shows as wall time), plugin on against off, with inline counters on one
  *     vCPU and with the per-block callback on two; and wall-clock IOPS on the tcg clock, on against off.
  *
- * Usage: npm run bench:profiler [-- BOOTS REPS]   (defaults 3 3)
+ * Usage: npm run bench:profiler [-- BOOTS REPS [PHASES]]   (defaults 3 3 quiet,busy,cost)
  * Prints Markdown tables; raw values in bench-profiler.json. The DMA-map benchmark needs a kernel
  * built with CONFIG_DMA_MAP_BENCHMARK: the own-kernel VM test measures its exact counts.
  */
@@ -23,9 +23,10 @@ import { loadRun, samples } from '../analysis/load.js';
 import { configName } from '../core/iommu.js';
 import { benchRun } from './lab-run.js';
 
-const [bootsArg = '3', repsArg = '3'] = process.argv.slice(2);
+const [bootsArg = '3', repsArg = '3', phasesArg = 'quiet,busy,cost'] = process.argv.slice(2);
 const BOOTS = Number(bootsArg);
 const REPS = Number(repsArg);
+const PHASES = new Set(phasesArg.split(','));
 
 const WORKLOAD = '{ name: randread-4k, rw: randread, bs: 4k, iodepth: 16, numjobs: 1, ioengine: libaio, size: 256m, runtime: 5, ramp_time: 1, direct: true }';
 const IOMMU_ALL = `
@@ -59,10 +60,13 @@ async function figures(dir: string, metric: string): Promise<CellFigures[]> {
   return [...run.cells.values()].map((c) => {
     const s = samples(run, c.id, metric);
     const byBoot = new Map<string, number[]>();
-    s.values.forEach((v, i) => byBoot.set(s.boots[i]!, [...(byBoot.get(s.boots[i]!) ?? []), v]));
+    s.values.forEach((v, i) => { if (Number.isFinite(v)) byBoot.set(s.boots[i]!, [...(byBoot.get(s.boots[i]!) ?? []), v]); });
     const groups = [...byBoot.values()];
-    const within = groups.filter((g) => g.length >= 2).map((g) => cvPct(g));
-    return { config: configName(c.iommu), withinCv: within.length ? mean(within) : NaN, acrossCv: groups.length >= 2 ? cvPct(groups.map((g) => mean(g))) : NaN, mean: mean(s.values), values: s.values, boots: groups.length };
+    const values = groups.flat();
+    // A CV of values that are all zero (no synchronous invalidation in passthrough) is 0, not 0/0.
+    const cv = (xs: number[]) => (xs.every((x) => x === xs[0]) ? 0 : cvPct(xs));
+    const within = groups.filter((g) => g.length >= 2).map(cv);
+    return { config: configName(c.iommu), withinCv: within.length ? mean(within) : NaN, acrossCv: groups.length >= 2 ? cv(groups.map((g) => mean(g))) : NaN, mean: values.length ? mean(values) : NaN, values, boots: groups.length };
   });
 }
 
@@ -82,13 +86,13 @@ const work = await mkdtemp(join(tmpdir(), 'bench-profiler-'));
 const raw: Record<string, unknown> = {};
 try {
   // 1. Quiet host, every configuration, BOOTS boots.
-  const quiet = await benchRun(work, 'bench-profiler-quiet', scenario('bench-profiler-quiet', { iommu: IOMMU_ALL, clock: 'tcg', vcpus: 2, boots: BOOTS, reps: REPS, tracing: true }));
-  const q = await figures(quiet.summary.dir, 'insn_iommu_per_io');
+  const quiet = PHASES.has('quiet') ? await benchRun(work, 'bench-profiler-quiet', scenario('bench-profiler-quiet', { iommu: IOMMU_ALL, clock: 'tcg', vcpus: 2, boots: BOOTS, reps: REPS, tracing: true })) : undefined;
+  const q = quiet ? await figures(quiet.summary.dir, 'insn_iommu_per_io') : [];
   raw['quiet'] = q;
   // 2. Two CPU-bound processes on the host.
-  const loadedHogs = hogs(2);
-  let busy: CellFigures[];
-  try {
+  const loadedHogs = PHASES.has('busy') ? hogs(2) : [];
+  let busy: CellFigures[] = [];
+  if (PHASES.has('busy')) try {
     const b = await benchRun(work, 'bench-profiler-busy', scenario('bench-profiler-busy', { iommu: '\n  - device: intel\n    mode: [strict, lazy, passthrough]', clock: 'tcg', vcpus: 2, boots: 1, reps: REPS }));
     busy = await figures(b.summary.dir, 'insn_iommu_per_io');
   } finally {
@@ -96,16 +100,17 @@ try {
   }
   raw['busy'] = busy;
   // 3. Calls per I/O against bpftrace, from the quiet run.
-  const calls = { plugin: await figures(quiet.summary.dir, 'calls_sync_inval_per_io'), bpftrace: await figures(quiet.summary.dir, 'iotlb_sync_flush_per_io'), mapsPlugin: await figures(quiet.summary.dir, 'calls_dma_map_per_io'), mapsBpftrace: await figures(quiet.summary.dir, 'dma_map_per_io') };
+  const of = async (metric: string) => (quiet ? figures(quiet.summary.dir, metric) : []);
+  const calls = { plugin: await of('calls_sync_inval_per_io'), bpftrace: await of('iotlb_sync_flush_per_io'), mapsPlugin: await of('calls_dma_map_per_io'), mapsBpftrace: await of('dma_map_per_io') };
   raw['calls'] = calls;
   // 4. Cost: the virtual clock (wall seconds per repetition of 6 s guest time), plugin on and off.
   const strict = '\n  - device: intel\n    mode: strict';
   const cost: Record<string, number> = {};
-  for (const [label, vcpus, profiler] of [['virtual, 1 vCPU, inline', 1, true], ['virtual, 1 vCPU, off', 1, false], ['virtual, 2 vCPUs, callback', 2, true], ['virtual, 2 vCPUs, off', 2, false]] as const) {
+  if (PHASES.has('cost')) for (const [label, vcpus, profiler] of [['virtual, 1 vCPU, inline', 1, true], ['virtual, 1 vCPU, off', 1, false], ['virtual, 2 vCPUs, callback', 2, true], ['virtual, 2 vCPUs, off', 2, false]] as const) {
     const r = await benchRun(work, 'bench-profiler-cost', scenario('bench-profiler-cost', { iommu: strict, clock: 'virtual', vcpus, boots: 1, reps: REPS, profiler }));
     cost[label] = (await wallSeconds(r.summary.dir)).get('intel-strict') ?? NaN;
   }
-  for (const [label, profiler] of [['tcg, 2 vCPUs, inline: IOPS', true], ['tcg, 2 vCPUs, off: IOPS', false]] as const) {
+  if (PHASES.has('cost')) for (const [label, profiler] of [['tcg, 2 vCPUs, inline: IOPS', true], ['tcg, 2 vCPUs, off: IOPS', false]] as const) {
     const r = await benchRun(work, 'bench-profiler-cost', scenario('bench-profiler-cost', { iommu: strict, clock: 'tcg', vcpus: 2, boots: 1, reps: REPS, profiler }));
     cost[label] = median((await figures(r.summary.dir, 'iops'))[0]!.values);
   }
@@ -114,7 +119,7 @@ try {
   const lines = [
     `IOMMU-path instructions per I/O (insn_iommu_per_io), 4k randread qd16, NVMe, 6.12, 2 vCPUs, tcg clock, ${BOOTS} boots × ${REPS} repetitions; busy: two \`yes\` on the host, 1 boot × ${REPS}:`, '',
     '| configuration | mean | CV within a boot | CV across boots | busy host: mean (shift) | busy: CV |', '| --- | --- | --- | --- | --- | --- |',
-    ...q.map((c) => {
+    ...(q.length ? q : busy).map((c) => {
       const b = busy.find((x) => x.config === c.config);
       return `| ${c.config} | ${c.mean.toFixed(2)} | ${pct(c.withinCv)} | ${pct(c.acrossCv)} | ${b ? `${b.mean.toFixed(2)} (${pct((100 * (b.mean - c.mean)) / c.mean)})` : '–'} | ${b ? pct(b.withinCv) : '–'} |`;
     }),
@@ -130,6 +135,9 @@ try {
   ];
   console.log(lines.join('\n'));
   await writeFile('bench-profiler.json', JSON.stringify(raw, null, 2));
-} finally {
   await rm(work, { recursive: true, force: true });
+} catch (e) {
+  // The runs stay for a look: nothing measured is thrown away with the error.
+  console.error(`bench:profiler failed; its runs are in ${work}`);
+  throw e;
 }

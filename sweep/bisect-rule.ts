@@ -10,8 +10,11 @@
  *   two, or a change the other way. Skipping is honest: git then tests a
  *   neighbour, and says so if the first bad commit cannot be pinned down.
  *
- * Exact counts (per-I/O DMA maps, IOTLB invalidations under the TCG clock) are
- * the natural bisect metric: one traced repetition a side decides. Timings need
+ * Exact metrics (the QEMU plugin's instructions and calls per I/O, e.g.
+ * insn_iommu_per_io, calls_sync_inval_per_io) are the natural bisect metric on
+ * emulated guests: one timing repetition a side decides, on any clock, because
+ * they are compared above a known floor (docs/statistics.md, "Exact metrics").
+ * bpftrace counts need one traced repetition a side. Timings need
  * the virtual clock and repetitions enough for the U test, and boots: 2 or more
  * when a step is compared across boots.
  */

@@ -53,7 +53,7 @@ function metricsDoc(): string {
     'Every metric the lab reports is described once, in `core/metrics.ts`; the scenario schema, reports and comparisons read that table.',
     'The parsers (fio, bpftrace) extract each metric as the table says, the scenario loader refuses a metric whose tool the scenario does not run, and comparisons read *per*:',
     'a count per I/O is weighed by the repetition\'s I/Os (`ios`), a count per repetition by the repetition.',
-    '*timing* metrics are compared over repetitions (and boots); *count* metrics as exact rates, or over repetitions where they vary (docs/statistics.md).',
+    '*timing* metrics are compared over repetitions (and boots); *count* metrics as exact rates, or over repetitions where they vary; *exact* metrics (the QEMU plugin\'s counts, docs/profiler.md) boot against boot above a 0.05 % floor (docs/statistics.md).',
     '',
     '| name | title | unit | better | kind | per | extracted from | description |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -3,7 +3,8 @@
  * the lab's fragment (tiny base), booted as lab guests under intel strict and
  * lazy (the preflight proves each mode), two kernels compared within each
  * mode, and `bisect` finding the commit that doubled the strict unmap path's
- * IOTLB invalidations from real boots and real counts (tools/kernel-test-tree.ts).
+ * IOTLB invalidations from real boots and the QEMU plugin's exact counts, one
+ * repetition a side, no tracing (tools/kernel-test-tree.ts).
  * The build time, the step times and the whole bisection are measured in
  * bench/kernel.ts, not asserted here.
  */
@@ -38,8 +39,7 @@ targets:
       memory_mib: 1024
       kernel: ${kernel}
       disks: [{ name: nvme0, bus: nvme, size_mib: 128 }]
-tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
-metrics: [iops, iotlb_sync_flush_per_io]
+metrics: [iops, calls_sync_inval_per_io, insn_iommu_per_io]
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
@@ -117,21 +117,22 @@ describe('your own kernel under test', () => {
     const r = await cli(['sweep', file, '--results', join(dir, 'results')]);
     expect(r.all).not.toMatch(STACK);
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toContain('8 passed, 0 failed of 8 repetitions');
+    expect(r.stdout).toContain('4 passed, 0 failed of 4 repetitions');
     const runDir = /summary: (.*)\/report\/summary\.md/.exec(r.stdout)![1]!;
     const result = async (cell: string, rep: string) => JSON.parse(await readFile(join(runDir, 'cells', cell, rep, 'result.json'), 'utf8')) as RepResult;
-    const strict = await result('rr__intel-strict__k.patched__nvme0', 'traced-01');
+    const strict = await result('rr__intel-strict__k.patched__nvme0', 'timing-01');
     // The preflight read the group type from sysfs: strict is DMA, lazy DMA-FQ.
     expect(strict.provenance.iommu_groups).toEqual({ nvme0: 'DMA' });
     expect((await result('rr__intel-lazy__k.base__nvme0', 'timing-01')).provenance.iommu_groups).toEqual({ nvme0: 'DMA-FQ' });
     expect(strict.provenance.kernel_build).toMatchObject({ name: 'patched', git: { commit: tree.c, dirty: false } });
     expect(strict.provenance.kernel).toMatch(/^6\.1\.\d+/);
-    const flushes = (cell: string) => result(cell, 'traced-01').then((x) => (x.outcome.state === 'passed' ? x.outcome.metrics['iotlb_sync_flush_per_io']! : NaN));
-    expect(await flushes('rr__intel-strict__k.base__nvme0')).toBeCloseTo(1, 2);
-    expect(await flushes('rr__intel-strict__k.patched__nvme0')).toBeCloseTo(2, 2);
+    // The plugin counted them in the timing repetition itself, on the self-built kernel's own symbols.
+    const flushes = (cell: string) => result(cell, 'timing-01').then((x) => (x.outcome.state === 'passed' ? x.outcome.metrics['calls_sync_inval_per_io']! : NaN));
+    expect(await flushes('rr__intel-strict__k.base__nvme0')).toBe(1);
+    expect(await flushes('rr__intel-strict__k.patched__nvme0')).toBe(2);
     const summary = await readFile(join(runDir, 'report', 'summary.md'), 'utf8');
     expect(summary).toContain('### Kernels compared (within each IOMMU configuration)');
-    expect(summary).toMatch(/\*\*patched vs base \(intel-strict\)\*\*.*iotlb_sync_flush_per_io 1\.000 → 2\.000/);
+    expect(summary).toMatch(/\*\*patched vs base \(intel-strict\)\*\*.*calls_sync_inval_per_io 1\.000 → 2\.000/);
   });
 
   it("runs the kernel's DMA-map benchmark on the self-built kernel under the virtual clock: strict's unmap costs more than lazy's, as its synchronous invalidation per unmap predicts, and repeats over boots", async () => {
@@ -170,7 +171,7 @@ describe('your own kernel under test', () => {
   it('bisect finds the injected commit from real boots and counts, and an interrupted bisection resumes from its log', async () => {
     const file = join(dir, 'bisect.yaml');
     await writeFile(file, scenario('  []', '"6.12"').replace('mode: [strict, lazy]', 'mode: strict').replace('kernels:\n  []\n', ''));
-    const args = ['bisect', file, '--tree', tree.dir, '--good', 'lab-base', '--bad', 'lab-c', '--cell', 'rr__intel-strict__k__nvme0', '--metric', 'iotlb_sync_flush_per_io', '--results', join(dir, 'results')];
+    const args = ['bisect', file, '--tree', tree.dir, '--good', 'lab-base', '--bad', 'lab-c', '--cell', 'rr__intel-strict__k__nvme0', '--metric', 'calls_sync_inval_per_io', '--results', join(dir, 'results')];
     // First: stopped (SIGTERM) once both endpoints are measured.
     const first = execa('node', ['bin/iommu-lab.js', ...args], { reject: false, all: true, forceKillAfterDelay: false });
     stopWhen(first, /bisect: bad against good: /);
@@ -197,7 +198,7 @@ describe('your own kernel under test', () => {
     const text = await readFile(src, 'utf8');
     try {
       await writeFile(src, `${text}\nthis is not C;\n`);
-      const dirty = await cli(['bisect', join(dir, 'bisect.yaml'), '--tree', tree.dir, '--good', 'lab-base', '--bad', 'lab-c', '--cell', 'rr__intel-strict__k__nvme0', '--metric', 'iotlb_sync_flush_per_io']);
+      const dirty = await cli(['bisect', join(dir, 'bisect.yaml'), '--tree', tree.dir, '--good', 'lab-base', '--bad', 'lab-c', '--cell', 'rr__intel-strict__k__nvme0', '--metric', 'calls_sync_inval_per_io']);
       expect(dirty.exitCode).toBe(2);
       expect(dirty.all).toMatch(/error\[E_BISECT\]: .* has uncommitted changes/);
       expect(dirty.all).toMatch(/fix: commit or stash them/);

@@ -5,7 +5,7 @@ import { IOMMU_PATH, subsystemOf } from '../../../core/subsystems.js';
 import { KernelSymbols } from '../../../runner/profile/kallsyms.js';
 
 // The text symbols of a real guest's /proc/kallsyms: Debian's 6.12 with intel-iommu and the NVMe/virtio modules.
-const kallsyms = gunzipSync(readFileSync(new URL('../../fixtures/profiler/kallsyms-6.12-intel.txt.gz', import.meta.url))).toString('utf8');
+const kallsyms = gunzipSync(readFileSync(new URL('../../fixtures/profiler/intel-strict-6.12/kallsyms.txt.gz', import.meta.url))).toString('utf8');
 const fns = kallsyms.split('\n').map((l) => /^[0-9a-f]+ [tTwW] (\S+)(?:\s+\[(\S+)\])?/.exec(l)).filter((m): m is RegExpExecArray => m !== null).map((m) => ({ name: m[1]!, module: m[2] }));
 const inModule = (name: string) => fns.find((f) => f.name === name)?.module;
 

@@ -1,6 +1,7 @@
 /**
  * Every metric of core/metrics.ts, extracted from saved real outputs (fio
- * json+, bpftrace -f json and the DMA-map benchmark's text from lab guests) as its description says, against
+ * json+, bpftrace -f json, the DMA-map benchmark's text and the QEMU plugin's
+ * window with the same boot's kallsyms, from lab guests) as its description says, against
  * golden values (test/fixtures/metrics-golden.json, written by the parsers
  * before metric extraction moved into the table, so the move changed nothing).
  */
@@ -11,6 +12,12 @@ import { METRICS } from '../../../core/metrics.js';
 import { parseFio } from '../../../runner/fio-parse.js';
 import { dmaMapMetrics, parseDmaMap } from '../../../runner/dma-map-parse.js';
 import { parseBpftraceJson, traceMetrics } from '../../../runner/tracing.js';
+import { gunzipSync } from 'node:zlib';
+import { attribute } from '../../../runner/profile/attribute.js';
+import { windowIos } from '../../../runner/profile/disk-stats.js';
+import { exactMetrics } from '../../../runner/profile/guest.js';
+import { KernelSymbols } from '../../../runner/profile/kallsyms.js';
+import { parseWindow } from '../../../runner/profile/window.js';
 
 const F = join(import.meta.dirname, '../../fixtures');
 const golden = JSON.parse(readFileSync(join(F, 'metrics-golden.json'), 'utf8')) as Record<string, Record<string, number>>;
@@ -27,6 +34,11 @@ function extractAll(): Record<string, Record<string, number>> {
     }
   }
   for (const f of readdirSync(join(F, 'dma-map')).filter((x) => x.endsWith('.txt'))) out[`dma-map/${f}`] = dmaMapMetrics(parseDmaMap(readFileSync(join(F, 'dma-map', f), 'utf8')));
+  for (const cfg of readdirSync(join(F, 'profiler'))) {
+    const file = (f: string) => readFileSync(join(F, 'profiler', cfg, f));
+    const p = attribute(parseWindow(gunzipSync(file('window.tsv.gz')).toString('utf8')), KernelSymbols.parse(gunzipSync(file('kallsyms.txt.gz')).toString('utf8')));
+    out[`profiler/${cfg}`] = exactMetrics(p, windowIos(file('stat.before').toString('utf8'), file('stat.after').toString('utf8'))!);
+  }
   return out;
 }
 
