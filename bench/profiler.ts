@@ -47,7 +47,7 @@ iommu:${o.iommu}
 targets:
   vms:
     - { name: b, vcpus: ${o.vcpus}, memory_mib: 2048, kernel: "6.12", clock: ${o.clock}, boots: ${o.boots}, profiler: ${o.profiler !== false}, disks: [{ name: nvme0, bus: nvme, size_mib: 512 }] }
-${o.tracing ? 'tracing: { scripts: [iotlb-invalidations, dma-map-latency], repetitions: 1 }\n' : ''}metrics: [iops, insn_iommu_per_io, calls_dma_map_per_io, calls_sync_inval_per_io${o.tracing ? ', dma_map_per_io, iotlb_sync_flush_per_io' : ''}]
+${o.tracing ? 'tracing: { scripts: [iotlb-invalidations, dma-map-latency], repetitions: 1 }\n' : ''}metrics: [iops${o.profiler === false ? '' : ', insn_iommu_per_io, calls_dma_map_per_io, calls_sync_inval_per_io'}${o.tracing ? ', dma_map_per_io, iotlb_sync_flush_per_io' : ''}]
 timeouts: { cell_s: 300, boot_s: 240 }
 `;
 }

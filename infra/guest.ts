@@ -220,7 +220,10 @@ async function profilerFor(req: GuestRequest, virtType: 'kvm' | 'qemu', remote: 
     return unavailable(e instanceof LabError ? `${e.message}${e.detail ? `: ${e.detail.split('\n')[0]}` : ''}` : String(e));
   }
   const icount = CLOCKS[req.profile.clock].qemuArgs.includes('-icount');
-  const load: ProfilerLoad = { plugin: build.plugin, dir: join(dir, 'profile'), count: icount && req.profile.vcpus > 1 ? 'callback' : 'inline' };
+  // IOMMU_LAB_PROFILER_COUNT (inline|callback) overrides the choice, for measuring it (bench/profiler.ts).
+  const forced = process.env['IOMMU_LAB_PROFILER_COUNT'];
+  const count = forced === 'inline' || forced === 'callback' ? forced : icount && req.profile.vcpus > 1 ? 'callback' : 'inline';
+  const load: ProfilerLoad = { plugin: build.plugin, dir: join(dir, 'profile'), count };
   return { load, inventory: { state: 'loaded', plugin: load.plugin, dir: load.dir, marker: build.marker, count: load.count, version: build.version } };
 }
 
