@@ -98,11 +98,26 @@ export async function runDetached(o: DetachedOptions): Promise<DetachedResult> {
     await kill();
     throw new InterruptedError(`${o.session().target}: interrupted`);
   }
-  const rc = await execAgain(o, `cat ${q(`${dir}/rc`)}`, 30_000);
-  const out = await execAgain(o, `cat ${q(`${dir}/out`)}`, 60_000);
-  const stats = o.window ? await execAgain(o, `cat ${q(`${dir}/stat.before`)}; echo '--'; cat ${q(`${dir}/stat.after`)}`, 30_000) : undefined;
-  const err = await execAgain(o, `cat ${q(`${dir}/err`)}; rm -rf ${q(dir)}`, 30_000);
-  const code = Number(rc.stdout.trim());
-  const [before, after] = stats ? stats.stdout.split('--\n') : [];
-  return { code: rc.code === 0 && Number.isInteger(code) ? code : 255, stdout: out.stdout, stderr: err.stdout, ...(before !== undefined && after !== undefined ? { diskStats: { before, after } } : {}) };
+  // Everything the measurement wrote, in one command: under TCG each SSH command costs the guest a process start.
+  const files = await collect(o, dir, token);
+  const code = Number((files.get('rc') ?? '').trim());
+  const before = files.get('stat.before');
+  const after = files.get('stat.after');
+  return { code: files.has('rc') && Number.isInteger(code) ? code : 255, stdout: files.get('out') ?? '', stderr: files.get('err') ?? '', ...(o.window && before !== undefined && after !== undefined ? { diskStats: { before, after } } : {}) };
+}
+
+const COLLECTED = ['rc', 'out', 'err', 'stat.before', 'stat.after'] as const;
+
+/** The measurement's files (those that exist), read and removed in one command; each is framed by a line with the measurement's token. */
+async function collect(o: DetachedOptions, dir: string, token: string): Promise<Map<string, string>> {
+  const mark = `--iommu-lab-${token}--`;
+  const r = await execAgain(o, `cd ${shellQuote(dir)} && for f in ${COLLECTED.join(' ')}; do [ -f "$f" ] && { printf '%s %s\\n' ${shellQuote(mark)} "$f"; cat "$f"; printf '\\n'; }; done; cd / && rm -rf ${shellQuote(dir)}`, 60_000);
+  const files = new Map<string, string>();
+  const parts = r.stdout.split(`${mark} `);
+  for (const part of parts.slice(1)) {
+    const nl = part.indexOf('\n');
+    // Each file was followed by one newline of the frame's own.
+    files.set(part.slice(0, nl), part.slice(nl + 1, -1));
+  }
+  return files;
 }
