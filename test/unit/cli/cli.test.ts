@@ -59,7 +59,7 @@ describe('iommu-lab CLI', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^#\s+cell\s+target\s+iommu\s+job\s+disk$/);
     expect(lines[2]).toMatch(/^1\s+randread-4k__intel-strict__tcg__nvme0\s+tcg-intel-strict\s+intel\/strict\s+randread 4k qd16 j1 libaio\s+nvme0$/);
-    expect(r.stdout).toContain('4 cells on 4 guest(s); 2 timing + 0 traced repetitions per cell (VM guests booted 2 times each)');
+    expect(r.stdout).toContain('4 cells on 4 guest(s); 2 timing + 0 traced repetitions per cell');
   });
 
   it('prints the plan as JSON for machines', async () => {
