@@ -19,8 +19,10 @@ export interface ModeCost {
   readonly ratio?: number;
   readonly lower?: number;
   readonly upper?: number;
-  /** Synchronous IOTLB invalidations per I/O, when traced. */
+  /** Synchronous IOTLB invalidations per I/O: the QEMU plugin's exact count, else a traced one. */
   readonly syncPerIo?: number;
+  /** IOMMU-path instructions per I/O (the QEMU plugin's exact count), when measured. */
+  readonly insnPerIo?: number;
   readonly isolation: string;
 }
 
@@ -85,14 +87,18 @@ export function adviseModes(modes: ComparisonSet, cells: ReadonlyMap<string, Cel
       if (!reference || translated.length === 0) continue;
       const find = (cand: IommuConfig, ref: IommuConfig, m: string) => mine.find((c) => c.metric === m && configName(configOf(c.cell)!) === configName(cand) && configName(configOf(c.reference)!) === configName(ref));
       const sync = (x: IommuConfig) => {
-        const c = find(x, reference, 'iotlb_sync_flush_per_io');
+        const c = find(x, reference, 'calls_sync_inval_per_io') ?? find(x, reference, 'iotlb_sync_flush_per_io');
         return c ? c.cand.median : undefined;
       };
-      const ranking: ModeCost[] = [{ config: configName(reference), isolation: MODES[reference.mode].isolation }];
+      // The exact IOMMU-path instructions per I/O, where the plugin counted them (the reference's from any comparison with it).
+      const insns = (x: IommuConfig) => find(x, reference, 'insn_iommu_per_io')?.cand.median;
+      const refInsns = translated.map((x) => find(x, reference, 'insn_iommu_per_io')?.ref.median).find((v) => v !== undefined);
+      const ranking: ModeCost[] = [{ config: configName(reference), ...(refInsns !== undefined ? { insnPerIo: refInsns } : {}), isolation: MODES[reference.mode].isolation }];
       for (const x of translated) {
         const c = find(x, reference, metric);
         const s = sync(x);
-        ranking.push({ config: configName(x), ...(c ? { ratio: c.ratio, lower: c.lower, upper: c.upper } : {}), ...(s !== undefined ? { syncPerIo: s } : {}), isolation: MODES[x.mode].isolation });
+        const n = insns(x);
+        ranking.push({ config: configName(x), ...(c ? { ratio: c.ratio, lower: c.lower, upper: c.upper } : {}), ...(s !== undefined ? { syncPerIo: s } : {}), ...(n !== undefined ? { insnPerIo: n } : {}), isolation: MODES[x.mode].isolation });
       }
       const d = describeMetric(metric);
       const virtual = mine.some((c) => c.metric === metric && c.timebase === 'virtual');
@@ -126,10 +132,13 @@ export function adviseModes(modes: ComparisonSet, cells: ReadonlyMap<string, Cel
         out.push({ ...base, ranking, sound: true, recommendation: `${configName(only)} gives ${share(onlyCost)} of ${refName}'s ${what}${counts(only)}; ${MODES[only.mode].isolation}` });
         continue;
       }
-      // Not sound: say which comparison failed and what would make it sound.
+      // Not sound: say which comparison failed and what would make it sound; the exact counts, where there are any, still say what each mode costs the CPU.
       const weak = [strictVsLazy, lazyCost, strictCost].find((c): c is Comparison => c !== undefined && !isSound(c));
       const next = weak ? nextMeasurement(weak) : 'measure the translated modes against passthrough in the same run';
-      out.push({ ...base, ranking, sound: false, recommendation: `no recommendation: ${weak ? `${weak.label} ${weak.metric} is ${weak.verdict} (${weak.reason})` : 'a comparison is missing'}`, next });
+      const cpu = refInsns !== undefined && translated.some((x) => insns(x) !== undefined)
+        ? `; by the exact counts, ${translated.filter((x) => insns(x) !== undefined).map((x) => `${configName(x)} runs ${fmtNum(insns(x)! - refInsns)} more IOMMU-path instructions per I/O than ${refName}${counts(x)}`).join(', ')}`
+        : '';
+      out.push({ ...base, ranking, sound: false, recommendation: `no timing recommendation: ${weak ? `${weak.label} ${weak.metric} is ${weak.verdict} (${weak.reason})` : 'a comparison is missing'}${cpu}`, next });
     }
   }
   return out;
@@ -138,8 +147,9 @@ export function adviseModes(modes: ComparisonSet, cells: ReadonlyMap<string, Cel
 /** One mode of the ranking as a sentence (Markdown and HTML print the same words). */
 export function rankingText(a: Advice, m: ModeCost): string {
   const pct = (r: number | undefined) => ((r ?? NaN) * 100).toFixed(1);
-  const cost = m.ratio === undefined ? 'the reference' : `${pct(m.ratio)} % [${pct(m.lower)}, ${pct(m.upper)}] of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`;
-  return `${m.config}: ${cost}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O` : ''}; ${m.isolation}`;
+  const interval = Number.isFinite(m.lower) && Number.isFinite(m.upper) ? ` [${pct(m.lower)}, ${pct(m.upper)}]` : ' (no interval)';
+  const cost = m.ratio === undefined ? 'the reference' : `${pct(m.ratio)} %${interval} of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`;
+  return `${m.config}: ${cost}${m.insnPerIo !== undefined ? `, ${fmtNum(m.insnPerIo)} IOMMU-path instructions per I/O` : ''}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O` : ''}; ${m.isolation}`;
 }
 
 function nextMeasurement(c: Comparison): string {

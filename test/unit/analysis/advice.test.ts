@@ -36,7 +36,7 @@ describe('advice per workload', () => {
     const r = await report(1, HAND_LEVEL);
     const a = r.advice[0]!;
     expect(a.sound).toBe(false);
-    expect(a.recommendation).toMatch(/^no recommendation: intel-strict vs intel-lazy iops is inconclusive/);
+    expect(a.recommendation).toMatch(/^no timing recommendation: intel-strict vs intel-lazy iops is inconclusive/);
     expect(a.next).toMatch(/boots: 2/);
     expect(renderMarkdown(r)).toMatch(/measure next: boots: 2/);
   });
