@@ -20,6 +20,7 @@ APT_PACKAGES=(
   fio bpftrace                                    # workloads and tracing (also on static hosts)
   openssh-server openssh-client                   # the runner's transport; tests start a real sshd
   libxml2-utils                                   # xmllint, used by virt-xml-validate
+  gcc libc6-dev                                   # the lab's QEMU plugin and the guest's static window marker (infra/profiler)
   ca-certificates
 )
 # Building your own kernel under test (`iommu-lab kernel build`, `bisect`): `scripts/setup.sh --kernel`.
