@@ -8,9 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { buildCachedDir } from '../../core/cache-dir.js';
 import { DmaMapToolError } from '../../core/errors.js';
 import { kernelsDir } from './build.js';
 
@@ -38,24 +39,17 @@ export async function buildDmaMapTool(tree: string): Promise<string> {
   const dir = join(kernelsDir(), 'tools', `dma_map_benchmark-${key}`);
   const bin = join(dir, 'dma_map_benchmark');
   if (existsSync(bin)) return bin;
-  await mkdir(join(kernelsDir(), 'tools'), { recursive: true });
-  const tmp = await mkdtemp(join(kernelsDir(), 'tools', '.make-'));
   try {
-    await mkdir(join(tmp, 'include', 'linux'), { recursive: true });
-    await cp(src.header, join(tmp, 'include', 'linux', 'map_benchmark.h'));
-    await cp(src.c, join(tmp, 'dma_map_benchmark.c'));
-    const r = await execa('gcc', ['-O2', '-static', '-Wall', '-I', join(tmp, 'include'), '-o', join(tmp, 'dma_map_benchmark'), join(tmp, 'dma_map_benchmark.c')], { reject: false });
-    if (r.exitCode !== 0) throw new DmaMapToolError(`building ${src.c} failed (gcc exited with ${r.exitCode ?? r.signal})`, { detail: `${r.stderr}` });
-    await rm(join(tmp, 'include'), { recursive: true, force: true });
-    await chmod(tmp, 0o755);
-    await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-      // Another sweep built the same one first: theirs is as good.
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
-      await rm(tmp, { recursive: true, force: true });
+    await buildCachedDir(dir, async (tmp) => {
+      await mkdir(join(tmp, 'include', 'linux'), { recursive: true });
+      await cp(src.header, join(tmp, 'include', 'linux', 'map_benchmark.h'));
+      await cp(src.c, join(tmp, 'dma_map_benchmark.c'));
+      const r = await execa('gcc', ['-O2', '-static', '-Wall', '-I', join(tmp, 'include'), '-o', join(tmp, 'dma_map_benchmark'), join(tmp, 'dma_map_benchmark.c')], { reject: false });
+      if (r.exitCode !== 0) throw new DmaMapToolError(`building ${src.c} failed (gcc exited with ${r.exitCode ?? r.signal})`, { detail: `${r.stderr}` });
+      await rm(join(tmp, 'include'), { recursive: true, force: true });
     });
     return bin;
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
     if ((e as { code?: string }).code === 'ENOENT') throw new DmaMapToolError('gcc is not installed');
     throw e;
   }

@@ -13,9 +13,10 @@
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { KernelConfigError, KernelModulesError, KernelNotFoundError } from '../../core/errors.js';
+import { buildCachedDir } from '../../core/cache-dir.js';
 export type { KernelIdentity } from './identity.js';
 import type { IommuDevice } from '../../core/iommu.js';
 import type { Image } from '../build.js';
@@ -219,9 +220,7 @@ export async function prepareBuild(b: InspectedBuild, image: Image): Promise<Pre
   const vmlinuz = join(dir, 'vmlinuz');
   const initrd = join(dir, 'initrd');
   if (!isFile(initrd)) {
-    await mkdir(join(kernelsDir(), 'boot'), { recursive: true });
-    const tmp = await mkdtemp(join(kernelsDir(), 'boot', '.make-'));
-    try {
+    await buildCachedDir(dir, async (tmp) => {
       if (needsModules && !moduleDir && tree) {
         // Modules built in place: install them where only this step looks.
         await execa('make', ['-s', '-C', tree, `INSTALL_MOD_PATH=${join(tmp, 'mods')}`, 'modules_install'], { reject: true }).catch((e: { stderr?: string }) => {
@@ -253,17 +252,7 @@ export async function prepareBuild(b: InspectedBuild, image: Image): Promise<Pre
       await writeFile(join(tmp, 'identity.json'), JSON.stringify(identity, null, 2));
       await rm(join(tmp, 'mods'), { recursive: true, force: true });
       await rm(extra, { recursive: true, force: true });
-      // QEMU runs as libvirt-qemu and must reach the files (mkdtemp made the directory 0700).
-      await chmod(tmp, 0o755);
-      await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-        // Another sweep made the same one first: theirs is as good.
-        if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
-        await rm(tmp, { recursive: true, force: true });
-      });
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      throw e;
-    }
+    });
   }
   const f = factsOf(b.config);
   const m = /^(\d+)\.(\d+)/.exec(b.release);

@@ -9,9 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { buildCachedDir } from '../../core/cache-dir.js';
 import { ProfilerBuildError } from '../../core/errors.js';
 import { labPath } from '../../core/paths.js';
 
@@ -56,23 +57,15 @@ async function build(): Promise<ProfilerBuild> {
   const dir = join(PROFILER_CACHE, version);
   const made = { plugin: join(dir, 'iommu-lab-profile.so'), marker: join(dir, 'iommu-lab-mark'), version };
   if (existsSync(made.plugin) && existsSync(made.marker)) return made;
-  await mkdir(PROFILER_CACHE, { recursive: true, mode: 0o755 });
-  await chmod(PROFILER_CACHE, 0o755).catch(() => {});
-  const tmp = await mkdtemp(join(PROFILER_CACHE, '.make-'));
   const src = (f: string) => labPath('infra', 'profiler', f);
   try {
-    await compile(['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-fvisibility=hidden', '-o', join(tmp, 'iommu-lab-profile.so'), src('profile.c'), '-lpthread'], 'the QEMU plugin (infra/profiler/profile.c)');
-    await compile(['-O2', '-Wall', '-static', '-o', join(tmp, 'iommu-lab-mark'), src('mark.c')], 'the window marker (infra/profiler/mark.c)');
-    await chmod(tmp, 0o755);
-    await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-      // Another process built the same sources first: theirs is as good.
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
-      await rm(tmp, { recursive: true, force: true });
+    await buildCachedDir(dir, async (tmp) => {
+      await compile(['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-fvisibility=hidden', '-o', join(tmp, 'iommu-lab-profile.so'), src('profile.c'), '-lpthread'], 'the QEMU plugin (infra/profiler/profile.c)');
+      await compile(['-O2', '-Wall', '-static', '-o', join(tmp, 'iommu-lab-mark'), src('mark.c')], 'the window marker (infra/profiler/mark.c)');
     });
     return made;
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    if ((e as { code?: string }).code === 'ENOENT') throw new ProfilerBuildError('gcc is not installed');
+    if ((e as { code?: string }).code === 'ENOENT') throw new ProfilerBuildError('gcc is not installed', { fix: 'apt-get install -y gcc libc6-dev (scripts/setup.sh installs them)' });
     throw e;
   }
 }
