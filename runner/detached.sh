@@ -22,15 +22,18 @@
 # is stopped for exactly the workload.
 dir=$1 token=$2 console=$3 marker=$4 disks=$5
 shift 6
-# One line per disk: the kernel's counters from /sys/class/block/DEV/stat.
+# The kernel's counters (/sys/class/block/DEV/stat) of each test disk, one line per device that
+# carries its requests. An NVMe multipath head (nvme0n1) may keep no counts of its own (Debian's
+# 6.1 does not): its requests are counted on its paths (nvme0c0n1, ...), where 6.12 counts them too.
 diskstats() {
   [ "$disks" = - ] && return 0
-  old_ifs=$IFS; IFS=:
-  for d in $disks; do
+  echo "$disks" | tr ':' '\n' | while read -r d; do
     b=$(basename "$(readlink -f "$d")")
-    echo "$d $(cat "/sys/class/block/$b/stat")"
+    glob=$(echo "$b" | sed -n 's/^\(nvme[0-9]*\)n\([0-9]*\)$/\1c*n\2/p')
+    paths=
+    [ -n "$glob" ] && paths=$(cd /sys/class/block && ls -d $glob 2>/dev/null)
+    for p in ${paths:-$b}; do echo "$d:$p $(cat "/sys/class/block/$p/stat")"; done
   done
-  IFS=$old_ifs
 }
 echo $$ > "$dir/pid"
 pacer=$(cat /run/iommu-lab-pacer.pid 2>/dev/null)
