@@ -31,7 +31,7 @@ import { siblingKey } from '../cell/expand.js';
 import { configName } from '../core/iommu.js';
 import { VIRTUAL_ICOUNT_SHIFT } from '../core/clock.js';
 import { completeCounts, samples, timebaseOfCell, type LoadedRun } from './load.js';
-import { hodgesLehmann, median } from './stats/index.js';
+import { hodgesLehmann, mean, median } from './stats/index.js';
 
 export interface CostStep {
   readonly group: string;
@@ -72,7 +72,7 @@ const STEPS = [
 const NS_PER_INSN = 2 ** VIRTUAL_ICOUNT_SHIFT;
 const meanOf = (run: LoadedRun, cell: Cell, metric: string) => {
   const v = samples(run, cell.id, metric).values;
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined;
+  return v.length ? mean(v) : undefined;
 };
 
 /** A step from the plugin's exact counts, or undefined when either cell lacks them. */

@@ -72,7 +72,8 @@ export class GuestProfiler {
     if (files.length === 0) throw new ProfilerWindowError(`no window from the QEMU plugin for ${what} (nothing in ${this.dir})`);
     const newest = files.sort((a, b) => Number(b[1]) - Number(a[1]))[0]![0];
     const text = await readFile(join(this.dir, newest), 'utf8');
-    await GuestProfiler.clear(this.dir);
+    // The ones just listed, and no other: a second listing would read the directory again for nothing.
+    await Promise.all(files.map((m) => rm(join(this.dir, m[0]), { force: true })));
     try {
       return parseWindow(text);
     } catch (e) {
