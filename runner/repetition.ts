@@ -104,14 +104,16 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
     const timed = await timedWorkload(ctx, workload, virtualTime, cellJob.runtime);
     timed.disturbed.forEach((out, i) => (files[`fio-disturbed-${i + 1}.json`] = out));
     res = timed.kind === 'measured' ? timed.res : timed.last;
-    exact = await profiledWindow(ctx, res, checks);
+    // A workload that failed is named for itself (fio, with its status), never for the window it
+    // cut short; a window it left is dropped by the next take (GuestProfiler.takeWindow).
+    exact = res.code === 0 ? await profiledWindow(ctx, res, checks) : undefined;
     if (exact) files[PROFILE_FILE] = exact.table;
-    if (timed.kind === 'contended') {
+    if (timed.kind === 'contended' && res.code === 0) {
       // Host load voids a timing, never an exact count: the repetition keeps its counts and says which timing it dropped.
-      if (!exact || res.code !== 0) return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
+      if (!exact) return { outcome: { state: 'failed', failure: { kind: 'host-contention', message: timed.message } }, extra: { ...base, files } };
       return { outcome: { state: 'passed', metrics: exact.metrics }, extra: { ...base, files, profile: exact.record, checks: [...checks, { name: 'timing-dropped', ok: false, detail: `${timed.message}; the exact counts of the last attempt stand` }] } };
     }
-    checks.push(...timed.checks);
+    if (timed.kind === 'measured') checks.push(...timed.checks);
   }
   if (signal?.aborted) throw new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`);
   files['fio.json'] = res.stdout;
