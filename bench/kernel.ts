@@ -1,7 +1,7 @@
 /**
  * What your-own-kernel work costs on this machine: building Debian's
  * linux-source-6.1 with the lab's fragment (tiny base) from nothing, again
- * with a warm ccache, a bisect step's incremental build (one file changed),
+ * with a warm ccache, from nothing without the tracing options, a bisect step's incremental build (one file changed),
  * and a whole bisection of the test tree's injected regression
  * (tools/kernel-test-tree.ts), with the time of every step.
  *
@@ -37,6 +37,14 @@ if (!skipCold) {
   await rm(join(kernelsDir(), 'builds'), { recursive: true, force: true });
   const warm = await buildKernel({ tree: tree.dir, onLog: log });
   rows.push(['full build, warm ccache (new build directory)', `${warm.seconds.toFixed(0)} s`]);
+  // Without what only bpftrace needs (no debug information): what the own-kernel VM test and a bisection on exact counts build.
+  const noTracingDirs = async () => (await execa('sh', ['-c', `ls -d ${join(kernelsDir(), 'work')}/*-tiny-no-tracing 2>/dev/null || true`])).stdout.split('\n').filter(Boolean);
+  for (const d of await noTracingDirs()) await rm(d, { recursive: true, force: true });
+  process.env['CCACHE_DIR'] = await mkdtemp(join(tmpdir(), 'iommu-lab-ccache-'));
+  const plain = await buildKernel({ tree: tree.dir, tracing: false, onLog: log });
+  rows.push(['full build, cold ccache, --no-tracing', `${plain.seconds.toFixed(0)} s`]);
+  await rm(process.env['CCACHE_DIR'], { recursive: true, force: true });
+  process.env['CCACHE_DIR'] = ccache;
   await rm(ccache, { recursive: true, force: true });
   delete process.env['CCACHE_DIR'];
 }

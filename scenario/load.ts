@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { InvalidInputError, LabError, type Problem } from '../core/errors.js';
+import type { OptionalNeed } from '../guest-images/kernel/config.js';
 import { inspectBuild } from '../guest-images/kernel/under-test.js';
 import { BPF_DIR } from '../core/paths.js';
 import { combinationProblem, configName } from '../core/iommu.js';
 import { defaultMetrics, describeMetric, scriptOf, sourceOf, workloadToolsOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
-import { isImageKernel, type WorkloadSpec, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
+import { isImageKernel, usesBpftrace, type WorkloadSpec, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
 import { problemAt, readYamlFile, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedHosts {
@@ -115,7 +116,7 @@ function absoluteKernel(file: string, k: KernelBuildSpec): KernelBuildSpec {
 function checkKernelBuilds(src: YamlSource, s: Scenario): Problem[] {
   const used = new Set(s.targets.vms.flatMap((v) => asList(v.kernel)));
   const devices = [...new Set(s.iommu.flatMap((e) => asList(e.device)))];
-  const needs = s.workloads.some((w) => w.kind === 'dma-map-benchmark') ? ['dma-map-benchmark' as const] : [];
+  const needs: OptionalNeed[] = [...(s.workloads.some((w) => w.kind === 'dma-map-benchmark') ? ['dma-map-benchmark' as const] : []), ...(usesBpftrace(s.tracing) ? ['tracing' as const] : [])];
   const problems: Problem[] = [];
   s.kernels.forEach((k, i) => {
     if (k.path !== undefined && k.bzimage !== undefined) {

@@ -110,6 +110,9 @@ export interface TracingSpec {
   readonly in_timing_repetitions: boolean;
 }
 
+/** Whether a scenario runs bpftrace (then its kernels need the fragment's tracing options): scripts, and traced repetitions of either kind. */
+export const usesBpftrace = (t: TracingSpec): boolean => t.scripts.length > 0 && (t.repetitions > 0 || t.in_timing_repetitions);
+
 export interface MetricThreshold {
   readonly min_effect_pct?: number;
   readonly max_cv_pct?: number;

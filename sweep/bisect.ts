@@ -29,6 +29,7 @@ import { buildKernel, type KernelBase } from '../guest-images/kernel/build.js';
 import type { Hypervisor } from '../infra/up.js';
 import { writeJsonAtomic } from '../result/atomic.js';
 import { loadScenarioFile } from '../scenario/load.js';
+import { usesBpftrace } from '../scenario/types.js';
 import { median } from '../analysis/stats/index.js';
 import { callStep, endpointsProblem, type StepVerdict } from './bisect-rule.js';
 import { sweep } from './sweep.js';
@@ -146,7 +147,8 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
   const measure = async (commit: string): Promise<{ run: LoadedRun; build: BisectStep['build']; seconds: number }> => {
     if (o.signal?.aborted) throw new InterruptedError('bisect interrupted', { fix: 'run the same command again: it resumes from its log' });
     log(`bisect: ${commit.slice(0, 12)} ${await subjectOf(tree, commit)}`);
-    const k = await buildKernel({ tree, base, ...(o.jobs ? { jobs: o.jobs } : {}), onLog: log, ...(o.signal ? { signal: o.signal } : {}) });
+    // The tracing options (and their debug information) only when the scenario runs bpftrace: bisecting on exact counts builds in about half the time.
+    const k = await buildKernel({ tree, base, tracing: usesBpftrace(loaded.scenario.tracing), ...(o.jobs ? { jobs: o.jobs } : {}), onLog: log, ...(o.signal ? { signal: o.signal } : {}) });
     const t = Date.now();
     const file = await stepScenario(o.scenarioFile, k.dir, join(dir, 'steps', `${commit.slice(0, 12)}.yaml`));
     const r = await sweep({ scenarioFile: file, resultsRoot: join(dir, 'runs'), hypervisors: o.hypervisors, log, ...(o.signal ? { signal: o.signal } : {}) });

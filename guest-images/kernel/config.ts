@@ -17,17 +17,23 @@ export interface Requirement {
   readonly why: string;
   /** A module is fine: the lab puts it in the guest's initramfs. */
   readonly moduleOk: boolean;
-  /** Needed only when the matrix has this IOMMU device, or runs this workload tool. */
+  /** Needed only when the matrix has this IOMMU device, runs this workload tool, or runs bpftrace. */
   readonly onlyFor?: IommuDevice | OptionalNeed;
 }
 
-/** Workload tools that need kernel options of their own (`# only: dma-map-benchmark`); fio needs none. */
-export type OptionalNeed = Exclude<WorkloadKind, 'fio'>;
+/**
+ * What needs kernel options of its own beyond running a guest: a workload tool (`# only:
+ * dma-map-benchmark`; fio needs none) or bpftrace (`# only: tracing`: traced repetitions).
+ */
+export type OptionalNeed = Exclude<WorkloadKind, 'fio'> | 'tracing';
 
 export const LAB_FRAGMENT = 'guest-images/kernel/lab.config';
 export const TINY_FRAGMENT = 'guest-images/kernel/tiny.config';
 
-/** A Kconfig fragment as requirements: each `CONFIG_X=y` with its `# why:` and `# only:`/`# module-ok` tags above it. */
+/**
+ * A Kconfig fragment as requirements: each `CONFIG_X=y` with its group's `# why:` and `# only:`
+ * (a group ends at a blank line) and its own `# module-ok`.
+ */
 export function parseFragment(text: string): Requirement[] {
   const out: Requirement[] = [];
   let why = '';
@@ -36,7 +42,7 @@ export function parseFragment(text: string): Requirement[] {
   for (const raw of text.split('\n')) {
     const line = raw.trim();
     if (line === '') {
-      // A blank line ends a group: its why applies to every option in it, the tags only to the next option.
+      // A blank line ends a group: its why and only apply to every option in it, module-ok only to the next option.
       why = '';
       onlyFor = undefined;
       continue;
@@ -50,10 +56,18 @@ export function parseFragment(text: string): Requirement[] {
     if (c) {
       out.push({ option: c[1]!, why: why || 'the lab needs it', moduleOk, ...(onlyFor ? { onlyFor } : {}) });
       moduleOk = false;
-      onlyFor = undefined;
     }
   }
   return out;
+}
+
+/**
+ * The fragment to merge into a build: the lab's options, without those needed only for bpftrace
+ * when `tracing` is false (then the build needs no debug information, the longest part of it).
+ */
+export function fragmentFor(requirements: readonly Requirement[], o: { tracing: boolean }): string {
+  const options = new Set(requirements.filter((r) => o.tracing || r.onlyFor !== 'tracing').map((r) => r.option));
+  return [...options].map((x) => `${x}=y\n`).join('');
 }
 
 let cached: Requirement[] | undefined;
@@ -87,14 +101,18 @@ export interface ConfigProblem {
 /**
  * What is missing for the lab. `modules` says whether the kernel comes with its
  * modules (otherwise `=m` is as good as missing); `devices` are the IOMMU
- * devices the matrix puts this kernel under, `needs` the workload tools that
- * need options of their own.
+ * devices the matrix puts this kernel under, `needs` the workload tools and
+ * bpftrace when the scenario uses them.
  */
 export function configProblems(config: ReadonlyMap<string, string>, options: { modules: boolean; devices: readonly IommuDevice[]; needs?: readonly OptionalNeed[] }, requirements = labRequirements()): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const wanted: readonly string[] = [...options.devices, ...(options.needs ?? [])];
+  const seen = new Set<string>();
   for (const r of requirements) {
     if (r.onlyFor && !wanted.includes(r.onlyFor)) continue;
+    // An option two groups need (DEBUG_FS: tracing and the DMA-map benchmark) is one problem.
+    if (seen.has(r.option)) continue;
+    seen.add(r.option);
     const has = tristate(config, r.option);
     if (has === 'y' || (has === 'm' && r.moduleOk && options.modules)) continue;
     const name = r.option.replace(/^CONFIG_/, '');

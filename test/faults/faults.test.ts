@@ -15,16 +15,21 @@ import { labPath } from '../../core/paths.js';
 import { down, LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
 import { labImage } from '../helpers/lab-image.js';
-import { CELL, completes, DOMAIN, failedKinds, guestRuns, inGuest, inGuestOnceRunning, NAME, noGuestLeft, REPS, results, runDirs, SCENARIO, STACK, sweep, until } from './harness.js';
+import { CELL, completes, DOMAIN, failedKinds, guestRuns, inGuest, inGuestOnceRunning, NAME, noGuestLeft, REPS, results, runDirs, scenario, STACK, sweep, TRACED_REPS, until } from './harness.js';
 
 let dir: string;
+/** The scenario without tracing, and the same with one traced repetition (its own directory, the same name). */
 let file: string;
+let tracedFile: string;
 
 beforeAll(async () => {
   await labImage();
   dir = await mkdtemp(join(tmpdir(), 'iommu-lab-faults-'));
   file = join(dir, `${NAME}.yaml`);
-  await writeFile(file, SCENARIO);
+  await writeFile(file, scenario({ traced: false }));
+  await mkdir(join(dir, 'traced'));
+  tracedFile = join(dir, 'traced', `${NAME}.yaml`);
+  await writeFile(tracedFile, scenario({ traced: true }));
   await down([LOCAL], { scenario: NAME });
 });
 afterAll(async () => {
@@ -45,7 +50,7 @@ const passed = (rep: string) => new RegExp(`${CELL} ${rep} passed`);
 describe('faults in a real sweep', () => {
   it('guest destroyed during the traced repetition: named guest-died, booted again, the repetition run anew', async () => {
     const results_ = await root();
-    const r = await sweep(file, results_, {
+    const r = await sweep(tracedFile, results_, {
       when: started('traced-01'),
       // Destroyed once fio runs under bpftrace (attach takes seconds under TCG).
       inject: async () => { await until(() => guestRuns(results_, 'fio'), 120_000); await new Virsh(LOCAL.uri).run(['destroy', DOMAIN], { allowFailure: true }); },
@@ -56,7 +61,7 @@ describe('faults in a real sweep', () => {
     expect(r.all).toMatch(/f-intel-strict died during rr__intel-strict__f__nvme0.traced-01: the guest stopped running \(its domain is shut off \(destroyed\)\); booting it again \(1\/2\)/);
     const [run] = await runDirs(results_);
     const reps = await results(run!);
-    expect([...reps.keys()].sort()).toEqual(REPS);
+    expect([...reps.keys()].sort()).toEqual(TRACED_REPS);
     expect(failedKinds(reps)).toEqual({});
     expect(reps.get('traced-01')!.rep.checks).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'retried', detail: expect.stringContaining('its domain is shut off (destroyed)') })]));
     await noGuestLeft();
@@ -104,7 +109,7 @@ describe('faults in a real sweep', () => {
 
   it('bpftrace killed during the traced repetition: named bpftrace (its counts would be partial); the next sweep completes the run', async () => {
     const results_ = await root();
-    const r = await sweep(file, results_, {
+    const r = await sweep(tracedFile, results_, {
       when: started('traced-01'),
       inject: () => inGuestOnceRunning(results_, 'fio', 'pkill -KILL -x bpftrace'),
     });
@@ -115,7 +120,7 @@ describe('faults in a real sweep', () => {
     expect(failedKinds(reps)).toEqual({ 'traced-01': 'bpftrace' });
     const f = reps.get('traced-01')!.rep.outcome;
     expect(f.state === 'failed' && f.failure.message).toMatch(/ended during the workload/);
-    await completes(file, results_, reps);
+    await completes(tracedFile, results_, reps, TRACED_REPS);
   });
 
   it('fio killed: named fio with its exit status; the next sweep completes the run', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../core/errors.js';
 import { bzImageRelease } from '../../../guest-images/kernel/bzimage.js';
-import { configProblems, formatConfigProblems, labRequirements, parseDotConfig, parseFragment } from '../../../guest-images/kernel/config.js';
+import { configProblems, formatConfigProblems, fragmentFor, labRequirements, parseDotConfig, parseFragment } from '../../../guest-images/kernel/config.js';
 import { inspectBuild } from '../../../guest-images/kernel/under-test.js';
 import { expand, kernelSiblingKey } from '../../../cell/expand.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
@@ -44,7 +44,7 @@ describe('lab.config, the options a lab guest needs', () => {
 
   it('names each missing option with why and one command that fixes them all', () => {
     const cfg = parseDotConfig(fullConfig().replace('CONFIG_KPROBES=y', '# CONFIG_KPROBES is not set').replace('CONFIG_DEBUG_INFO_BTF=y\n', ''));
-    const problems = configProblems(cfg, { modules: false, devices: ['intel'] });
+    const problems = configProblems(cfg, { modules: false, devices: ['intel'], needs: ['tracing'] });
     expect(problems.map((p) => p.option)).toEqual(['CONFIG_KPROBES', 'CONFIG_DEBUG_INFO_BTF']);
     expect(problems[0]!.why).toMatch(/bpftrace/);
     const f = formatConfigProblems(problems, '/k/.config');
@@ -55,8 +55,8 @@ describe('lab.config, the options a lab guest needs', () => {
   it('takes a driver as a module only when modules come with the kernel, and never a tracing option', () => {
     const text = fullConfig().replace('CONFIG_BLK_DEV_NVME=y', 'CONFIG_BLK_DEV_NVME=m').replace('CONFIG_KPROBES=y', 'CONFIG_KPROBES=m');
     const cfg = parseDotConfig(text);
-    expect(configProblems(cfg, { modules: true, devices: ['intel'] }).map((p) => p.option)).toEqual(['CONFIG_KPROBES']);
-    const without = configProblems(cfg, { modules: false, devices: ['intel'] });
+    expect(configProblems(cfg, { modules: true, devices: ['intel'], needs: ['tracing'] }).map((p) => p.option)).toEqual(['CONFIG_KPROBES']);
+    const without = configProblems(cfg, { modules: false, devices: ['intel'], needs: ['tracing'] });
     expect(without.map((p) => p.option)).toEqual(['CONFIG_BLK_DEV_NVME', 'CONFIG_KPROBES']);
     expect(without[0]!.why).toMatch(/it is a module, and no modules came with this kernel/);
   });
@@ -67,11 +67,32 @@ describe('lab.config, the options a lab guest needs', () => {
     expect(configProblems(cfg, { modules: false, devices: ['virtio'] }).map((p) => p.option)).toEqual(['CONFIG_VIRTIO_IOMMU']);
   });
 
-  it('parses tags that apply to the next option only, and a why that applies to its group', () => {
-    const reqs = parseFragment('# why: A\n# module-ok\nCONFIG_X=y\nCONFIG_Y=y\n\nCONFIG_Z=y\n');
+  it('asks for the tracing options only when the scenario runs bpftrace, and for an option two groups need once', () => {
+    const cfg = parseDotConfig(fullConfig().replace('CONFIG_KPROBES=y\n', '').replaceAll('CONFIG_DEBUG_FS=y\n', ''));
+    expect(configProblems(cfg, { modules: false, devices: ['intel'] })).toEqual([]);
+    expect(configProblems(cfg, { modules: false, devices: ['intel'], needs: ['tracing'] }).map((p) => p.option)).toEqual(['CONFIG_KPROBES', 'CONFIG_DEBUG_FS']);
+    expect(configProblems(cfg, { modules: false, devices: ['intel'], needs: ['dma-map-benchmark'] }).map((p) => p.option)).toEqual(['CONFIG_DEBUG_FS']);
+    expect(configProblems(cfg, { modules: false, devices: ['intel'], needs: ['tracing', 'dma-map-benchmark'] }).map((p) => p.option)).toEqual(['CONFIG_KPROBES', 'CONFIG_DEBUG_FS']);
+  });
+
+  it('merges the tracing options into a build only when asked, and every option once', () => {
+    const lines = (tracing: boolean) => fragmentFor(labRequirements(), { tracing }).trim().split('\n');
+    const without = lines(false);
+    const all = lines(true);
+    expect(new Set(all).size).toBe(all.length);
+    for (const o of ['CONFIG_KPROBES', 'CONFIG_DEBUG_INFO_BTF', 'CONFIG_FUNCTION_TRACER', 'CONFIG_BPF_SYSCALL']) {
+      expect(all).toContain(`${o}=y`);
+      expect(without).not.toContain(`${o}=y`);
+    }
+    // The plugin's symbols, the IOMMU drivers, and debugfs for the DMA-map benchmark stay.
+    for (const o of ['CONFIG_KALLSYMS', 'CONFIG_INTEL_IOMMU', 'CONFIG_VIRTIO_IOMMU', 'CONFIG_DEBUG_FS', 'CONFIG_DMA_MAP_BENCHMARK']) expect(without).toContain(`${o}=y`);
+  });
+
+  it('parses a why and an only that apply to their group, and module-ok to the next option only', () => {
+    const reqs = parseFragment('# why: A\n# only: tracing\n# module-ok\nCONFIG_X=y\nCONFIG_Y=y\n\nCONFIG_Z=y\n');
     expect(reqs).toEqual([
-      { option: 'CONFIG_X', why: 'A', moduleOk: true },
-      { option: 'CONFIG_Y', why: 'A', moduleOk: false },
+      { option: 'CONFIG_X', why: 'A', moduleOk: true, onlyFor: 'tracing' },
+      { option: 'CONFIG_Y', why: 'A', moduleOk: false, onlyFor: 'tracing' },
       { option: 'CONFIG_Z', why: 'the lab needs it', moduleOk: false },
     ]);
   });
@@ -154,7 +175,7 @@ describe('kernels in a scenario', () => {
   });
 
   it('says at its line what is wrong with a kernel: unknown name, not a build, options missing', async () => {
-    const tree = await fakeTree(fullConfig().replace('CONFIG_BPF_SYSCALL=y\n', ''));
+    const tree = await fakeTree(fullConfig().replace('CONFIG_KALLSYMS=y\n', ''));
     const file = await writeIn(await tmp(), 's.yaml', KERNEL_SCENARIO(tree).replace('kernel: [base, patched]', 'kernel: [base, nope]'));
     const err = await loadScenarioFile(file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidInputError);
@@ -163,8 +184,18 @@ describe('kernels in a scenario', () => {
     const file2 = await writeIn(await tmp(), 's.yaml', KERNEL_SCENARIO(tree));
     const text2 = ((await loadScenarioFile(file2).catch((e: unknown) => e)) as InvalidInputError).format();
     expect(text2).toContain(`${file2}:8:25: kernels[0].path: ${tree}/.config lacks 1 option the lab needs:`);
-    expect(text2).toContain('CONFIG_BPF_SYSCALL is not set');
+    expect(text2).toContain('CONFIG_KALLSYMS is not set');
     expect(text2).toContain('fix: scripts/config --file');
+  });
+
+  it('asks for the tracing options only of a scenario that runs bpftrace', async () => {
+    // A kernel built with --no-tracing: measured by the QEMU plugin alone.
+    const tree = await fakeTree(fullConfig().replace('CONFIG_BPF_SYSCALL=y\n', '').replace('CONFIG_DEBUG_INFO_BTF=y\n', ''));
+    const plain = await writeIn(await tmp(), 's.yaml', KERNEL_SCENARIO(tree));
+    expect(expand(await loadScenarioFile(plain)).cells).toHaveLength(4);
+    const traced = await writeIn(await tmp(), 's.yaml', `${KERNEL_SCENARIO(tree)}tracing: { scripts: [iotlb-invalidations] }\n`);
+    const text = ((await loadScenarioFile(traced).catch((e: unknown) => e)) as InvalidInputError).format();
+    expect(text).toMatch(/kernels\[0\]\.path: .* lacks 2 options the lab needs:\n.*CONFIG_BPF_SYSCALL is not set: bpftrace/);
   });
 });
 
