@@ -25,6 +25,11 @@ export const DOMAIN = 'iommu-lab-f-intel-strict';
 export const REPS = ['timing-01', 'timing-02'];
 export const TRACED_REPS = [...REPS, 'traced-01'];
 
+const TRACED = `tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
+metrics: [iops, iotlb_sync_flush_per_io]`;
+const PLAIN = `tracing: { repetitions: 0 }
+metrics: [iops, calls_sync_inval_per_io]`;
+
 /**
  * The scenario, with a traced repetition only for the faults that need one (bpftrace killed, the
  * guest destroyed under bpftrace): bpftrace's attach under TCG is the longest part of a sweep here.
@@ -44,9 +49,7 @@ targets:
       memory_mib: 1024
       kernel: "6.12"
       disks: [{ name: nvme0, bus: nvme, size_mib: 128 }]
-${o.traced ? 'tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
-metrics: [iops, iotlb_sync_flush_per_io]' : 'tracing: { repetitions: 0 }
-metrics: [iops, calls_sync_inval_per_io]'}
+${o.traced ? TRACED : PLAIN}
 timeouts: { cell_s: 60, boot_s: 180 }
 `;
 
