@@ -6,7 +6,9 @@
  * four report files. `report`, `compare` and the sweep all call this.
  */
 import { dirname, join, resolve } from 'node:path';
-import { CompareScenariosError } from '../core/errors.js';
+import { CompareScenariosError, UsageError } from '../core/errors.js';
+import { configName } from '../core/iommu.js';
+import { loadLatency } from './latency.js';
 import { getBaseline, loadHistory } from './history.js';
 import { loadRun, type LoadedRun } from './load.js';
 import { buildReport, type Report } from './report/model.js';
@@ -23,6 +25,8 @@ export interface AnalyseOptions {
   readonly trends?: boolean;
   /** Where the report files go (default: RUN/report). */
   readonly outDir?: string;
+  /** The configuration the text report's tables are relative to (default: the untranslated one of each group). */
+  readonly reference?: string;
   /** A stored baseline that cannot be read: told here and left out, instead of failing the analysis. */
   readonly onBaselineError?: (e: unknown) => void;
 }
@@ -59,7 +63,12 @@ export async function analyse(run: LoadedRun, o: AnalyseOptions = {}): Promise<A
   const baseline = choice === 'none' ? undefined : choice === 'stored' ? await storedBaseline(run, root, o) : choice;
   if (baseline) assertSameScenario(baseline, run, o.force);
   const history = await loadHistory(root, run.manifest.scenario.name, run.manifest.created, undefined, [run, ...(baseline ? [baseline] : [])]);
-  const report = buildReport(run, { ...(baseline ? { baseline } : {}), history, ...(o.trends === false ? { trends: false } : {}) });
+  if (o.reference) {
+    const configs = [...new Set([...run.cells.values()].map((c) => configName(c.iommu)))];
+    if (!configs.includes(o.reference)) throw new UsageError(`the run has no configuration ${o.reference}`, `name one of ${configs.join(', ')}`);
+  }
+  const latency = await loadLatency(run);
+  const report = buildReport(run, { ...(baseline ? { baseline } : {}), history, latency, ...(o.reference ? { reference: o.reference } : {}), ...(o.trends === false ? { trends: false } : {}) });
   const files = await writeReport(report, o.outDir ?? join(run.dir, 'report'));
   return { report, files, ...(baseline ? { baseline } : {}) };
 }

@@ -25,7 +25,7 @@ import { countVariation, describeMetric, EXPOSURE_METRIC, measuredVariation, wor
 import type { Timebase } from '../core/clock.js';
 import { toolOf, type Cell } from '../cell/types.js';
 import { kernelSiblingKey, siblingKey } from '../cell/expand.js';
-import { configName, MODES } from '../core/iommu.js';
+import { configName, configOrder, MODES } from '../core/iommu.js';
 import type { Thresholds } from '../scenario/types.js';
 import type { LoadedRun } from './load.js';
 import { completeCounts, samples, timebaseOfCell } from './load.js';
@@ -550,6 +550,45 @@ export function compareModes(run: LoadedRun, o: CompareOptions = {}): Comparison
     }
   }
   return judgeAll(pending, leftOut, t);
+}
+
+/** Every configuration against one reference, for tables relative to it (the text report). */
+export interface ReferenceSet extends ComparisonSet {
+  /** Comparison group → the configuration its rows are relative to. */
+  readonly references: ReadonlyMap<string, string>;
+}
+
+/**
+ * Every configuration of a group against one reference configuration: `reference` where the group
+ * has it, else the group's first in rank order (no IOMMU, or passthrough: the untranslated one).
+ * The same comparison as compareModes, over other pairs.
+ */
+export function compareToReference(run: LoadedRun, o: CompareOptions & { readonly reference?: string } = {}): ReferenceSet {
+  const t = run.scenario.thresholds;
+  const history = (o.history ?? []).filter((r) => r.manifest.created <= run.manifest.created);
+  if (!history.some((r) => r.dir === run.dir)) history.push(run);
+  history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
+  const noiseFor = memoNoise((d, tb) => bootNoiseOf(d.name, tb, [run], history));
+  const groups = new Map<string, Cell[]>();
+  for (const c of run.cells.values()) groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
+  const pending: Pending[] = [];
+  const leftOut: { cell: string; metric?: string; reason: string }[] = [];
+  const references = new Map<string, string>();
+  for (const [group, cells] of groups) {
+    const ranked = [...cells].sort((a, b) => configOrder(a.iommu) - configOrder(b.iommu));
+    const ref = ranked.find((c) => configName(c.iommu) === o.reference) ?? ranked[0]!;
+    references.set(group, configName(ref.iommu));
+    for (const c of ranked) {
+      if (c === ref) continue;
+      for (const d of metricsOf(run, ref)) {
+        const label = `${configName(c.iommu)} vs ${configName(ref.iommu)}`;
+        const r = comparePair({ run, cell: ref }, { run, cell: c }, d, t, { kind: 'modes', label, group }, noiseFor);
+        if (typeof r === 'string') leftOut.push({ cell: c.id, metric: d.name, reason: `${label}: ${r}` });
+        else pending.push(r);
+      }
+    }
+  }
+  return { ...judgeAll(pending, leftOut, t), references };
 }
 
 /**

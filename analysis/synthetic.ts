@@ -34,6 +34,23 @@ export interface SyntheticRunOptions {
   readonly repetitions?: number;
   /** SD (%) of a boot's multiplicative offset on every timing; 0 by default. Boots per cell come from the VM profile's `boots`. */
   readonly bootSdPct?: number;
+  /** Write each timing repetition's fio.json with a json+ completion-latency histogram (analysis/latency.ts). */
+  readonly latencyHistograms?: boolean;
+}
+
+/**
+ * fio json+ output holding only what the analysis reads of it: a read job's completion-latency
+ * bins (ns → I/Os) from `n` lognormal latencies around `meanNs` (CV 60 %), in buckets of 1/64
+ * octave (fio's are about as fine).
+ */
+export function syntheticFioJson(normal: () => number, meanNs: number, n: number): string {
+  const bins: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const ns = lognormal(normal, meanNs, 0.6);
+    const bucket = Math.round(2 ** (Math.round(Math.log2(ns) * 64) / 64));
+    bins[bucket] = (bins[bucket] ?? 0) + 1;
+  }
+  return JSON.stringify({ 'fio version': 'synthetic', jobs: [{ jobname: 'synthetic', read: { total_ios: n, clat_ns: { N: n, bins } } }] });
 }
 
 export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string> {
@@ -56,20 +73,21 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
     const iodepth = isFioJob(cell.job) ? cell.job.iodepth : 1;
     const offsets = Array.from({ length: boots }, () => lognormal(normal, 1, (o.bootSdPct ?? 0) / 100));
     let boot = 1;
-    const write = async (kind: 'timing' | 'traced', index: number, metrics: Record<string, number>) => {
+    const write = async (kind: 'timing' | 'traced', index: number, metrics: Record<string, number>, files: Record<string, string> = {}) => {
       await store.writeRep({
         version: 1, run: id, cell: cell.id, rep: { kind, index }, started: o.created.toISOString(), finished: o.created.toISOString(),
         outcome: { state: 'passed', metrics },
         // Traced repetitions as the runner records them: every announced probe attached, no event missed.
         ...(kind === 'traced' ? { tracing: Object.fromEntries(o.scenario.scenario.tracing.scripts.map((s) => [s, { probes: [], skipped: [], complete: { probes_announced: 1, probes_in_kernel: 1, recursion_misses: 0 } }])) } : {}),
         provenance: { target: cell.target.name, boot_id: `${id}/${cell.target.name}/${boot}`, target_kind: cell.target.kind, scenario_sha256: o.scenario.sha256, seed: o.seed, order: order++, lab_version: 'synthetic', host: thisHost() },
-        files: {},
-      }, {});
+        files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\.[a-z]+$/, ''), f])),
+      }, files);
     };
     for (let i = 1; i <= reps; i++) {
       boot = bootOfRep(i, reps, boots);
       const iops = lognormal(normal, level * offsets[boot - 1]!, o.cvPct / 100);
-      await write('timing', i, { ios: Math.round(iops * cell.job.runtime), iops, clat_p50_us: (1e6 * iodepth) / iops, clat_p99_us: (2.5e6 * iodepth) / lognormal(normal, iops, o.cvPct / 100) });
+      const files = o.latencyHistograms ? { 'fio.json': syntheticFioJson(normal, (1e9 * iodepth) / iops, 2000) } : undefined;
+      await write('timing', i, { ios: Math.round(iops * cell.job.runtime), iops, clat_p50_us: (1e6 * iodepth) / iops, clat_p99_us: (2.5e6 * iodepth) / lognormal(normal, iops, o.cvPct / 100) }, files);
     }
     for (let i = 1; i <= plan.repetitions.traced; i++) {
       boot = bootOfRep(i, plan.repetitions.traced, boots);

@@ -52,7 +52,7 @@ export class Recorder {
       started: started.toISOString(), finished: new Date().toISOString(), outcome,
       provenance: {
         target: target.name, target_kind: target.kind,
-        ...(facts ? { kernel: facts.kernel, cmdline: facts.cmdline, ...(facts.bootId ? { boot_id: facts.bootId } : {}), tools: { fio: facts.tools.fio, bpftrace: facts.tools.bpftrace } } : {}),
+        ...(facts ? { kernel: facts.kernel, cmdline: facts.cmdline, ...(facts.bootId ? { boot_id: facts.bootId } : {}), tools: { fio: facts.tools.fio, bpftrace: facts.tools.bpftrace, ...(target.vm?.qemu_version ? { qemu: target.vm.qemu_version } : {}) } } : {}),
         ...(verdict ? { iommu_groups: verdict.observed } : {}),
         ...(target.vm ? { image_digest: target.vm.image_digest } : {}),
         ...(target.vm?.kernel_build ? { kernel_build: target.vm.kernel_build } : {}),

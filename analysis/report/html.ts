@@ -2,16 +2,20 @@
  * The HTML report: one self-contained file (ECharts inlined, data as JSON), so
  * it can be attached to a CI run or mailed and still open offline.
  * Charts: effect with its interval per comparison, what each configuration
- * costs (throughput and per-I/O counts), latency percentiles, scaling against
- * iodepth/numjobs, and nightly trends with change points.
+ * costs (throughput and per-I/O counts), completion-latency distributions (CDF
+ * and tail), scaling against iodepth/numjobs, and nightly trends with change
+ * points. Every chart draws as SVG (each can be saved as SVG or PNG from its
+ * toolbox), labels every category, and gives each configuration the same
+ * colour and place everywhere (colors.ts; by rank within a device).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { rankingText } from '../advice.js';
-import { fmtEffect, fmtNum, fmtP, type Comparison } from '../compare.js';
+import { fmtEffect, fmtNum, fmtP, fmtPct, type Comparison } from '../compare.js';
 import type { Report } from './model.js';
 import { VIRTUAL_TIME_NOTE } from './markdown.js';
 import { workHtml } from './work.js';
+import { configColors } from './colors.js';
 
 const require = createRequire(import.meta.url);
 let echartsSource: string | undefined;
@@ -28,13 +32,26 @@ function table(cs: readonly Comparison[]): string {
   return `<table><thead><tr><th>cell</th><th>comparison</th><th>metric</th><th>medians</th><th>effect [95 % CI]</th><th>q</th><th>verdict</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** Quantile by quantile, candidate against the reference configuration, with the spread of the boots where there are several. */
+function shiftTable(r: Report): string {
+  const names = ['p50', 'p90', 'p99', 'p999'];
+  const rows = r.latency.shifts.map((s) => `<tr><td><code>${h(s.group)}</code></td><td>${h(s.config)} vs ${h(s.reference)}</td>${names.map((k) => {
+    const x = s.ratios[k]!;
+    return `<td>${h(fmtPct(x.ratio))}${x.min !== x.max ? ` <span class="muted">(boots ${h(fmtPct(x.min))} … ${h(fmtPct(x.max))})</span>` : ''}</td>`;
+  }).join('')}</tr>`);
+  return `<table><thead><tr><th>group</th><th>configuration</th>${names.map((n) => `<th>${n === 'p999' ? 'p99.9' : n}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 export function renderHtml(r: Report): string {
   const data = JSON.stringify({
     metrics: r.metrics,
     cells: r.cells,
-    effects: (r.baseline?.set.comparisons ?? r.modes.comparisons).filter((c) => c.metricKind === 'timing' && Number.isFinite(c.lower) && Number.isFinite(c.upper)).map((c) => ({ cell: c.cell, label: c.label, metric: c.metric, ratio: c.ratio, lower: c.lower, upper: c.upper, verdict: c.verdict, q: c.q })),
+    effects: (r.baseline?.set.comparisons ?? r.modes.comparisons).filter((c) => c.metricKind === 'timing' && Number.isFinite(c.lower) && Number.isFinite(c.upper)).map((c) => ({ cell: c.cell, label: c.label, metric: c.metric, timebase: c.timebase ?? 'wall', ratio: c.ratio, lower: c.lower, upper: c.upper, verdict: c.verdict, q: c.q })),
     effectsTitle: r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations (candidate against the cheaper one)',
     trends: r.trends.map((t) => ({ cell: t.cell, metric: t.metric, nights: t.nights.map((n) => ({ run: n.run, created: n.created })), medians: t.changes.medians, points: t.changes.points, latest: t.changes.latest })),
+    colors: configColors(),
+    latency: r.latency.cells.map((c) => ({ cell: c.cell, group: c.group, config: c.config, configOrder: c.configOrder, timebase: c.timebase, ios: c.ios, quantiles: c.quantiles, boots: c.boots.map((b, i) => ({ boot: `boot ${i + 1}`, ios: b.ios, quantiles: b.quantiles, cdf: b.cdf })) })),
+    shifts: r.latency.shifts,
   }).replace(/</g, '\\u003c');
   const banner = `<div class="banner ${r.headline.state === 'clean' ? 'good' : 'bad'}">${h(r.headline.text)}</div>`;
   const findings = r.findings.map((f) => `<li><b>${h(f.label)}</b> <code>${h(f.group)}</code>: ${h(f.summary)}</li>`).join('');
@@ -61,7 +78,7 @@ ${r.costs.length ? `<section><h2>Where the time goes</h2><ul>${r.costs.map((c) =
 ${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.crossChecks.map((x) => `<li>${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} <code>${h(x.workload)}</code> ${h(x.summary)}</li>`).join('')}</ul></section>` : ''}
 <section><h2>Effect with 95 % interval, ${h(r.baseline ? `against the baseline ${r.baseline.id}` : 'between IOMMU configurations')}</h2><div id="effects" class="chart tall"></div></section>
 <section><h2>What each configuration costs</h2><div id="cost" class="grid"></div></section>
-<section><h2>Latency percentiles</h2><div id="latency" class="grid"></div></section>
+<section><h2>Completion latency: distribution and tail</h2><p class="muted">From fio's completion-latency histograms (json+ bins), the repetitions of a boot merged; dots mark p50, p99 and p99.9. Tail: the fraction of I/Os slower than a latency, on a log axis.</p><div id="latency" class="grid"></div>${r.latency.shifts.length ? `<h3>Shift of the distribution against the reference</h3>${shiftTable(r)}` : ''}</section>
 <section id="scaling-section"><h2>Scaling</h2><div id="scaling" class="grid"></div></section>
 <section id="trends-section"><h2>Nightly history and change points</h2><div id="trends" class="grid"></div></section>
 ${r.baseline ? `<section><h2>Against the baseline ${h(r.baseline.id)}</h2>${table(r.baseline.set.comparisons)}</section>` : ''}
@@ -86,7 +103,29 @@ const CLIENT = String.raw`
   var COLORS = { regression: '#d93a3a', improvement: '#2e9d5b', 'no-change': '#5b7bd5', inconclusive: '#9aa1ad' };
   var charts = [];
   function mk(parent, cls) { var d = document.createElement('div'); d.className = 'chart' + (cls ? ' ' + cls : ''); parent.appendChild(d); return d; }
-  function chart(el, opt) { var c = echarts.init(el, null, { renderer: 'canvas' }); opt.animation = false; c.setOption(opt); charts.push(c); return c; }
+  function color(config) { return D.colors[config] || '#8c8c8c'; }
+  // A picture to take away: the chart as SVG (what it is drawn as) or as PNG (the SVG drawn on a canvas at twice the size).
+  function savePng(c, name) {
+    var img = new Image();
+    img.onload = function () {
+      var cv = document.createElement('canvas'); cv.width = img.width * 2; cv.height = img.height * 2;
+      var g = cv.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, cv.width, cv.height); g.scale(2, 2); g.drawImage(img, 0, 0);
+      var a = document.createElement('a'); a.download = name + '.png'; a.href = cv.toDataURL('image/png'); a.click();
+    };
+    img.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(c.renderToSVGString());
+  }
+  function chart(el, opt, name) {
+    var c = echarts.init(el, null, { renderer: 'svg' });
+    var file = (name || 'iommu-lab-chart').replace(/[^A-Za-z0-9_.-]+/g, '_');
+    opt.animation = false;
+    opt.backgroundColor = '#fff';
+    opt.toolbox = { right: 6, top: 0, itemSize: 12, feature: {
+      saveAsImage: { type: 'svg', name: file, title: 'SVG' },
+      myPng: { show: true, title: 'PNG', icon: 'path://M2,2H18V18H2Z M5,13L9,8L12,11L14,9L17,13Z', onclick: function () { savePng(c, file); } } } };
+    c.setOption(opt); charts.push(c); return c;
+  }
+  // Every category label drawn, turned when many share the axis.
+  function categories(data, name) { return { type: 'category', data: data, name: name || '', nameLocation: 'middle', nameGap: data.length > 4 ? 62 : 28, axisLabel: { interval: 0, rotate: data.length > 4 ? 30 : 0, fontSize: 10 } }; }
   function metric(n) { for (var i = 0; i < D.metrics.length; i++) if (D.metrics[i].name === n) return D.metrics[i]; return { name: n, title: n, unit: '' }; }
   window.addEventListener('resize', function () { charts.forEach(function (c) { c.resize(); }); });
 
@@ -96,12 +135,12 @@ const CLIENT = String.raw`
     var el = document.getElementById('effects');
     if (!rows.length) { el.outerHTML = '<p class="muted">No timing comparisons.</p>'; return; }
     el.style.height = Math.max(260, 60 + rows.length * 18) + 'px';
-    var cats = rows.map(function (r) { return r.cell + ' · ' + r.metric + ' · ' + r.label; });
+    var cats = rows.map(function (r) { return r.cell + ' · ' + r.metric + (r.timebase === 'virtual' ? ' (virtual time)' : '') + ' · ' + r.label; });
     chart(el, {
       grid: { left: 10, right: 30, top: 20, bottom: 40, containLabel: true },
       tooltip: { trigger: 'item', formatter: function (p) { var r = rows[p.dataIndex]; return r.cell + '<br>' + r.label + ' · ' + r.metric + '<br>' + ((r.ratio - 1) * 100).toFixed(1) + ' % [' + ((r.lower - 1) * 100).toFixed(1) + ', ' + ((r.upper - 1) * 100).toFixed(1) + '] · q ' + r.q.toPrecision(2) + ' · ' + r.verdict; } },
       xAxis: { type: 'value', name: 'change %', nameLocation: 'middle', nameGap: 26, axisLabel: { formatter: '{value} %' } },
-      yAxis: { type: 'category', data: cats, axisLabel: { fontSize: 10, width: 420, overflow: 'truncate' } },
+      yAxis: { type: 'category', data: cats, axisLabel: { interval: 0, fontSize: 10, width: 420, overflow: 'truncate' } },
       series: [
         { type: 'custom', name: 'interval', renderItem: function (params, api) {
             var lo = api.coord([api.value(1), api.value(0)]); var hi = api.coord([api.value(2), api.value(0)]);
@@ -128,11 +167,11 @@ const CLIENT = String.raw`
       var tput = cells.filter(function (c) { return c.metrics.iops; });
       if (tput.length) {
         chart(mk(host), {
-          title: { text: (tput[0].timebase === 'virtual' ? 'IOPS (virtual time) · ' : 'IOPS · ') + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 40, bottom: 40 },
+          title: { text: (tput[0].timebase === 'virtual' ? 'IOPS (virtual time) · ' : 'IOPS · ') + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 40, bottom: tput.length > 4 ? 90 : 50 },
           tooltip: { trigger: 'axis' },
-          xAxis: { type: 'category', data: tput.map(function (c) { return c.config; }) }, yAxis: { type: 'value', name: 'IO/s' },
+          xAxis: categories(tput.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: tput[0].timebase === 'virtual' ? 'IO/s (virtual time)' : 'IO/s' },
           series: [
-            { type: 'bar', name: 'median IOPS', data: tput.map(function (c) { return c.metrics.iops.median; }), itemStyle: { color: '#5b7bd5' },
+            { type: 'bar', name: 'median IOPS', data: tput.map(function (c) { return { value: c.metrics.iops.median, itemStyle: { color: color(c.config) } }; }),
               label: { show: true, position: 'insideTop', color: '#fff', formatter: function (p) { var s = tput[p.dataIndex].metrics.iops; return 'CV ' + s.cvPct.toFixed(1) + '%'; } } },
             { type: 'custom', name: 'min–max', renderItem: function (params, api) {
                 var lo = api.coord([api.value(0), api.value(1)]); var hi = api.coord([api.value(0), api.value(2)]);
@@ -142,38 +181,67 @@ const CLIENT = String.raw`
                   { type: 'line', shape: { x1: hi[0] - 6, y1: hi[1], x2: hi[0] + 6, y2: hi[1] }, style: { stroke: '#1d2330' } }] };
               }, data: tput.map(function (c, i) { return [i, Math.min.apply(null, c.metrics.iops.values), Math.max.apply(null, c.metrics.iops.values)]; }) }
           ]
-        });
+        }, 'iops-' + g);
       }
-      var countNames = D.metrics.filter(function (m) { return m.kind === 'count' && m.per === 'io'; }).map(function (m) { return m.name; });
+      // Events per I/O: the plugin's exact call counts, else bpftrace's (instructions have their own section above).
+      var countNames = D.metrics.filter(function (m) { return m.per === 'io' && (m.kind === 'count' || (m.kind === 'exact' && m.name.indexOf('calls_') === 0)); }).map(function (m) { return m.name; });
       var withCounts = cells.filter(function (c) { return countNames.some(function (n) { return c.metrics[n]; }); });
       if (withCounts.length) {
+        var exact = countNames.some(function (n) { return n.indexOf('calls_') === 0 && withCounts.some(function (c) { return c.metrics[n]; }); });
         chart(mk(host), {
-          title: { text: 'events per I/O (traced) · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 60, bottom: 40 },
-          tooltip: { trigger: 'axis' }, legend: { top: 22, textStyle: { fontSize: 10 } },
-          xAxis: { type: 'category', data: withCounts.map(function (c) { return c.config; }) }, yAxis: { type: 'value', name: 'per I/O' },
+          title: { text: 'events per I/O (' + (exact ? 'exact, QEMU plugin' : 'traced') + ') · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 70, bottom: withCounts.length > 4 ? 90 : 50 },
+          tooltip: { trigger: 'axis' }, legend: { top: 24, textStyle: { fontSize: 10 } },
+          xAxis: categories(withCounts.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: 'events per I/O' },
           series: countNames.filter(function (n) { return withCounts.some(function (c) { return c.metrics[n]; }); }).map(function (n) {
             return { type: 'bar', name: metric(n).title, data: withCounts.map(function (c) { return c.metrics[n] ? c.metrics[n].median : null; }) };
           })
-        });
+        }, 'events-' + g);
       }
     });
   })();
 
-  // 3. Latency percentiles per configuration.
+  // 3. Completion-latency distributions: the CDF and its tail per comparison group, a line per configuration and boot.
   (function () {
     var host = document.getElementById('latency');
-    var pcts = ['clat_p50_us', 'clat_p90_us', 'clat_p99_us', 'clat_p999_us'];
-    Object.keys(groups).slice(0, 24).forEach(function (g) {
-      var cells = groups[g].slice().sort(byConfig).filter(function (c) { return pcts.some(function (p) { return c.metrics[p]; }); });
-      if (!cells.length) return;
-      chart(mk(host), {
-        title: { text: 'completion latency · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 60, bottom: 40 },
-        tooltip: { trigger: 'axis' }, legend: { top: 22, textStyle: { fontSize: 10 } },
-        xAxis: { type: 'category', data: pcts.map(function (p) { return metric(p).title.replace('Completion latency, ', ''); }) },
-        yAxis: { type: 'log', name: 'µs' },
-        series: cells.map(function (c) { return { type: 'line', name: c.config, data: pcts.map(function (p) { return c.metrics[p] ? c.metrics[p].median : null; }) }; })
+    var byGroup = {};
+    D.latency.forEach(function (c) { (byGroup[c.group] = byGroup[c.group] || []).push(c); });
+    var marks = [['p50', 'p50'], ['p99', 'p99'], ['p999', 'p99.9']];
+    Object.keys(byGroup).slice(0, 24).forEach(function (g) {
+      var cells = byGroup[g].slice().sort(byConfig);
+      var virtual = cells.some(function (c) { return c.timebase === 'virtual'; });
+      var unit = virtual ? 'µs (virtual time)' : 'µs';
+      var lines = [];
+      cells.forEach(function (c) {
+        c.boots.forEach(function (b, i) {
+          lines.push({ c: c, b: b, name: c.config + (c.boots.length > 1 ? ' · ' + b.boot : ''), dash: i > 0 });
+        });
       });
+      function series(tail) {
+        // The quantiles named once (on the first line): the dots of the others sit at the same heights.
+        return lines.map(function (l, li) {
+          return { type: 'line', name: l.name, showSymbol: false, step: 'end', lineStyle: { width: 1.6, type: l.dash ? 'dashed' : 'solid', color: color(l.c.config) }, itemStyle: { color: color(l.c.config) },
+            data: l.b.cdf.map(function (p) { return [p[0], tail ? Math.max(1 - p[1], 1e-6) : p[1]]; }),
+            markPoint: { symbol: 'circle', symbolSize: 7, label: { show: li === 0, formatter: function (p) { return p.name; }, fontSize: 9, position: 'right' },
+              data: marks.map(function (m) { var x = l.b.quantiles[m[0]]; var q = m[0] === 'p50' ? 0.5 : m[0] === 'p99' ? 0.99 : 0.999; return { name: m[1], coord: [x, tail ? 1 - q : q] }; }) } };
+        });
+      }
+      var legend = { top: 24, type: 'scroll', textStyle: { fontSize: 10 } };
+      chart(mk(host), {
+        title: { text: 'completion latency CDF · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 30, top: 70, bottom: 50 },
+        tooltip: { trigger: 'item' }, legend: legend,
+        xAxis: { type: 'log', name: 'completion latency, ' + unit, nameLocation: 'middle', nameGap: 28 },
+        yAxis: { type: 'value', min: 0, max: 1, name: 'fraction of I/Os' },
+        series: series(false)
+      }, 'latency-cdf-' + g);
+      chart(mk(host), {
+        title: { text: 'completion latency tail · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 30, top: 70, bottom: 50 },
+        tooltip: { trigger: 'item' }, legend: legend,
+        xAxis: { type: 'log', name: 'completion latency, ' + unit, nameLocation: 'middle', nameGap: 28 },
+        yAxis: { type: 'log', name: 'fraction slower', min: 1e-4, max: 1 },
+        series: series(true)
+      }, 'latency-tail-' + g);
     });
+    if (!Object.keys(byGroup).length) host.outerHTML = '<p class="muted">No completion-latency histograms in this run (fio json+ output of the timing repetitions).</p>';
   })();
 
   // 4. Scaling: a metric against iodepth or numjobs, one line per configuration.
@@ -188,14 +256,14 @@ const CLIENT = String.raw`
         ((sets[key] = sets[key] || {})[c.config] = sets[key][c.config] || []).push(c);
       });
       Object.keys(sets).slice(0, 12).forEach(function (key) {
-        var configs = Object.keys(sets[key]);
+        var configs = Object.keys(sets[key]).sort(function (a, b) { return sets[key][a][0].configOrder - sets[key][b][0].configOrder; });
         if (!configs.some(function (k) { return sets[key][k].length > 1; })) return;
         made++;
         chart(mk(host), {
           title: { text: 'IOPS against ' + axis + ' · ' + key, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 60, bottom: 40 },
           tooltip: { trigger: 'axis' }, legend: { top: 22, textStyle: { fontSize: 10 } },
           xAxis: { type: 'log', logBase: 2, name: axis }, yAxis: { type: 'value', name: 'IO/s' },
-          series: configs.map(function (k) { return { type: 'line', name: k, data: sets[key][k].map(function (c) { return [Number(c.axes[axis]), c.metrics.iops.median]; }).sort(function (a, b) { return a[0] - b[0]; }) }; })
+          series: configs.map(function (k) { return { type: 'line', name: k, lineStyle: { color: color(k) }, itemStyle: { color: color(k) }, data: sets[key][k].map(function (c) { return [Number(c.axes[axis]), c.metrics.iops.median]; }).sort(function (a, b) { return a[0] - b[0]; }) }; })
         });
       });
     });
@@ -213,7 +281,7 @@ const CLIENT = String.raw`
       chart(mk(host), {
         title: { text: m.title + ' · ' + t.cell, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 40, bottom: 50 },
         tooltip: { trigger: 'axis' },
-        xAxis: { type: 'category', data: t.nights.map(function (n) { return n.created.slice(0, 10); }), axisLabel: { fontSize: 10 } },
+        xAxis: { type: 'category', data: t.nights.map(function (n) { return n.created.slice(0, 10); }), axisLabel: { interval: 0, rotate: t.nights.length > 8 ? 45 : 0, fontSize: 10 } },
         yAxis: { type: 'value', name: m.unit, scale: true },
         series: [{ type: 'line', name: 'night median', data: t.medians, symbolSize: 5,
           markLine: { symbol: 'none', label: { formatter: function (p) { return p.name; }, fontSize: 10 }, lineStyle: { color: '#d93a3a', type: 'dashed' },

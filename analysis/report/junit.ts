@@ -19,10 +19,12 @@ function testcase(c: Comparison, classPrefix: string): string {
 
 export function renderJUnit(r: Report): string {
   const suites: string[] = [];
+  // The report's headline and exit code in every suite, so whichever a CI shows tells the truth about the run.
+  const properties = `    <properties>\n      <property name="headline" value="${x(r.headline.text)}"/>\n      <property name="exit_code" value="${r.headline.exitCode}"/>\n    </properties>`;
   const suite = (name: string, cs: readonly Comparison[], prefix: string, failuresCount: (c: Comparison) => boolean) => {
     const failures = cs.filter(failuresCount).length;
     const skipped = cs.filter((c) => c.verdict === 'inconclusive').length;
-    suites.push(`  <testsuite name="${x(name)}" tests="${cs.length}" failures="${failures}" errors="0" skipped="${skipped}" timestamp="${r.generated}">\n${cs.map((c) => testcase(c, prefix)).join('\n')}\n  </testsuite>`);
+    suites.push(`  <testsuite name="${x(name)}" tests="${cs.length}" failures="${failures}" errors="0" skipped="${skipped}" timestamp="${r.generated}">\n${properties}\n${cs.map((c) => testcase(c, prefix)).join('\n')}\n  </testsuite>`);
   };
   if (r.baseline) suite(`${r.run.scenario}: ${r.run.id} vs baseline ${r.baseline.id}`, r.baseline.set.comparisons, r.run.scenario, (c) => c.verdict === 'regression');
   // Configuration costs are information, not failures: strict is expected to cost something against lazy.
@@ -30,7 +32,7 @@ export function renderJUnit(r: Report): string {
   // Failed repetitions fail the run (the sweep exits 1): each is a failing test case, so CI shows it too.
   if (r.failures.length) {
     const cases = r.failures.map((f) => `    <testcase classname="${x(`${r.run.scenario}.repetitions.${f.cell}`)}" name="${x(f.rep)}">\n      <failure message="${x(`${f.kind}: ${f.message}`)}" type="${x(f.kind)}"/>\n    </testcase>`);
-    suites.push(`  <testsuite name="${x(`${r.run.scenario}: failed repetitions of ${r.run.id}`)}" tests="${cases.length}" failures="${cases.length}" errors="0" skipped="0" timestamp="${r.generated}">\n${cases.join('\n')}\n  </testsuite>`);
+    suites.push(`  <testsuite name="${x(`${r.run.scenario}: failed repetitions of ${r.run.id}`)}" tests="${cases.length}" failures="${cases.length}" errors="0" skipped="0" timestamp="${r.generated}">\n${properties}\n${cases.join('\n')}\n  </testsuite>`);
   }
   const tests = (r.baseline?.set.comparisons.length ?? 0) + r.modes.comparisons.length + r.failures.length;
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="iommu-lab" tests="${tests}">\n${suites.join('\n')}\n</testsuites>\n`;

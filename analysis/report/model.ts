@@ -7,7 +7,8 @@ import { detectChanges, type ChangeReport, type Night } from '../changepoint.js'
 import { siblingKey } from '../../cell/expand.js';
 import { configName, configOrder } from '../../core/iommu.js';
 import { adviseModes, type Advice } from '../advice.js';
-import { compareKernels, compareModes, compareRuns, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { compareKernels, compareModes, compareRuns, compareToReference, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { latencyShifts, type LatencyCell, type LatencyShift } from '../latency.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';
 import { whereTheWorkGoes, type WorkReport } from '../work.js';
@@ -50,6 +51,14 @@ export interface Report {
   readonly findings: readonly PairFinding[];
   /** Kernels against the first one listed, within each IOMMU configuration (when a profile lists several). */
   readonly kernels: ComparisonSet;
+  /** Every configuration against one reference per comparison group (the text report's tables). */
+  readonly reference: { readonly named?: string; readonly set: ComparisonSet; /** group → reference configuration */ readonly byGroup: Readonly<Record<string, string>> };
+  /** Completion-latency distributions per cell (fio's json+ histograms), and their shift against the reference. */
+  readonly latency: { readonly cells: readonly LatencyCell[]; readonly shifts: readonly LatencyShift[] };
+  /** What ran: guest kernels, QEMU versions and clocks seen in the results. */
+  readonly versions: { readonly kernels: readonly string[]; readonly qemu: readonly string[]; readonly clocks: readonly string[] };
+  /** The commands that measure it again. */
+  readonly reproduce: { readonly sweep: string; readonly cell?: string };
   readonly kernelFindings: readonly PairFinding[];
   /** Which mode to run per workload, what it costs and what it buys (analysis/advice.ts). */
   readonly advice: readonly Advice[];
@@ -73,11 +82,13 @@ export interface Report {
  * history: earlier runs of the scenario (oldest first), for the boot-to-boot
  * noise and, unless `trends` is false, for change points.
  */
-export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; history?: readonly LoadedRun[]; trends?: boolean } = {}): Report {
+export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; history?: readonly LoadedRun[]; trends?: boolean; latency?: readonly LatencyCell[]; reference?: string } = {}): Report {
   // Earlier runs of the scenario tell how much boots differ (analysis/boots.ts).
   const history = options.history ?? [];
   const modes = compareModes(run, { history });
   const kernels = compareKernels(run, { history });
+  const reference = compareToReference(run, { history, ...(options.reference ? { reference: options.reference } : {}) });
+  const latencyCells = options.latency ?? [];
   const baselineSet = options.baseline ? compareRuns(options.baseline, run, { history }) : undefined;
   const metricDescs = metricsOf(run);
   const cells: CellStats[] = [...run.cells.values()].map((c) => ({
@@ -129,6 +140,10 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     findings: pairFindings(modes),
     kernels,
     kernelFindings: pairFindings(kernels),
+    reference: { ...(options.reference ? { named: options.reference } : {}), set: { comparisons: reference.comparisons, leftOut: reference.leftOut, thresholds: reference.thresholds }, byGroup: Object.fromEntries(reference.references) },
+    latency: { cells: latencyCells, shifts: latencyShifts(latencyCells, reference.references) },
+    versions: versionsOf(run),
+    reproduce: { sweep: `iommu-lab sweep ${run.manifest.scenario.file}`, ...(cells[0] ? { cell: `iommu-lab repro ${run.dir}/${cells[0].cell}` } : {}) },
     advice: adviseModes(modes, run.cells),
     crossChecks: emulatedVsReal(modes, run),
     work: whereTheWorkGoes(run),
@@ -161,6 +176,17 @@ export function headlineOf(r: Pick<Report, 'regression' | 'failures' | 'baseline
   if (r.regression) return { state: 'regression', exitCode: 1, text: `Regression${failed ? `; ${failedText}` : ''}${unsure} (exit 1)` };
   if (failed) return { state: 'failed', exitCode: 1, text: `${failedText}: no regression among the rest${unsure} (exit 1)` };
   return { state: 'clean', exitCode: 0, text: `No regression${unsure} (exit 0)` };
+}
+
+function versionsOf(run: LoadedRun): Report['versions'] {
+  const reps = [...run.reps.values()].flat();
+  const sorted = (xs: (string | undefined)[]) => [...new Set(xs.filter((x): x is string => Boolean(x)))].sort();
+  return {
+    kernels: sorted(reps.map((r) => r.provenance.kernel)),
+    qemu: sorted(reps.map((r) => r.provenance.tools?.['qemu'])),
+    // The VM profiles' clocks by name (tcg, virtual, kvm: docs/timing.md); static hosts time on their own clock.
+    clocks: sorted([...run.cells.values()].map((c) => (c.target.kind === 'vm' ? `${run.scenario.targets.vms.find((v) => c.target.kind === 'vm' && v.name === c.target.profile)?.clock ?? 'default'} clock` : 'static host'))),
+  };
 }
 
 export function newlyConfirmedWorse(t: Trend): boolean {

@@ -5,10 +5,16 @@ import { analyse, type Analysis } from '../../analysis/analyse.js';
 import { fmtP } from '../../analysis/compare.js';
 import { getBaseline, setBaseline } from '../../analysis/history.js';
 import { loadRun } from '../../analysis/load.js';
+import { renderText } from '../../analysis/report/text.js';
 import type { CommandSpec, Io } from '../table.js';
 
 /** Prints what an analysis found; the exit code says whether there is a regression. */
 function print({ report, files }: Analysis, options: Record<string, unknown>, io: Io) {
+  if (options['format'] === 'text') {
+    // The email report alone on stdout (it ends with the headline); the files are written as always.
+    io.out(renderText(report).trimEnd());
+    return report.headline.exitCode === 1 ? EXIT.failed : EXIT.ok;
+  }
   if (options['json']) {
     io.out(JSON.stringify({ regression: report.regression, files, baseline: report.baseline?.set, modes: report.modes, problems: report.problems }, null, 2));
   } else {
@@ -24,6 +30,7 @@ function print({ report, files }: Analysis, options: Record<string, unknown>, io
     }
     io.out(`report:  ${files.html}`);
     io.out(`summary: ${files.markdown}`);
+    io.out(`text:    ${files.text}`);
     io.out(`junit:   ${files.junit}`);
   }
   io.out(report.headline.text);
@@ -38,13 +45,17 @@ export const reportCommand: CommandSpec = {
     { flags: '--baseline <run-dir>', description: "compare with this run instead of the scenario's stored baseline ('none' for no baseline)" },
     { flags: '--history <root>', description: "results root whose runs of the same scenario form the history (default: the run's parent)" },
     { flags: '--out <dir>', description: 'where the report files go (default: RUN/report)' },
+    { flags: '--format <format>', description: "what to print: 'summary' (the findings and the files' paths) or 'text' (the plain-text report for email, 72 columns, also written as summary.txt)", default: 'summary' },
+    { flags: '--reference <config>', description: "the configuration the text report's tables are relative to, e.g. intel-lazy (default: the untranslated one of each workload)" },
     { flags: '--json', description: 'print the comparisons as JSON' },
   ],
-  example: 'iommu-lab report results/2026-11-24T10-35-47Z-quick-1a2b',
+  example: 'iommu-lab report results/2026-11-24T10-35-47Z-quick-1a2b --format text',
   async run(args, options, io) {
     const run = await loadRun(args[0] as string);
     const b = options['baseline'] as string | undefined;
+    if (!['summary', 'text'].includes(String(options['format']))) throw new UsageError(`--format ${String(options['format'])} is not a report format`, 'use summary or text');
     return print(await analyse(run, {
+      ...(options['reference'] ? { reference: options['reference'] as string } : {}),
       ...(options['history'] ? { root: options['history'] as string } : {}),
       baseline: b === 'none' ? 'none' : b ? await loadRun(b) : 'stored',
       ...(options['out'] ? { outDir: options['out'] as string } : {}),

@@ -1,9 +1,12 @@
 /**
- * The HTML report in a real headless Chromium: every chart renders (a canvas
- * each), no script errors, the change point and the regression are on the page.
+ * The HTML report in a real headless Chromium: every chart renders (an SVG
+ * each), no script errors, every configuration's label drawn in every chart
+ * that has categories, latency distributions per configuration, a chart saved
+ * as PNG and SVG, the headline with the exit code, the change point and the
+ * regression on the page.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
@@ -38,6 +41,8 @@ workloads:
 iommu:
   - device: intel
     mode: [passthrough, lazy, strict]
+  - device: virtio
+    mode: lazy
 targets:
   vms:
     - name: t
@@ -52,7 +57,7 @@ describe('the HTML report in headless Chromium', () => {
     const scenario = await loadScenarioFile(await writeIn(dir, 's.yaml', SCENARIO));
     const root = join(dir, 'results');
     await mkdir(root, { recursive: true });
-    const cost: Record<string, number> = { 'intel-passthrough': 1, 'intel-lazy': 0.95, 'intel-strict': 0.8 };
+    const cost: Record<string, number> = { 'intel-passthrough': 1, 'intel-lazy': 0.95, 'intel-strict': 0.8, 'virtio-lazy': 0.9 };
     const qd = (cell: string) => Number(/qd(\d+)/.exec(cell)![1]);
     let last = '';
     let first = '';
@@ -62,7 +67,8 @@ describe('the HTML report in headless Chromium', () => {
       last = await writeSyntheticRun({
         root, scenario, seed: 100 + night, created: new Date(Date.UTC(2026, 10, 1 + night, 2)), cvPct: 2,
         level: (cell, config) => 3000 * Math.log2(2 * qd(cell)) * cost[config]! * step(cell),
-        flushesPerIo: (c) => ({ 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1 })[c]!,
+        flushesPerIo: (c) => ({ 'intel-passthrough': 0, 'intel-lazy': 0.0065, 'intel-strict': 1, 'virtio-lazy': 0.01 })[c]!,
+        latencyHistograms: night === 8,
       });
       if (night === 0) first = last;
     }
@@ -79,16 +85,46 @@ describe('the HTML report in headless Chromium', () => {
     await page.waitForSelector('body[data-charts]');
     expect(errors).toEqual([]);
     const charts = Number(await page.getAttribute('body', 'data-charts'));
-    const canvases = await page.locator('.chart canvas').count();
-    // effects + (IOPS + counts) and latency per group (3 groups) + 1 scaling chart + trends.
-    expect(charts).toBeGreaterThanOrEqual(1 + 3 * 3 + 1 + 1);
-    expect(canvases).toBe(charts);
+    const svgs = await page.locator('.chart > div > svg').count();
+    // effects + (IOPS + counts) and latency (CDF + tail) per group (3 groups) + 1 scaling chart + trends.
+    expect(charts).toBeGreaterThanOrEqual(1 + 3 * 4 + 1 + 1);
+    expect(svgs).toBe(charts);
+    // Every configuration named under every bar chart (none skipped), in rank order, each in its own colour.
+    const configs = ['intel-passthrough', 'intel-lazy', 'intel-strict', 'virtio-lazy'];
+    const costCharts = page.locator('#cost .chart');
+    expect(await costCharts.count()).toBe(6);
+    for (let i = 0; i < 6; i++) {
+      const texts = await costCharts.nth(i).locator('svg text').allTextContents();
+      const labels = texts.filter((t) => configs.includes(t));
+      expect(labels, texts.join(' | ')).toEqual(configs);
+      expect(texts).toContain('IOMMU configuration');
+    }
+    const barColours = await page.evaluate("echarts.getInstanceByDom(document.querySelector('#cost .chart')).getOption().series[0].data.map(function (d) { return d.itemStyle.color; })");
+    expect(barColours).toEqual(['#4292c6', '#e6850e', '#c0281f', '#9e6bd6']);
+    // Latency: a CDF and a tail chart per group, a line per configuration, p50/p99/p99.9 marked, and the shift table.
+    const latency = page.locator('#latency .chart');
+    expect(await latency.count()).toBe(6);
+    const legend = await latency.first().locator('svg text').allTextContents();
+    for (const c of configs) expect(legend).toContain(c);
+    expect(legend).toEqual(expect.arrayContaining(['p50', 'p99', 'p99.9']));
+    expect(await page.locator('section:has(#latency) table tbody tr').count()).toBe(3 * 3);
+    // A chart taken away: the PNG button's download is a PNG, and the chart renders as a standalone SVG.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.evaluate("echarts.getInstanceByDom(document.querySelector('#cost .chart')).getOption().toolbox[0].feature.myPng.onclick()"),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^iops-rr\.qd1__t__nvme0\.png$/);
+    const png = await readFile((await download.path())!);
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    const svg = String(await page.evaluate("echarts.getInstanceByDom(document.querySelector('#cost .chart')).renderToSVGString()"));
+    expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg).toContain('>intel-strict<');
     expect(await page.locator('.banner.bad').textContent()).toMatch(/^Regression(;.*)? \(exit 1\)$/);
     expect(await page.locator('tr.regression').count()).toBeGreaterThan(0);
     // Evaluated in the page (a string, so the test's TypeScript needs no DOM types).
     const trendTitles = await page.evaluate("echarts.getInstanceByDom(document.querySelector('#trends .chart')).getOption().title[0].text");
     expect(trendTitles).toBe('IOPS · rr.qd64__intel-strict__t__nvme0');
-    if (process.env['REPORT_SCREENSHOT']) await page.screenshot({ path: process.env['REPORT_SCREENSHOT'], fullPage: false });
+    if (process.env['REPORT_SCREENSHOT']) await page.screenshot({ path: process.env['REPORT_SCREENSHOT'], fullPage: true });
     await page.close();
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /**
  * Comparisons, verdicts and reports on synthetic result sets: real run
  * directories written through the results store, lognormal timings, exact counts.
@@ -10,6 +11,7 @@ import { countVariation, describeMetric } from '../../../core/metrics.js';
 import { loadRun } from '../../../analysis/load.js';
 import { renderJUnit } from '../../../analysis/report/junit.js';
 import { renderMarkdown } from '../../../analysis/report/markdown.js';
+import { renderText } from '../../../analysis/report/text.js';
 import { renderHtml } from '../../../analysis/report/html.js';
 import { buildReport, headlineOf } from '../../../analysis/report/model.js';
 import { gaussian, lognormal, writeSyntheticRun } from '../../../analysis/synthetic.js';
@@ -209,6 +211,12 @@ describe('reports', () => {
     expect(renderHtml(withFailures)).toContain('<div class="banner bad">1 repetition failed: no regression among the rest');
     const xml = renderJUnit(withFailures);
     expect(xml).toMatch(/<testcase classname="syn\.repetitions\.rr\.qd1__intel-strict__t__nvme0" name="timing-03">\s*<failure message="host-contention: 3 attempts were disturbed" type="host-contention"\/>/);
+    // Every suite carries the headline and the exit code; so does the text report's second line.
+    const suites = (xml.match(/<testsuite /g) ?? []).length;
+    expect((xml.match(/<property name="headline" value="1 repetition failed: no regression among the rest[^"]*\(exit 1\)"\/>/g) ?? []).length).toBe(suites);
+    expect((xml.match(/<property name="exit_code" value="1"\/>/g) ?? []).length).toBe(suites);
+    expect(renderText(withFailures).replace(/\n\s*/g, ' ')).toContain(` ${withFailures.headline.text} kernel `);
+    expect(renderText(withFailures)).toMatch(/Failed repetitions \(1\): rr\.qd1__intel-strict__t__nvme0 timing-03\s+\(host-contention\)/);
   });
 
   it('the CLI exits 1 on a regression, 0 without, 2 for runs of different scenarios', async () => {
@@ -226,6 +234,25 @@ describe('reports', () => {
     expect(r3.code).toBe(2);
     expect(r3.stderr).toContain('error[E_COMPARE_SCENARIOS]');
     expect((await runCli('compare', good.base, other)).stderr).toContain('error[E_RUN_UNREADABLE]');
+  });
+
+  it('report --format text prints the email report alone, its exit code the headline\'s; an unknown reference or format is bad input', async () => {
+    const bad = await runs(10, (cell) => (cell === 'rr.qd16__intel-strict__t__nvme0' ? 9000 : 10000));
+    const r = await runCli('report', bad.cand, '--baseline', bad.base, '--format', 'text');
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stdout.split('\n');
+    for (const l of lines) expect(l.length, l).toBeLessThanOrEqual(72);
+    expect(lines[1]).toMatch(/^Regression.*\(exit 1\)$/);
+    expect(r.stdout).not.toContain('report: ');
+    expect(existsSync(join(bad.cand, 'report', 'summary.txt'))).toBe(true);
+    const ref = await runCli('report', bad.cand, '--format', 'text', '--reference', 'intel-strict');
+    expect(ref.stdout).toMatch(/relative to intel-strict ==/);
+    const unknown = await runCli('report', bad.cand, '--reference', 'virtio-lazy');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/the run has no configuration virtio-lazy[^]*fix: name one of intel-passthrough, intel-lazy, intel-strict/);
+    const format = await runCli('report', bad.cand, '--format', 'pdf');
+    expect(format.code).toBe(2);
+    expect(format.stderr).toMatch(/--format pdf is not a report format[^]*use summary or text/);
   });
 });
 
