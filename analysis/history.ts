@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { BaselineCorruptError, BaselineMissingError } from '../core/errors.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import { RUN_FILE } from '../result/store.js';
 import type { RunManifest } from '../result/types.js';
 import { loadRun, samples, type LoadedRun } from './load.js';

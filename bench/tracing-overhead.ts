@@ -13,7 +13,7 @@ import { requireImage } from '../guest-images/build.js';
 import { createGuest, removeGuest } from '../infra/guest.js';
 import { parseFio } from '../runner/fio-parse.js';
 import { prng, shuffle } from '../runner/order.js';
-import { SshSession } from '../runner/ssh.js';
+import { SshSession } from '../transport/ssh.js';
 import { runTraced } from '../runner/traced.js';
 import { prepareScript, probeAvailability, scriptProbes } from '../runner/tracing.js';
 import { guestName } from '../cell/expand.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ImageBuildError, ImageDiskSpaceError, ImageKernelsError, ImageMissingError, ImageNetworkError, ImageNotRootError, ImagePackageError, ImageToolsError, LabError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import { imageDigest, parseKernelsTsv, parsePackagesTsv, sha256File, type ImageManifest, type KernelFacts } from './manifest.js';
 import { RECIPE, recipeHash, type Recipe } from './recipe.js';
 

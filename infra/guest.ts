@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BootTimeoutError, GuestBootFailedError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, QemuTooOldError, RebootStaticError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { InventoryProfiler, InventorySsh, InventoryTarget } from '../inventory/types.js';
-import { SshSession } from '../runner/ssh.js';
+import { SshSession } from '../transport/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
 import { domainXml, type DomainSpec, type GuestDiskFile, type ProfilerLoad } from './domain-xml.js';

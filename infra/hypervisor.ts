@@ -10,7 +10,7 @@
  *  - files: the image and kernels copied by digest, overlays and scratch disks
  *    made there (infra/remote-files.ts);
  *  - the guests' SSH: each guest forwards to the host's loopback, reached
- *    through a direct-tcpip channel (runner/ssh.ts, `ssh.via`).
+ *    through a direct-tcpip channel (transport/ssh.ts, `ssh.via`).
  * Picture and set-up: docs/infra.md.
  */
 import { createHash } from 'node:crypto';
@@ -23,7 +23,7 @@ import { HypervisorHostKeyError, HypervisorUnpinnedError, HypervisorUnreachableE
 import { resolveKeyPath } from '../inventory/load.js';
 import type { InventorySsh } from '../inventory/types.js';
 import type { LoadedHosts } from '../scenario/load.js';
-import { closeSharedSessions, SshSession } from '../runner/ssh.js';
+import { closeSharedSessions, SshSession } from '../transport/ssh.js';
 
 export interface Hypervisor {
   readonly uri: string;

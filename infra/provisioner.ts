@@ -13,7 +13,7 @@ import { InterruptedError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import { loadInventoryFile } from '../inventory/load.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { removeGuest, type BootRecord } from './guest.js';
 import { place, type Hypervisor } from './hypervisor.js';

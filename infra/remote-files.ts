@@ -14,7 +14,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { HypervisorCopyError, HypervisorDiskError, LabError } from '../core/errors.js';
 import { sha256File } from '../guest-images/manifest.js';
-import { shellQuote, type SshSession } from '../runner/ssh.js';
+import { shellQuote, type SshSession } from '../transport/ssh.js';
 import type { DiskBus } from '../scenario/types.js';
 import type { GuestDiskFile } from './domain-xml.js';
 

@@ -11,7 +11,7 @@ import type { GuestSpec, Plan } from '../cell/types.js';
 import { InterruptedError, LabError, NotRootError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { availableParallelism } from 'node:os';
 import { CLOCKS } from '../core/clock.js';

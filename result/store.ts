@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunCorruptError, RunExistsError, RunNotFoundError, RunVersionError, UnsafeNameError } from '../core/errors.js';
-import { asDiskFull, fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from './atomic.js';
+import { asDiskFull, fsyncPath, writeFileAtomic, writeJsonAtomic, writeNewFileSynced } from '../core/atomic.js';
 import { parseRepId, repId, type RepRef, type RepResult, type RunManifest } from './types.js';
 
 export const RUN_FILE = 'run.json';

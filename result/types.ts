@@ -6,7 +6,6 @@
 import type { SubsystemId } from '../core/subsystems.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import type { Cell } from '../cell/types.js';
-import type { ShardRecord } from '../sweep/shard.js';
 
 export type RepKind = 'timing' | 'traced';
 
@@ -124,6 +123,21 @@ export interface ProfileRecord {
   readonly ios_from: 'disk-stats' | 'dma-map-calls';
   /** Instructions of the window per subsystem (core/subsystems.ts), not divided. */
   readonly instructions: Readonly<Record<SubsystemId, number>>;
+}
+
+/** Which part of a sweep split over machines (sweep/shard.ts): `--shard index/count`. */
+export interface ShardSpec {
+  /** 1-based. */
+  readonly index: number;
+  readonly count: number;
+}
+
+/** What a shard's run records (run.json `shard`): enough for merge to check the pieces belong together and are whole. */
+export interface ShardRecord extends ShardSpec {
+  /** The targets (guests, static hosts) this shard ran. */
+  readonly targets: readonly string[];
+  /** Every cell id of the whole matrix, in plan order. */
+  readonly plan_cells: readonly string[];
 }
 
 export interface RunManifest {

@@ -13,7 +13,7 @@
  * script with kprobe programs cannot prove its counts: the lab's scripts count
  * with kfuncs, whose misses the kernel does count.
  */
-import { shellQuote, type SshSession } from './ssh.js';
+import { shellQuote, type SshSession } from '../transport/ssh.js';
 
 export interface BpfProgramView {
   readonly id: number;

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { labPath } from '../core/paths.js';
 import { GuestDiedError, InterruptedError, SshTimeoutError } from '../core/errors.js';
-import { isTransient, shellQuote, type ExecResult, type SshSession } from './ssh.js';
+import { isTransient, shellQuote, type ExecResult, type SshSession } from '../transport/ssh.js';
 import { GuestDiedOnConsole } from '../infra/isolation.js';
 
 let scriptText: string | undefined;

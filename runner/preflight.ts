@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { labPath } from '../core/paths.js';
 import type { InventoryTarget } from '../inventory/types.js';
 import { cmdlineProblems, expectedGroupType, modeOfGroupType, iommuActive } from '../core/iommu.js';
-import { shellQuote, type SshSession } from './ssh.js';
+import { shellQuote, type SshSession } from '../transport/ssh.js';
 
 export interface DiskFacts {
   readonly name: string;

@@ -22,9 +22,8 @@ import { sleep } from '../core/sleep.js';
 import { parkGuest, parksWhenIdle, rebootGuest, unparkGuest } from '../infra/guest.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { newRunId, RunStore, thisHost } from '../result/store.js';
-import { repId, type Check, type Failure, type RepOutcome, type RunManifest } from '../result/types.js';
+import { repId, type Check, type Failure, type RepOutcome, type RunManifest, type ShardRecord } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
-import type { ShardRecord } from '../sweep/shard.js';
 import { diagnose } from './diagnose.js';
 import { failureOf } from './failure.js';
 import { writesData } from './fio-job.js';
@@ -32,7 +31,7 @@ import { interleave, type Task } from './order.js';
 import { Recorder, type RecordedFailure } from './record.js';
 import { diskOf, HOST_LOAD_LIMIT_CPUS, measureRepetition } from './repetition.js';
 import { connectTarget } from './session.js';
-import { isTransient } from './ssh.js';
+import { isTransient } from '../transport/ssh.js';
 import { prepareTarget, releaseTarget, type ReadyTarget, type TargetState } from './target.js';
 
 

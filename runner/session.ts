@@ -6,7 +6,7 @@
 import { sleep } from '../core/sleep.js';
 import { parksWhenIdle } from '../infra/guest.js';
 import type { InventoryTarget } from '../inventory/types.js';
-import { isTransient, SshSession } from './ssh.js';
+import { isTransient, SshSession } from '../transport/ssh.js';
 
 export interface ConnectPolicy {
   readonly connectTimeoutMs?: number;

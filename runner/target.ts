@@ -17,7 +17,7 @@ import { installDetached } from './detached.js';
 import { failureOf } from './failure.js';
 import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
 import { GuestProfiler } from './profile/guest.js';
-import { shellQuote, type SshSession } from './ssh.js';
+import { shellQuote, type SshSession } from '../transport/ssh.js';
 import { prepareScript, probeAvailability, scriptProbes, type PreparedScript } from './tracing.js';
 
 /** What the preflight found: kept in every result of the target (provenance). */

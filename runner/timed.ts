@@ -14,7 +14,7 @@ import type { Scenario } from '../scenario/types.js';
 import { runDetached, type DetachedResult } from './detached.js';
 import type { Task } from './order.js';
 import type { RepExtra } from './record.js';
-import type { ExecResult, SshSession } from './ssh.js';
+import type { ExecResult, SshSession } from '../transport/ssh.js';
 import type { ReadyTarget } from './target.js';
 
 /**

@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BPF_DIR } from '../core/paths.js';
-import { shellQuote, type SshSession } from './ssh.js';
+import { shellQuote, type SshSession } from '../transport/ssh.js';
 import { parseBpftraceJson, prepareScript, probeAvailability, scriptProbes } from './tracing.js';
 
 /** Every script in bpf/, by name. */

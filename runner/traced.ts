@@ -15,7 +15,7 @@
  */
 import { BpftraceError, InterruptedError, TraceIncompleteError, TraceMissedError } from '../core/errors.js';
 import { bpfProcessView, pidOf, type BpfProcessView } from './bpf-kernel.js';
-import { shellQuote, type ExecResult, type SshSession } from './ssh.js';
+import { shellQuote, type ExecResult, type SshSession } from '../transport/ssh.js';
 import { parseBpftraceJson, pureCounters, sampledProbes, scalar, type BpftraceOutput, type PreparedScript } from './tracing.js';
 
 export interface TraceRun {

@@ -5,7 +5,7 @@
  * metrics as core/metrics.ts describes their extraction. Everything here is pure except `probeAvailability`.
  */
 import { METRICS } from '../core/metrics.js';
-import { shellQuote, type SshSession } from './ssh.js';
+import { shellQuote, type SshSession } from '../transport/ssh.js';
 
 export interface ProbeSpec {
   /** As written, e.g. `kfunc:qi_submit_sync`, `kretprobe:iommu_dma_map_page*` or `tracepoint:iommu:io_page_fault`. */

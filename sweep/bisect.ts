@@ -27,7 +27,7 @@ import { BisectError, InterruptedError } from '../core/errors.js';
 import { describeMetric, scriptOf } from '../core/metrics.js';
 import { buildKernel, type KernelBase } from '../guest-images/kernel/build.js';
 import type { Hypervisor } from '../infra/up.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import { usesBpftrace } from '../scenario/types.js';
 import { median } from '../analysis/stats/index.js';

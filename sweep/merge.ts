@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { MergeError } from '../core/errors.js';
 import { newRunId, RUN_FILE, RunStore } from '../result/store.js';
 import type { RunManifest } from '../result/types.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import type { Inventory } from '../inventory/types.js';
 import { analyse } from '../analysis/analyse.js';
 import { loadRun } from '../analysis/load.js';

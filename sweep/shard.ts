@@ -11,21 +11,9 @@ import { bootsOfCell } from '../cell/expand.js';
 import { repetitionShape, repetitionsOf, type RepetitionShape } from '../cell/repetition.js';
 import type { Job, Plan } from '../cell/types.js';
 import { ShardError } from '../core/errors.js';
+import type { ShardRecord, ShardSpec } from '../result/types.js';
 import type { Scenario } from '../scenario/types.js';
 
-export interface ShardSpec {
-  /** 1-based. */
-  readonly index: number;
-  readonly count: number;
-}
-
-/** What a shard's run records (run.json `shard`): enough for merge to check the pieces belong together and are whole. */
-export interface ShardRecord extends ShardSpec {
-  /** The targets (guests, static hosts) this shard ran. */
-  readonly targets: readonly string[];
-  /** Every cell id of the whole matrix, in plan order. */
-  readonly plan_cells: readonly string[];
-}
 
 /** Estimates for balancing (bench/scale-out.ts measures the real figures): a TCG boot to SSH, and the lab's time around each repetition. */
 export const BOOT_ESTIMATE_S = 30;

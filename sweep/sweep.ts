@@ -24,7 +24,7 @@ import { chooseProvisioner, type ProvisionHow } from '../infra/provisioner.js';
 import { assertLocalRoot, type Hypervisor } from '../infra/up.js';
 import { composeInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
-import { writeJsonAtomic } from '../result/atomic.js';
+import { writeJsonAtomic } from '../core/atomic.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
 import { failureOf } from '../runner/failure.js';
 import type { Failure } from '../result/types.js';
@@ -32,7 +32,8 @@ import { loadScenarioFile } from '../scenario/load.js';
 import { acquireLock } from './lock.js';
 import { pruneRuns } from './retention.js';
 import { publishLatest } from './latest.js';
-import { shardPlan, type ShardRecord, type ShardSpec } from './shard.js';
+import { shardPlan } from './shard.js';
+import type { ShardRecord, ShardSpec } from '../result/types.js';
 
 export interface SweepOptions {
   readonly scenarioFile: string;

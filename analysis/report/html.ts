@@ -126,6 +126,7 @@ const CLIENT = String.raw`
   }
   // Every category label drawn, turned when many share the axis.
   function categories(data, name) { return { type: 'category', data: data, name: name || '', nameLocation: 'middle', nameGap: data.length > 4 ? 62 : 28, axisLabel: { interval: 0, rotate: data.length > 4 ? 30 : 0, fontSize: 10 } }; }
+  function timebaseOf(cell) { for (var i = 0; i < D.cells.length; i++) if (D.cells[i].cell === cell) return D.cells[i].timebase; return 'wall'; }
   function metric(n) { for (var i = 0; i < D.metrics.length; i++) if (D.metrics[i].name === n) return D.metrics[i]; return { name: n, title: n, unit: '' }; }
   window.addEventListener('resize', function () { charts.forEach(function (c) { c.resize(); }); });
 
@@ -260,7 +261,7 @@ const CLIENT = String.raw`
         if (!configs.some(function (k) { return sets[key][k].length > 1; })) return;
         made++;
         chart(mk(host), {
-          title: { text: 'IOPS against ' + axis + ' · ' + key, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 60, bottom: 40 },
+          title: { text: 'IOPS' + (configs.some(function (k) { return sets[key][k][0].timebase === 'virtual'; }) ? ' (virtual time)' : '') + ' against ' + axis + ' · ' + key, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 60, bottom: 40 },
           tooltip: { trigger: 'axis' }, legend: { top: 22, textStyle: { fontSize: 10 } },
           xAxis: { type: 'log', logBase: 2, name: axis }, yAxis: { type: 'value', name: 'IO/s' },
           series: configs.map(function (k) { return { type: 'line', name: k, lineStyle: { color: color(k) }, itemStyle: { color: color(k) }, data: sets[key][k].map(function (c) { return [Number(c.axes[axis]), c.metrics.iops.median]; }).sort(function (a, b) { return a[0] - b[0]; }) }; })
@@ -279,7 +280,7 @@ const CLIENT = String.raw`
     shown.slice(0, 24).forEach(function (t) {
       var m = metric(t.metric);
       chart(mk(host), {
-        title: { text: m.title + ' · ' + t.cell, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 40, bottom: 50 },
+        title: { text: m.title + (m.kind === 'timing' && timebaseOf(t.cell) === 'virtual' ? ' (virtual time)' : '') + ' · ' + t.cell, textStyle: { fontSize: 12 } }, grid: { left: 60, right: 20, top: 40, bottom: 50 },
         tooltip: { trigger: 'axis' },
         xAxis: { type: 'category', data: t.nights.map(function (n) { return n.created.slice(0, 10); }), axisLabel: { interval: 0, rotate: t.nights.length > 8 ? 45 : 0, fontSize: 10 } },
         yAxis: { type: 'value', name: m.unit, scale: true },

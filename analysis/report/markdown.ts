@@ -50,6 +50,12 @@ export function renderMarkdown(r: Report): string {
     }
     out.push('');
   }
+  if (r.latency.shifts.length) {
+    // The completion-latency distribution against the reference, quantile by quantile (fio's json+ histograms).
+    out.push('### Completion latency against the reference', '', '| group | configuration | p50 | p90 | p99 | p99.9 |', '| --- | --- | --- | --- | --- | --- |');
+    for (const x of r.latency.shifts) out.push(`| \`${x.group}\` | ${x.config} vs ${x.reference} | ${['p50', 'p90', 'p99', 'p999'].map((k) => fmtPct(x.ratios[k]!.ratio)).join(' | ')} |`);
+    out.push('');
+  }
   if (r.kernelFindings.length) {
     out.push('### Kernels compared (within each IOMMU configuration)', '');
     for (const f of r.kernelFindings) out.push(`- **${f.label}** (\`${f.group}\`): ${f.summary}`);

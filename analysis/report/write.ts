@@ -1,7 +1,7 @@
 /** Writes a report's five files, each atomically: a crash never leaves half a report where CI picks it up. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, writeJsonAtomic } from '../../result/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../../core/atomic.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';

@@ -1,7 +1,7 @@
 import { EXIT, UsageError } from '../../core/errors.js';
 import { loadInventoryFile } from '../../inventory/load.js';
 import { parkGuest, unparkGuest } from '../../infra/guest.js';
-import { SshSession } from '../../runner/ssh.js';
+import { SshSession } from '../../transport/ssh.js';
 import { checkScripts, LAB_SCRIPTS, type ScriptCheck } from '../../runner/trace-check.js';
 import { table } from '../render.js';
 import type { CommandSpec } from '../table.js';

@@ -12,7 +12,7 @@ import { ProfilerWindowError } from '../../core/errors.js';
 import { METRICS, type MetricDescription } from '../../core/metrics.js';
 import type { InventoryTarget } from '../../inventory/types.js';
 import type { ProfileRecord } from '../../result/types.js';
-import type { SshSession } from '../ssh.js';
+import type { SshSession } from '../../transport/ssh.js';
 import { profileTable } from '../../result/profile-table.js';
 import { attribute, callsOf, type Profile } from './attribute.js';
 import { KernelSymbols } from './kallsyms.js';

@@ -20,7 +20,7 @@ import { RunStore } from '../../result/store.js';
 import { judgeIommu, runPreflight } from '../../runner/preflight.js';
 import { runPlan } from '../../runner/run.js';
 import { checkScripts, LAB_SCRIPTS } from '../../runner/trace-check.js';
-import { SshSession } from '../../runner/ssh.js';
+import { SshSession } from '../../transport/ssh.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { useVmScenario } from '../helpers/vm-scenario.js';
 

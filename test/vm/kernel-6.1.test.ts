@@ -13,7 +13,7 @@ import { expand } from '../../cell/expand.js';
 import { down, LOCAL, up, type UpResult } from '../../infra/up.js';
 import { RunStore } from '../../result/store.js';
 import { runPlan } from '../../runner/run.js';
-import { SshSession } from '../../runner/ssh.js';
+import { SshSession } from '../../transport/ssh.js';
 import { checkScripts, LAB_SCRIPTS } from '../../runner/trace-check.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { labImage } from '../helpers/lab-image.js';

@@ -17,7 +17,7 @@ import { domainName, GUESTS_DIR } from '../../infra/guest.js';
 import type { GuestInputs, GuestOutputs } from '../../infra/pulumi/provider.js';
 import { down, LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
-import { SshSession } from '../../runner/ssh.js';
+import { SshSession } from '../../transport/ssh.js';
 import { labImage } from '../helpers/lab-image.js';
 
 const requireFromString = createRequire(import.meta.url)('require-from-string') as (code: string) => { handler: () => pulumi.dynamic.ResourceProvider };

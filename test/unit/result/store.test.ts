@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { repResultSchema, runManifestSchema } from '../../../result/schema.js';
 import { newRunId, RunStore } from '../../../result/store.js';
 import { parseRepId, repId, type RepOutcome, type RepResult, type RunManifest } from '../../../result/types.js';
-import { writeFileAtomic } from '../../../result/atomic.js';
+import { writeFileAtomic } from '../../../core/atomic.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DiskFullError } from '../core/errors.js';
+import { DiskFullError } from './errors.js';
 
 /** A full file system (ENOSPC, EDQUOT) named as such, with where; anything else as it is. */
 export function asDiskFull(e: unknown, path: string): unknown {
