@@ -363,8 +363,9 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   options.taken?.add(port);
   const k = await bootKernel(req);
   const dir = join(GUESTS_DIR, domain);
-  const profiler = await profilerFor(req, virtType, Boolean(remote), dir);
-  const target = guestTarget(req, port, k, versions, profiler.inventory);
+  // Both follow the accelerator: a fall back from KVM to TCG below makes them again (the plugin loads under TCG only).
+  let profiler = await profilerFor(req, virtType, Boolean(remote), dir);
+  let target = guestTarget(req, port, k, versions, profiler.inventory);
   // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest.
   const there = remote
     ? {
@@ -398,6 +399,8 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
         kvmFallback = e.detail.split('\n').find((l) => /kvm|MSR/i.test(l))?.trim() ?? 'KVM start failed';
         brokenKvm.set(req.uri, kvmFallback);
         virtType = 'qemu';
+        profiler = await profilerFor(req, virtType, Boolean(remote), dir);
+        target = guestTarget(req, port, k, versions, profiler.inventory);
         attempt--;
         continue;
       }

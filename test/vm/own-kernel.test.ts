@@ -204,7 +204,8 @@ describe('your own kernel under test', () => {
       expect(dirty.exitCode).toBe(2);
       expect(dirty.all).toMatch(/error\[E_BISECT\]: .* has uncommitted changes/);
       expect(dirty.all).toMatch(/fix: commit or stash them/);
-      const failed = await cli(['kernel', 'build', tree.dir]);
+      // The build directory the tests share (--no-tracing): only the broken file recompiles, and fails.
+      const failed = await cli(['kernel', 'build', tree.dir, '--no-tracing']);
       expect(failed.exitCode).toBe(1);
       expect(failed.all).toMatch(/error\[E_KERNEL_BUILD\]: the kernel build failed in .* \(exit 2\); the whole log is /);
       expect(failed.all).toMatch(/iommu\.c.*error/);
