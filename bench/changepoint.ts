@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { detectChanges, type Night } from '../analysis/changepoint.js';
 import { cover, eDivisive, f1 } from './changepoint-score.js';
 import { labelledSuite, SHAPES } from './changepoint-suite.js';
+import { mean } from '../analysis/stats/describe.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -31,7 +32,6 @@ const run = (v: readonly number[], labels: readonly (readonly number[])[], minEf
   return out;
 };
 
-const mean = (x: number[]) => x.reduce((s, v) => s + v, 0) / x.length;
 const fmt = (x: number) => x.toFixed(3);
 
 console.log(`\n## Labelled nightly suite (${PER_SHAPE} series a shape; lab at α ${DEFAULTS.alpha}, min effect ${DEFAULTS.minEffectPct} % unless the shape says)\n`);

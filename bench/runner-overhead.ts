@@ -15,12 +15,9 @@ import { RunStore } from '../result/store.js';
 import { runPlan } from '../runner/run.js';
 import { loadScenarioFile } from '../scenario/load.js';
 import { startSshd } from '../tools/loopback-sshd.js';
+import { quantile } from '../analysis/stats/describe.js';
 
 const [cells = 4, reps = 5, runtime = 2] = process.argv.slice(2).map(Number);
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 const sshd = await startSshd();
 const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-bench-'));

@@ -35,13 +35,9 @@ import { loadScenarioFile } from '../scenario/load.js';
 import { merge } from '../sweep/merge.js';
 import { assignShards, targetCosts } from '../sweep/shard.js';
 import { sweep } from '../sweep/sweep.js';
+import { median } from '../analysis/stats/describe.js';
 
 const [hostsArg = '1,2,4,8', scenarioFile = 'scenarios/nightly.yaml', sampleDir] = process.argv.slice(2);
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 const fmt = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)} h ${String(Math.round((s % 3600) / 60)).padStart(2, '0')} min` : `${Math.round(s / 60)} min`);
 
 const target = await loadScenarioFile(scenarioFile);

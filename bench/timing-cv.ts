@@ -17,6 +17,7 @@ import { down, LOCAL, up } from '../infra/up.js';
 import { RunStore } from '../result/store.js';
 import { runPlan } from '../runner/run.js';
 import { loadScenarioFile } from '../scenario/load.js';
+import { cvPct as cv, mean } from '../analysis/stats/describe.js';
 
 const [setupArg = 'tcg,icount', bootsArg = '2', repsArg = '5'] = process.argv.slice(2);
 const SETUPS: Record<string, { vcpus: number; clock: 'tcg' | 'icount' }> = {
@@ -25,12 +26,6 @@ const SETUPS: Record<string, { vcpus: number; clock: 'tcg' | 'icount' }> = {
   icount: { vcpus: 2, clock: 'icount' },
   'icount-1cpu': { vcpus: 1, clock: 'icount' },
 };
-const cv = (xs: number[]) => {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-  return (100 * sd) / m;
-};
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 const image = await requireImage();
 const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-cv-'));

@@ -18,6 +18,7 @@ import { runTraced } from '../runner/traced.js';
 import { prepareScript, probeAvailability, scriptProbes } from '../runner/tracing.js';
 import { guestName } from '../cell/expand.js';
 import type { IommuDevice, IommuMode } from '../scenario/types.js';
+import { median } from '../analysis/stats/describe.js';
 
 const [roundsArg = '3', device = 'intel', mode = 'lazy'] = process.argv.slice(2);
 const SCRIPTS = ['iotlb-invalidations', 'dma-map-latency', 'iova-alloc', 'iommu-faults', 'block-io'];
@@ -28,7 +29,6 @@ const g = await createGuest({
   profile: { name: 'bench', vcpus: 2, memory_mib: 2048, kernel: '6.12', clock: 'tcg', disks: [{ name: 'nvme0', bus: 'nvme', size_mib: 512 }] },
   iommu: { device: device as IommuDevice, mode: mode as IommuMode },
 });
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = Math.floor(s.length / 2); return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2; };
 const session = await SshSession.connect(guest, g.target.ssh);
 try {
   const dir = '/tmp/bench-trace';

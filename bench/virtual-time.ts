@@ -23,21 +23,11 @@ import { down, LOCAL, up } from '../infra/up.js';
 import { RunStore } from '../result/store.js';
 import { runPlan } from '../runner/run.js';
 import { loadScenarioFile } from '../scenario/load.js';
+import { cvPct as cv, mean, median } from '../analysis/stats/describe.js';
 
 const [clocksArg = 'virtual,tcg', bootsArg = '3', repsArg = '3'] = process.argv.slice(2);
 const MODES = ['intel-strict', 'intel-lazy', 'intel-passthrough', 'virtio-lazy'] as const;
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const cv = (xs: number[]) => {
-  if (xs.length < 2) return NaN;
-  const m = mean(xs);
-  return (100 * Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1))) / m;
-};
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 
 interface Obs { clock: string; mode: string; boot: number; load: 'quiet' | 'load'; iops: number[]; wallS: number[]; flagged: number; otherCpus: number[]; realtime: string[]; failed: number }
 
