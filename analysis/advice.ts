@@ -11,7 +11,8 @@
 import type { Cell } from '../cell/types.js';
 import { configName, configOrder, MODES, translates, type IommuConfig } from '../core/iommu.js';
 import { describeMetric } from '../core/metrics.js';
-import { fmtNum, fmtPct, type Comparison, type ComparisonSet } from './compare.js';
+import { type Comparison, type ComparisonSet } from './compare.js';
+import { fmtNum, fmtPct } from './format.js';
 
 export interface ModeCost {
   readonly config: string;

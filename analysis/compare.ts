@@ -27,6 +27,7 @@ import { toolOf, type Cell } from '../cell/types.js';
 import { kernelSiblingKey, siblingKey } from '../cell/expand.js';
 import { configName, configOrder, MODES } from '../core/iommu.js';
 import type { Thresholds } from '../scenario/types.js';
+import { fmtNum, fmtP, fmtPct } from './format.js';
 import type { LoadedRun } from './load.js';
 import { completeCounts, samples, timebaseOfCell } from './load.js';
 import { acrossCellNoise, bootMeans, bootTest, byBoot, historyBootNoise, replicateBootNoise, sameBoots, withinFloor, type BootGroup, type BootNoise } from './boots.js';
@@ -263,16 +264,6 @@ function compareOverRepetitions(
   };
 }
 
-/** A ratio as a signed percentage change: 0.923 → "-7.7 %"; an infinite ratio (from zero) is "new"; NaN (no ratio) "n/a". */
-export const fmtPct = (r: number) => (Number.isNaN(r) ? 'n/a' : Number.isFinite(r) ? `${r >= 1 ? '+' : ''}${((r - 1) * 100).toFixed(1)} %` : 'new');
-
-/** The effect with its interval; without a valid test, the effect within the boots and why there is no interval. */
-export function fmtEffect(c: Pick<Comparison, 'ratio' | 'lower' | 'upper' | 'within' | 'needsReps'>): string {
-  if (Number.isFinite(c.lower) && Number.isFinite(c.upper)) return `${fmtPct(c.ratio)} [${fmtPct(c.lower)}, ${fmtPct(c.upper)}]`;
-  if (c.within) return `${fmtPct(c.within.ratio)} within its boots (no interval: boot-to-boot noise unknown)`;
-  return `${fmtPct(c.ratio)} (no interval${c.needsReps ? `: needs ${c.needsReps} repetitions a side` : ''})`;
-}
-
 /** A count's change as people say it: "0 → 1.000 per I/O", "×159", "−16.5 %". */
 function rateChange(c: Pending): string {
   if (c.ref.median === 0 || !Number.isFinite(c.ratio)) return `${fmtNum(c.ref.median)} → ${fmtNum(c.cand.median)} per I/O`;
@@ -320,12 +311,6 @@ export function judge(c: Pending, q: number, t: Thresholds): { verdict: Verdict;
   if (sig && !big) return { verdict: 'no-change', reason: `significant but ${fmtPct(c.ratio)} is below the ${minEffect(t, c.metric)} % minimum effect` };
   if (inside) return { verdict: 'no-change', reason: `interval [${fmtPct(c.lower)}, ${fmtPct(c.upper)}] within ±${minEffect(t, c.metric)} %${level}` };
   return { verdict: 'inconclusive', reason: `not significant (q ${fmtP(q)}); this noise and n detect ≥ ${c.mdePct !== undefined && Number.isFinite(c.mdePct) ? c.mdePct.toFixed(1) : '?'} % with 80 % power${level}` };
-}
-
-export function fmtP(p: number): string {
-  if (!Number.isFinite(p)) return 'n/a';
-  if (p < 1e-4) return p.toExponential(1);
-  return p.toPrecision(2);
 }
 
 export function judgeAll(pending: readonly Pending[], leftOut: ComparisonSet['leftOut'], t: Thresholds): ComparisonSet {
@@ -684,16 +669,6 @@ export function pairFindings(set: ComparisonSet): PairFinding[] {
     out.push({ group, label, counts, timings, summary });
   }
   return out;
-}
-
-export function fmtNum(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  const a = Math.abs(v);
-  if (a === 0) return '0';
-  if (a >= 1000) return v.toFixed(0);
-  if (a >= 10) return v.toFixed(1);
-  if (a >= 0.01) return v.toFixed(3);
-  return v.toExponential(2);
 }
 
 export function hasRegression(set: ComparisonSet): boolean {

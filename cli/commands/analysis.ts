@@ -2,7 +2,7 @@
 import { dirname, join } from 'node:path';
 import { EXIT, UsageError } from '../../core/errors.js';
 import { analyse, type Analysis } from '../../analysis/analyse.js';
-import { fmtP } from '../../analysis/compare.js';
+import { fmtP } from '../../analysis/format.js';
 import { getBaseline, setBaseline } from '../../analysis/history.js';
 import { loadRun } from '../../analysis/load.js';
 import { renderText } from '../../analysis/report/text.js';

@@ -1,6 +1,6 @@
 /** `iommu-lab bisect`: the first commit of a kernel tree where a metric went bad, from real boots and real measurements. */
 import { EXIT, UsageError } from '../../core/errors.js';
-import { fmtNum } from '../../analysis/compare.js';
+import { fmtNum } from '../../analysis/format.js';
 import { bisect } from '../../sweep/bisect.js';
 import { hypervisorsOf, interruptible, jobsOf, kernelBaseOf } from '../options.js';
 import type { CommandSpec } from '../table.js';

@@ -1,6 +1,6 @@
 /** sweep and repro: the whole pipeline as one command, and one cell again on this machine. */
 import { EXIT } from '../../core/errors.js';
-import { fmtNum, fmtP } from '../../analysis/compare.js';
+import { fmtNum, fmtP } from '../../analysis/format.js';
 import { hypervisorsOf, interruptible } from '../options.js';
 import { repro } from '../../sweep/repro.js';
 import { sweep } from '../../sweep/sweep.js';
