@@ -7,8 +7,12 @@
 import type { TracingSpec } from '../scenario/types.js';
 import { isDmaMapJob, type Cell, type Job } from './types.js';
 
-export interface RepetitionRef {
-  readonly kind: 'timing' | 'traced';
+export type RepKind = 'timing' | 'traced';
+
+/** One repetition of a cell: timing repetitions run untraced, traced ones under bpftrace. */
+export interface RepRef {
+  readonly kind: RepKind;
+  /** 1-based. */
   readonly index: number;
 }
 
@@ -32,7 +36,7 @@ type Tracing = Pick<TracingSpec, 'scripts' | 'in_timing_repetitions'>;
  * 0.63 IOTLB flushes per I/O where one script alone counted 0.99. Timing
  * repetitions that a scenario explicitly traces get every script.
  */
-export function tracedScripts(tracing: Tracing, rep: RepetitionRef): readonly string[] {
+export function tracedScripts(tracing: Tracing, rep: RepRef): readonly string[] {
   if (tracing.scripts.length === 0) return [];
   if (rep.kind === 'timing') return tracing.in_timing_repetitions ? tracing.scripts : [];
   return [tracing.scripts[(rep.index - 1) % tracing.scripts.length]!];
@@ -52,7 +56,7 @@ export function tracedRepetitionsOf(cell: Pick<Cell, 'job'>, traced: number): nu
   return isDmaMapJob(cell.job) ? 0 : traced;
 }
 
-export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepetitionRef, tracing: Tracing): RepetitionShape<J> {
+export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepRef, tracing: Tracing): RepetitionShape<J> {
   const j: Job = cell.job;
   if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, fioSeconds: j.runtime };
   const scripts = tracedScripts(tracing, rep);
@@ -63,7 +67,7 @@ export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { reado
 }
 
 /** The repetitions a cell has (timing, then traced). */
-export function repetitionsOf(cell: Cell, reps: { readonly timing: number; readonly traced: number }): RepetitionRef[] {
+export function repetitionsOf(cell: Cell, reps: { readonly timing: number; readonly traced: number }): RepRef[] {
   return [
     ...Array.from({ length: reps.timing }, (_, i) => ({ kind: 'timing' as const, index: i + 1 })),
     ...Array.from({ length: tracedRepetitionsOf(cell, reps.traced) }, (_, i) => ({ kind: 'traced' as const, index: i + 1 })),

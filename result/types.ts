@@ -7,14 +7,9 @@ import type { SubsystemId } from '../core/subsystems.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
 import type { Cell } from '../cell/types.js';
 
-export type RepKind = 'timing' | 'traced';
-
-/** One repetition of a cell: timing repetitions run untraced, traced ones under bpftrace. */
-export interface RepRef {
-  readonly kind: RepKind;
-  /** 1-based. */
-  readonly index: number;
-}
+// One repetition of a cell: its home is the matrix (cell/repetition.ts); results name it (repId).
+import type { RepKind, RepRef } from '../cell/repetition.js';
+export type { RepKind, RepRef };
 
 /** `timing-01`, `traced-02`: the repetition's directory name (sorts in order up to 99). */
 export function repId(rep: RepRef): string {
