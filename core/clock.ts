@@ -80,3 +80,14 @@ export const CLOCKS: Readonly<Record<VmClock, ClockDescription>> = {
 export function timebaseOf(clock: VmClock | undefined): Timebase {
   return clock ? CLOCKS[clock].timebase : 'wall';
 }
+
+/**
+ * How many guests of one hypervisor host boot side by side: one per host CPU where they are
+ * guests of this machine that all park when idle (icount runs a guest on one host thread and the
+ * lab parks it once booted), else one at a time (parallel TCG boots on a small host only slow each
+ * other down). `up` and the run loop's reboots between boots both follow it.
+ */
+export function bootsSideBySide(local: boolean, clocks: readonly VmClock[], cpus: number): number {
+  return local && clocks.every((c) => CLOCKS[c].parkWhenIdle) ? cpus : 1;
+}
+

@@ -14,7 +14,7 @@ import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { writeJsonAtomic } from '../core/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { availableParallelism } from 'node:os';
-import { CLOCKS } from '../core/clock.js';
+import { bootsSideBySide } from '../core/clock.js';
 import { createGuest, domainName, GUESTS_DIR, removeGuest, type BootRecord } from './guest.js';
 import { hypervisorSession, isLocalUri, place, type Hypervisor } from './hypervisor.js';
 import { remoteGuestDirs, removeRemoteGuestDir } from './remote-files.js';
@@ -67,13 +67,10 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const byHost = new Map<string, GuestSpec[]>();
   for (const g of guests) byHost.set(placement.get(g.name)!.uri, [...(byHost.get(placement.get(g.name)!.uri) ?? []), g]);
 
-  // One host boots its guests one after another (parallel TCG boots on a small host only
-  // slow each other down), except virtual-clock guests on this machine: icount runs a guest on
-  // one host thread and parks it once booted, so one boot per CPU goes in parallel. Different
-  // hosts boot in parallel.
+  // Hosts boot in parallel; within one, as many side by side as core/clock.ts bootsSideBySide says.
   await Promise.all(
     [...byHost].map(async ([uri, all]) => {
-      const parallel = isLocalUri(uri) && all.every((g) => CLOCKS[profiles.get(g.profile)!.clock].parkWhenIdle) ? availableParallelism() : 1;
+      const parallel = bootsSideBySide(isLocalUri(uri), all.map((g) => profiles.get(g.profile)!.clock), availableParallelism());
       const queue = [...all];
       await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, () => bootNext(uri, queue)));
     }),

@@ -15,11 +15,13 @@ import { availableParallelism } from 'node:os';
 import { bootsOfCell } from '../cell/expand.js';
 import { isFioJob, type Cell, type Plan } from '../cell/types.js';
 import { tracedRepetitionsOf } from '../cell/repetition.js';
+import { bootsSideBySide } from '../core/clock.js';
 import { DiskFullError, GuestDiedError, InterruptedError, ResumeScenarioChangedError, SshTimeoutError, UsageError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
 import { forEachLimit } from '../core/pool.js';
 import { sleep } from '../core/sleep.js';
-import { parkGuest, parksWhenIdle, rebootGuest, unparkGuest } from '../infra/guest.js';
+import { parkGuest, rebootGuest, unparkGuest } from '../infra/guest.js';
+import { isLocalUri } from '../infra/hypervisor.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { newRunId, RunStore, thisHost } from '../result/store.js';
 import { repId, type Check, type Failure, type RepOutcome, type RunManifest, type ShardRecord } from '../result/types.js';
@@ -328,8 +330,8 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
       .map((n) => targets.get(n))
       // A guest that failed in the last boot boots again too: a new boot may well work (one that never came up does not).
       .filter((t): t is InventoryTarget => Boolean(t?.vm));
-    // As `up` boots them: one per host CPU where they are local guests that park (one host thread each), else one at a time.
-    const side = next.every((t) => t.vm!.hypervisor_uri.startsWith('qemu:///') && parksWhenIdle(t)) ? availableParallelism() : 1;
+    // As `up` boots them (core/clock.ts bootsSideBySide).
+    const side = bootsSideBySide(next.every((t) => isLocalUri(t.vm!.hypervisor_uri)), next.map((t) => t.vm!.clock), availableParallelism());
     await forEachLimit(next, side, async (t) => {
       state(t)(`rebooting for boot ${boot}`);
       const st = states.get(t.name);
