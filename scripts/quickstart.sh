@@ -10,5 +10,5 @@ scripts/setup.sh
 scripts/start-libvirtd.sh
 status=0
 node bin/iommu-lab.js sweep scenarios/quick.yaml --results results "$@" || status=$?
-echo "quickstart: $(( $(date +%s) - start )) s wall time; report: results/latest/quick/report.html" >&2
+echo "quickstart: $(( $(date +%s) - start )) s wall time; report: results/latest/quick/report.html (as text: results/latest/quick/summary.txt)" >&2
 exit "$status"

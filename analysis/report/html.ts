@@ -191,8 +191,8 @@ const CLIENT = String.raw`
       if (withCounts.length) {
         var exact = countNames.some(function (n) { return n.indexOf('calls_') === 0 && withCounts.some(function (c) { return c.metrics[n]; }); });
         chart(mk(host), {
-          title: { text: 'events per I/O (' + (exact ? 'exact, QEMU plugin' : 'traced') + ') · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 70, bottom: withCounts.length > 4 ? 90 : 50 },
-          tooltip: { trigger: 'axis' }, legend: { top: 24, textStyle: { fontSize: 10 } },
+          title: { text: 'events per I/O (' + (exact ? 'exact, QEMU plugin' : 'traced') + ') · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 84, bottom: withCounts.length > 4 ? 90 : 50 },
+          tooltip: { trigger: 'axis' }, legend: { top: 28, textStyle: { fontSize: 10 } },
           xAxis: categories(withCounts.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: 'events per I/O' },
           series: countNames.filter(function (n) { return withCounts.some(function (c) { return c.metrics[n]; }); }).map(function (n) {
             return { type: 'bar', name: metric(n).title, data: withCounts.map(function (c) { return c.metrics[n] ? c.metrics[n].median : null; }) };

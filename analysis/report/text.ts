@@ -148,6 +148,8 @@ export function renderText(r: Report): string {
     out.push('', ...groupTable(r, g, reference));
   }
   out.push('');
+  const noInterval = r.reference.set.comparisons.some((c) => c.metricKind === 'timing' && !(Number.isFinite(c.lower) && Number.isFinite(c.upper)));
+  if (noInterval) out.push(...wrap('(no CI): no interval for that timing here, the sides ran in different boots and nothing yet tells how much boots differ (boots: 2 in the VM profile, or the scenario\'s history, gives one). Exact counts need none.'));
   if (r.cells.some((c) => c.timebase === 'virtual')) out.push(...wrap('Timings marked (virtual) are guest virtual time: the guest\'s own work per I/O, not device latency (docs/timing.md).'));
   if (r.cells.some((c) => Object.keys(c.metrics).some((m) => m.startsWith('insn_') || m.startsWith('calls_')))) out.push(...wrap('Counts per I/O: exact, from the lab\'s QEMU plugin (docs/profiler.md).'));
   if (r.failures.length) {

@@ -30,7 +30,8 @@ function bars(cells: readonly CellWork[]): string {
     let x = label;
     const y = 8 + i * rowH;
     const segs = SHOWN.map((s) => {
-      const w = ((W - label - 90) * c.perIo[s.id]) / max;
+      // Room after the longest bar for its total and IOMMU-path figure.
+      const w = ((W - label - 170) * c.perIo[s.id]) / max;
       const r = w > 0 ? `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${COLOURS[s.id]}"><title>${h(s.title)}: ${n2(c.perIo[s.id])} instructions per I/O</title></rect>` : '';
       x += w;
       return r;

@@ -49,6 +49,7 @@ export const sweepCommand: CommandSpec = {
         if (r.shard) io.out(`shard:   ${r.dir} (merge the shards: iommu-lab merge RUN…)`);
         if (r.report) {
           io.out(`summary: ${r.report.markdown}`);
+          io.out(`text:    ${r.report.text}`);
           io.out(`junit:   ${r.report.junit}`);
           io.out(`report:  ${r.report.html}`);
         }

@@ -6,12 +6,13 @@
  * regression on the page.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticRun } from '../../../analysis/synthetic.js';
+import { labPath } from '../../../core/paths.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
 import { runCli } from '../../helpers/run-cli.js';
 import { writeIn } from '../../helpers/tmp.js';
@@ -125,6 +126,38 @@ describe('the HTML report in headless Chromium', () => {
     const trendTitles = await page.evaluate("echarts.getInstanceByDom(document.querySelector('#trends .chart')).getOption().title[0].text");
     expect(trendTitles).toBe('IOPS · rr.qd64__intel-strict__t__nvme0');
     if (process.env['REPORT_SCREENSHOT']) await page.screenshot({ path: process.env['REPORT_SCREENSHOT'], fullPage: true });
+    await page.close();
+  });
+
+  it('draws a stored real quick run: every configuration named, the plugin\'s work, a latency CDF per configuration, the headline with its exit code', async () => {
+    // A copy: the report is written into the run directory.
+    const run = join(dir, 'stored', '2026-12-07T06-27-50Z-quick-7623');
+    await cp(labPath('test/fixtures/runs/2026-12-07T06-27-50Z-quick-7623'), run, { recursive: true });
+    const r = await runCli('report', run, '--baseline', 'none');
+    expect(r.code, r.stderr).toBe(0);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(`file://${join(run, 'report', 'report.html')}`);
+    await page.waitForSelector('body[data-charts]');
+    expect(errors).toEqual([]);
+    const configs = ['intel-passthrough', 'intel-lazy', 'intel-strict', 'virtio-lazy'];
+    // The IOPS and events charts: every bar named, in rank order.
+    const cost = page.locator('#cost .chart');
+    expect(await cost.count()).toBe(2);
+    for (let i = 0; i < 2; i++) expect((await cost.nth(i).locator('svg text').allTextContents()).filter((t) => configs.includes(t))).toEqual(configs);
+    // Where the work goes (server-side SVG): each configuration's bar labelled.
+    const work = (await page.locator('section').first().textContent()) ?? '';
+    for (const c of configs) expect(work).toContain(c);
+    // Completion latency: the CDF and the tail, a line per configuration.
+    const latency = page.locator('#latency .chart');
+    expect(await latency.count()).toBe(2);
+    for (let i = 0; i < 2; i++) {
+      const texts = await latency.nth(i).locator('svg text').allTextContents();
+      for (const c of configs) expect(texts).toContain(c);
+    }
+    expect(await page.locator('.banner').textContent()).toBe('No regression; 12 comparisons inconclusive (exit 0)');
     await page.close();
   });
 });

@@ -52,7 +52,7 @@ describe('iommu-lab sweep on a static host', () => {
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('8 passed, 0 failed of 8 repetitions');
     expect(r.stdout).toMatch(/report: {2}.*report\.html/);
-    for (const f of ['summary.md', 'junit.xml', 'report.html', 'report.json']) expect(existsSync(join(results, 'latest', 'local', f)), f).toBe(true);
+    for (const f of ['summary.md', 'summary.txt', 'junit.xml', 'report.html', 'report.json']) expect(existsSync(join(results, 'latest', 'local', f)), f).toBe(true);
     expect(await readFile(join(results, 'latest', 'local', 'junit.xml'), 'utf8')).toContain('<testsuites name="iommu-lab"');
     expect(existsSync(join(results, '.sweep.lock'))).toBe(false);
     expect(existsSync(join(results, '.sweep-local.json'))).toBe(false);

@@ -53,6 +53,28 @@ async function report(o: { reference?: string; failures?: boolean } = {}) {
   return { r, raw, text: raw.replace(/\\\n/g, '').replaceAll(runDir, '<RUN>').replaceAll(dir, '<DIR>') };
 }
 
+/** A real quick sweep (this machine, 2026-12-07: tcg clock, the plugin, one boot, two repetitions a configuration; profile.tsv cut to its first 200 functions). */
+const STORED_RUN = labPath('test/fixtures/runs/2026-12-07T06-27-50Z-quick-7623');
+
+describe('the plain-text report of a stored real run', () => {
+  it('fits in 72 columns and gives the exact counts beside the timings, as golden', async () => {
+    const run = await loadRun(STORED_RUN);
+    expect(run.problems).toEqual([]);
+    const r = buildReport(run, { latency: await loadLatency(run) });
+    const raw = renderText(r);
+    for (const l of raw.trimEnd().split('\n')) expect(l.length, l).toBeLessThanOrEqual(TEXT_WIDTH);
+    expect(raw).toContain('kernel 6.12.95+deb12-amd64; QEMU 10.0.2; tcg clock');
+    // The plugin's counts: IOMMU-path instructions and synchronous invalidations per I/O.
+    expect(raw).toMatch(/^intel-passthrough +\d+ IO\/s +reference +131\.0 +0$/m);
+    expect(raw).toMatch(/^intel-strict +-\d+\.\d% \(no CI\) +inconclusive +2273 +1\.000$/m);
+    expect(raw).toMatch(/^\(no CI\): no interval for that timing here/m);
+    const text = raw.replace(/\\\n/g, '').replaceAll(STORED_RUN, '<RUN>');
+    const golden = labPath('test/fixtures/report/quick-text.txt');
+    if (process.env['UPDATE_GOLDEN'] || !existsSync(golden)) writeFileSync(golden, text);
+    expect(text).toBe(readFileSync(golden, 'utf8'));
+  });
+});
+
 describe('the plain-text report', () => {
   it('fits in 72 columns, with a table per workload relative to the untranslated configuration', async () => {
     const { r, raw, text } = await report();
