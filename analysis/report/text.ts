@@ -80,7 +80,8 @@ const lpad = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s.padStar
 function change(c: Comparison): string {
   const pct = (r: number) => `${r >= 1 ? '+' : '-'}${Math.abs((r - 1) * 100).toFixed(1)}`;
   if (!Number.isFinite(c.ratio)) return 'n/a';
-  if (Number.isFinite(c.lower) && Number.isFinite(c.upper)) return `${pct(c.ratio)}% [${pct(c.lower)},${pct(c.upper)}]`;
+  // An exact test with few repetitions may not reach 95 %: starred, and said below the tables.
+  if (Number.isFinite(c.lower) && Number.isFinite(c.upper)) return `${pct(c.ratio)}% [${pct(c.lower)},${pct(c.upper)}]${c.confidence < 0.949 ? '*' : ''}`;
   return `${pct(c.ratio)}% (no CI)`;
 }
 
@@ -149,6 +150,7 @@ export function renderText(r: Report): string {
   }
   out.push('');
   const noInterval = r.reference.set.comparisons.some((c) => c.metricKind === 'timing' && !(Number.isFinite(c.lower) && Number.isFinite(c.upper)));
+  if (r.reference.set.comparisons.some((c) => c.metricKind === 'timing' && Number.isFinite(c.lower) && c.confidence < 0.949)) out.push(...wrap('*: an interval at the confidence its test can reach with these repetitions, below 95 % (the HTML report gives it).'));
   if (noInterval) out.push(...wrap('(no CI): no interval for that timing here, the sides ran in different boots and nothing yet tells how much boots differ (boots: 2 in the VM profile, or the scenario\'s history, gives one). Exact counts need none.'));
   if (r.cells.some((c) => c.timebase === 'virtual')) out.push(...wrap('Timings marked (virtual) are guest virtual time: the guest\'s own work per I/O, not device latency (docs/timing.md).'));
   if (r.cells.some((c) => Object.keys(c.metrics).some((m) => m.startsWith('insn_') || m.startsWith('calls_')))) out.push(...wrap('Counts per I/O: exact, from the lab\'s QEMU plugin (docs/profiler.md).'));
