@@ -202,6 +202,16 @@ async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: 
 }
 
 /**
+ * Whether a guest must run under TCG whatever the host offers: an instruction-count clock (QEMU
+ * refuses -icount with hardware virtualization), a guest of this machine that loads the lab's QEMU
+ * plugin (it sees only TCG-translated code: under KVM the exact counts the profile asked for would
+ * be missing; `profiler: false` lets the guest use KVM), or a host whose KVM already refused QEMU.
+ */
+export function mustUseTcg(profile: Pick<VmProfile, 'clock' | 'profiler'>, remote: boolean, kvmBroken: boolean): boolean {
+  return kvmBroken || CLOCKS[profile.clock].tcgOnly || (!remote && profile.profiler !== false);
+}
+
+/**
  * The lab's QEMU plugin for a guest, or why it has none: TCG guests of this
  * machine get it unless the profile says profiler: false. Under an
  * instruction-count clock with two or more vCPUs QEMU 10.0 aborts the boot
@@ -351,8 +361,7 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   const domain = domainName(req.guest);
   await virsh.remove(domain);
   if (!remote) await exposeImage(req.image);
-  // An instruction-count clock is TCG's alone: QEMU refuses -icount with hardware virtualization.
-  let virtType = brokenKvm.has(req.uri) || CLOCKS[req.profile.clock].tcgOnly ? 'qemu' : await virsh.virtType();
+  let virtType = mustUseTcg(req.profile, Boolean(remote), brokenKvm.has(req.uri)) ? 'qemu' : await virsh.virtType();
   let kvmFallback: string | undefined = brokenKvm.get(req.uri);
   const listening = remote ? await remoteListeningPorts(remote) : undefined;
   const isFree = listening ? (p: number) => !listening.has(p) : portIsFree;

@@ -137,7 +137,7 @@ const vmProfile: Schema = {
     ),
     boots: { type: 'integer', minimum: 1, maximum: 20, default: 1, description: "Boots of each guest per run: the timing repetitions are split over them (the guest is rebooted in between), so comparisons know how much two boots differ (docs/statistics.md). With 1 boot a comparison across runs or configurations needs the scenario's history for that." },
     clock: { enum: [...VM_CLOCKS], default: 'tcg', description: "tcg: wall-clock guest time (noisy under emulation); virtual: a fixed instruction-count clock with instant test disks, so timings count the guest's own work and repeat (reports label them virtual time; see docs/timing.md); icount: instruction-counted time re-tuned to the host (shift=auto), kept for comparison." },
-    profiler: { type: 'boolean', default: true, description: "Load the lab's QEMU plugin into the guest's emulator (TCG only): it counts, per guest kernel function, the instructions and calls of each repetition's workload, outside the guest (docs/profiler.md). Exact counts from every repetition, at no cost in guest time. false: bpftrace alone." },
+    profiler: { type: 'boolean', default: true, description: "Load the lab's QEMU plugin into the guest's emulator (TCG only): it counts, per guest kernel function, the instructions and calls of each repetition's workload, outside the guest (docs/profiler.md). Exact counts from every repetition, at no cost in guest time; the guest runs under TCG even where the host offers KVM (the plugin sees only TCG-translated code). false: bpftrace alone, and KVM where there is one." },
     disks: {
       type: 'array',
       minItems: 1,
