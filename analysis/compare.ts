@@ -516,64 +516,56 @@ export function modePairs(cells: readonly Cell[]): [Cell, Cell][] {
 
 /** Configurations against each other within one run. */
 export function compareModes(run: LoadedRun, o: CompareOptions = {}): ComparisonSet {
+  return compareConfigPairs(run, o, modePairs);
+}
+
+/**
+ * The configuration a group's rows are relative to: `named` where the group has it, else the
+ * group's first in rank order (no IOMMU, or passthrough: the untranslated one).
+ */
+export function referenceOf(cells: readonly Cell[], named?: string): Cell {
+  const ranked = [...cells].sort((a, b) => configOrder(a.iommu) - configOrder(b.iommu));
+  return ranked.find((c) => configName(c.iommu) === named) ?? ranked[0]!;
+}
+
+/**
+ * Every configuration of a group against its reference (referenceOf), for tables relative to it
+ * (the text report): the same comparison as compareModes, over other pairs.
+ */
+export function compareToReference(run: LoadedRun, o: CompareOptions & { readonly reference?: string } = {}): ComparisonSet {
+  return compareConfigPairs(run, o, (cells) => {
+    const ref = referenceOf(cells, o.reference);
+    return cells.filter((c) => c !== ref).sort((a, b) => configOrder(a.iommu) - configOrder(b.iommu)).map((c) => [ref, c] as [Cell, Cell]);
+  });
+}
+
+/** The cells of a run by comparison group (siblingKey: everything but the IOMMU configuration). */
+export function siblingGroups(run: LoadedRun): Map<string, Cell[]> {
+  const groups = new Map<string, Cell[]>();
+  for (const c of run.cells.values()) groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
+  return groups;
+}
+
+/** Pairs of configurations within each group of one run ([reference, candidate]), every metric of each. */
+function compareConfigPairs(run: LoadedRun, o: CompareOptions, pairsOf: (cells: readonly Cell[]) => [Cell, Cell][]): ComparisonSet {
   const t = run.scenario.thresholds;
   const history = (o.history ?? []).filter((r) => r.manifest.created <= run.manifest.created);
   if (!history.some((r) => r.dir === run.dir)) history.push(run);
   history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
   const noiseFor = memoNoise((d, tb) => bootNoiseOf(d.name, tb, [run], history));
-  const groups = new Map<string, Cell[]>();
-  for (const c of run.cells.values()) groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
   const pending: Pending[] = [];
   const leftOut: { cell: string; metric?: string; reason: string }[] = [];
-  for (const [group, cells] of groups) {
-    for (const [a, b] of modePairs(cells)) {
+  for (const [group, cells] of siblingGroups(run)) {
+    for (const [a, b] of pairsOf(cells)) {
+      const label = `${configName(b.iommu)} vs ${configName(a.iommu)}`;
       for (const d of metricsOf(run, a)) {
-        const r = comparePair({ run, cell: a }, { run, cell: b }, d, t, { kind: 'modes', label: `${configName(b.iommu)} vs ${configName(a.iommu)}`, group }, noiseFor);
-        if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${configName(b.iommu)} vs ${configName(a.iommu)}: ${r}` });
+        const r = comparePair({ run, cell: a }, { run, cell: b }, d, t, { kind: 'modes', label, group }, noiseFor);
+        if (typeof r === 'string') leftOut.push({ cell: b.id, metric: d.name, reason: `${label}: ${r}` });
         else pending.push(r);
       }
     }
   }
   return judgeAll(pending, leftOut, t);
-}
-
-/** Every configuration against one reference, for tables relative to it (the text report). */
-export interface ReferenceSet extends ComparisonSet {
-  /** Comparison group → the configuration its rows are relative to. */
-  readonly references: ReadonlyMap<string, string>;
-}
-
-/**
- * Every configuration of a group against one reference configuration: `reference` where the group
- * has it, else the group's first in rank order (no IOMMU, or passthrough: the untranslated one).
- * The same comparison as compareModes, over other pairs.
- */
-export function compareToReference(run: LoadedRun, o: CompareOptions & { readonly reference?: string } = {}): ReferenceSet {
-  const t = run.scenario.thresholds;
-  const history = (o.history ?? []).filter((r) => r.manifest.created <= run.manifest.created);
-  if (!history.some((r) => r.dir === run.dir)) history.push(run);
-  history.sort((a, b) => a.manifest.created.localeCompare(b.manifest.created));
-  const noiseFor = memoNoise((d, tb) => bootNoiseOf(d.name, tb, [run], history));
-  const groups = new Map<string, Cell[]>();
-  for (const c of run.cells.values()) groups.set(siblingKey(c), [...(groups.get(siblingKey(c)) ?? []), c]);
-  const pending: Pending[] = [];
-  const leftOut: { cell: string; metric?: string; reason: string }[] = [];
-  const references = new Map<string, string>();
-  for (const [group, cells] of groups) {
-    const ranked = [...cells].sort((a, b) => configOrder(a.iommu) - configOrder(b.iommu));
-    const ref = ranked.find((c) => configName(c.iommu) === o.reference) ?? ranked[0]!;
-    references.set(group, configName(ref.iommu));
-    for (const c of ranked) {
-      if (c === ref) continue;
-      for (const d of metricsOf(run, ref)) {
-        const label = `${configName(c.iommu)} vs ${configName(ref.iommu)}`;
-        const r = comparePair({ run, cell: ref }, { run, cell: c }, d, t, { kind: 'modes', label, group }, noiseFor);
-        if (typeof r === 'string') leftOut.push({ cell: c.id, metric: d.name, reason: `${label}: ${r}` });
-        else pending.push(r);
-      }
-    }
-  }
-  return { ...judgeAll(pending, leftOut, t), references };
 }
 
 /**

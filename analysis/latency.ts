@@ -20,7 +20,9 @@ export type Histogram = readonly (readonly [number, number])[];
 
 /** The quantiles a report names, as fractions. */
 export const LATENCY_QUANTILES = [0.5, 0.9, 0.99, 0.999] as const;
+/** The key a quantile is stored under (`p999`), and how reports write it (`p99.9`). */
 export const quantileName = (q: number) => `p${String(q * 100).replace('.', '')}`;
+export const quantileLabel = (q: number) => `p${q * 100}`;
 
 /** fio json+ text → every job's read, write and trim completion histograms added together; undefined without bins. */
 export function histogramOfFio(text: string): Histogram | undefined {

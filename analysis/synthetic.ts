@@ -12,7 +12,7 @@ import { gaussian, prng } from '../core/random.js';
 
 export { gaussian } from '../core/random.js';
 import { RunStore, thisHost } from '../result/store.js';
-import type { RunManifest } from '../result/types.js';
+import { filesIndex, type RunManifest } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
 
 /** A lognormal value with mean `mean` and coefficient of variation `cv` (e.g. 0.02). */
@@ -80,7 +80,7 @@ export async function writeSyntheticRun(o: SyntheticRunOptions): Promise<string>
         // Traced repetitions as the runner records them: every announced probe attached, no event missed.
         ...(kind === 'traced' ? { tracing: Object.fromEntries(o.scenario.scenario.tracing.scripts.map((s) => [s, { probes: [], skipped: [], complete: { probes_announced: 1, probes_in_kernel: 1, recursion_misses: 0 } }])) } : {}),
         provenance: { target: cell.target.name, boot_id: `${id}/${cell.target.name}/${boot}`, target_kind: cell.target.kind, scenario_sha256: o.scenario.sha256, seed: o.seed, order: order++, lab_version: 'synthetic', host: thisHost() },
-        files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\.[a-z]+$/, ''), f])),
+        files: filesIndex(Object.keys(files)),
       }, files);
     };
     for (let i = 1; i <= reps; i++) {

@@ -212,16 +212,16 @@ export function mustUseTcg(profile: Pick<VmProfile, 'clock' | 'profiler'>, remot
 }
 
 /**
- * The lab's QEMU plugin for a guest, or why it has none: TCG guests of this
- * machine get it unless the profile says profiler: false. Under an
+ * The lab's QEMU plugin for a guest, or why it has none: guests of this
+ * machine get it (and so run under TCG) unless the profile says profiler: false. Under an
  * instruction-count clock with two or more vCPUs QEMU 10.0 aborts the boot
  * when a plugin's inline per-vCPU counters are loaded ("Bad icount read",
  * docs/profiler.md): there the plugin counts with a callback per block.
  */
-async function profilerFor(req: GuestRequest, virtType: 'kvm' | 'qemu', remote: boolean, dir: string): Promise<{ inventory?: InventoryProfiler; load?: ProfilerLoad }> {
+async function profilerFor(req: GuestRequest, remote: boolean, dir: string): Promise<{ inventory?: InventoryProfiler; load?: ProfilerLoad }> {
   if (req.profile.profiler === false) return {};
   const unavailable = (why: string) => ({ inventory: { state: 'unavailable' as const, why } });
-  if (virtType !== 'qemu') return unavailable('the guest runs under KVM: QEMU plugins see only TCG-translated code');
+  // A guest of this machine that loads it runs under TCG (mustUseTcg): only another host's guest may be under KVM.
   if (remote) return unavailable('the guest runs on another hypervisor host: the plugin is loaded only into guests of the machine that runs the lab');
   let build: ProfilerBuild;
   try {
@@ -372,9 +372,8 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   options.taken?.add(port);
   const k = await bootKernel(req);
   const dir = join(GUESTS_DIR, domain);
-  // Both follow the accelerator: a fall back from KVM to TCG below makes them again (the plugin loads under TCG only).
-  let profiler = await profilerFor(req, virtType, Boolean(remote), dir);
-  let target = guestTarget(req, port, k, versions, profiler.inventory);
+  const profiler = await profilerFor(req, Boolean(remote), dir);
+  const target = guestTarget(req, port, k, versions, profiler.inventory);
   // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest.
   const there = remote
     ? {
@@ -408,8 +407,6 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
         kvmFallback = e.detail.split('\n').find((l) => /kvm|MSR/i.test(l))?.trim() ?? 'KVM start failed';
         brokenKvm.set(req.uri, kvmFallback);
         virtType = 'qemu';
-        profiler = await profilerFor(req, virtType, Boolean(remote), dir);
-        target = guestTarget(req, port, k, versions, profiler.inventory);
         attempt--;
         continue;
       }

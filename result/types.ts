@@ -11,6 +11,11 @@ import type { Cell } from '../cell/types.js';
 import type { RepKind, RepRef } from '../cell/repetition.js';
 export type { RepKind, RepRef };
 
+/** result.json `files`: short name → file, for the files a repetition wrote (`fio.json` → `fio`). */
+export function filesIndex(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(names.map((f) => [f.replace(/\.[a-z]+$/, ''), f]));
+}
+
 /** `timing-01`, `traced-02`: the repetition's directory name (sorts in order up to 99). */
 export function repId(rep: RepRef): string {
   return `${rep.kind}-${String(rep.index).padStart(2, '0')}`;

@@ -6,7 +6,7 @@
  */
 import type { InventoryTarget } from '../inventory/types.js';
 import { thisHost, type RunStore } from '../result/store.js';
-import { repId, type Check, type Failure, type ProfileRecord, type RepOutcome, type RepResult, type TraceRecord } from '../result/types.js';
+import { filesIndex, repId, type Check, type Failure, type ProfileRecord, type RepOutcome, type RepResult, type TraceRecord } from '../result/types.js';
 import type { FailureKind } from '../core/errors.js';
 import type { Task } from './order.js';
 import type { TargetFacts } from './target.js';
@@ -60,7 +60,7 @@ export class Recorder {
         ...(extra.job ? { fio_job: extra.job } : {}),
         seed: this.context.seed, order: task.order, lab_version: this.context.labVersion, host: thisHost(),
       },
-      files: Object.fromEntries(Object.keys(files).map((f) => [f.replace(/\.[a-z]+$/, ''), f])),
+      files: filesIndex(Object.keys(files)),
       ...(extra.tracing ? { tracing: extra.tracing } : {}),
       ...(extra.checks?.length ? { checks: [...extra.checks] } : {}),
       ...(extra.profile ? { profile: extra.profile } : {}),

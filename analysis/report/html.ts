@@ -17,6 +17,7 @@ import type { Report } from './model.js';
 import { VIRTUAL_TIME_NOTE } from './markdown.js';
 import { workHtml } from './work.js';
 import { configColors } from './colors.js';
+import { LATENCY_QUANTILES, quantileLabel, quantileName } from '../latency.js';
 
 const require = createRequire(import.meta.url);
 let echartsSource: string | undefined;
@@ -35,12 +36,11 @@ function table(cs: readonly Comparison[]): string {
 
 /** Quantile by quantile, candidate against the reference configuration, with the spread of the boots where there are several. */
 function shiftTable(r: Report): string {
-  const names = ['p50', 'p90', 'p99', 'p999'];
-  const rows = r.latency.shifts.map((s) => `<tr><td><code>${h(s.group)}</code></td><td>${h(s.config)} vs ${h(s.reference)}</td>${names.map((k) => {
-    const x = s.ratios[k]!;
+  const rows = r.latency.shifts.map((s) => `<tr><td><code>${h(s.group)}</code></td><td>${h(s.config)} vs ${h(s.reference)}</td>${LATENCY_QUANTILES.map((q) => {
+    const x = s.ratios[quantileName(q)]!;
     return `<td>${h(fmtPct(x.ratio))}${x.min !== x.max ? ` <span class="muted">(boots ${h(fmtPct(x.min))} … ${h(fmtPct(x.max))})</span>` : ''}</td>`;
   }).join('')}</tr>`);
-  return `<table><thead><tr><th>group</th><th>configuration</th>${names.map((n) => `<th>${n === 'p999' ? 'p99.9' : n}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>group</th><th>configuration</th>${LATENCY_QUANTILES.map((q) => `<th>${quantileLabel(q)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 export function renderHtml(r: Report): string {

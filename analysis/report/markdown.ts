@@ -4,6 +4,7 @@ import { type Comparison } from '../compare.js';
 import { fmtEffect, fmtNum, fmtP, fmtPct } from '../format.js';
 import { newlyConfirmedWorse, type Report } from './model.js';
 import { workMarkdown } from './work.js';
+import { LATENCY_QUANTILES, quantileLabel, quantileName } from '../latency.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -53,8 +54,8 @@ export function renderMarkdown(r: Report): string {
   }
   if (r.latency.shifts.length) {
     // The completion-latency distribution against the reference, quantile by quantile (fio's json+ histograms).
-    out.push('### Completion latency against the reference', '', '| group | configuration | p50 | p90 | p99 | p99.9 |', '| --- | --- | --- | --- | --- | --- |');
-    for (const x of r.latency.shifts) out.push(`| \`${x.group}\` | ${x.config} vs ${x.reference} | ${['p50', 'p90', 'p99', 'p999'].map((k) => fmtPct(x.ratios[k]!.ratio)).join(' | ')} |`);
+    out.push('### Completion latency against the reference', '', `| group | configuration | ${LATENCY_QUANTILES.map(quantileLabel).join(' | ')} |`, `| --- | --- | ${LATENCY_QUANTILES.map(() => '---').join(' | ')} |`);
+    for (const x of r.latency.shifts) out.push(`| \`${x.group}\` | ${x.config} vs ${x.reference} | ${LATENCY_QUANTILES.map((q) => fmtPct(x.ratios[quantileName(q)]!.ratio)).join(' | ')} |`);
     out.push('');
   }
   if (r.kernelFindings.length) {

@@ -7,7 +7,7 @@ import { detectChanges, type ChangeReport, type Night } from '../changepoint.js'
 import { siblingKey } from '../../cell/expand.js';
 import { configName, configOrder } from '../../core/iommu.js';
 import { adviseModes, type Advice } from '../advice.js';
-import { compareKernels, compareModes, compareRuns, compareToReference, hasRegression, metricsOf, pairFindings, type ComparisonSet, type PairFinding } from '../compare.js';
+import { compareKernels, compareModes, compareRuns, compareToReference, hasRegression, metricsOf, pairFindings, referenceOf, siblingGroups, type ComparisonSet, type PairFinding } from '../compare.js';
 import { latencyShifts, type LatencyCell, type LatencyShift } from '../latency.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';
@@ -88,6 +88,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
   const modes = compareModes(run, { history });
   const kernels = compareKernels(run, { history });
   const reference = compareToReference(run, { history, ...(options.reference ? { reference: options.reference } : {}) });
+  const references = new Map([...siblingGroups(run)].map(([g, cs]) => [g, configName(referenceOf(cs, options.reference).iommu)]));
   const latencyCells = options.latency ?? [];
   const baselineSet = options.baseline ? compareRuns(options.baseline, run, { history }) : undefined;
   const metricDescs = metricsOf(run);
@@ -140,8 +141,8 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     findings: pairFindings(modes),
     kernels,
     kernelFindings: pairFindings(kernels),
-    reference: { ...(options.reference ? { named: options.reference } : {}), set: { comparisons: reference.comparisons, leftOut: reference.leftOut, thresholds: reference.thresholds }, byGroup: Object.fromEntries(reference.references) },
-    latency: { cells: latencyCells, shifts: latencyShifts(latencyCells, reference.references) },
+    reference: { ...(options.reference ? { named: options.reference } : {}), set: reference, byGroup: Object.fromEntries(references) },
+    latency: { cells: latencyCells, shifts: latencyShifts(latencyCells, references) },
     versions: versionsOf(run),
     reproduce: { sweep: `iommu-lab sweep ${run.manifest.scenario.file}`, ...(cells[0] ? { cell: `iommu-lab repro ${run.dir}/${cells[0].cell}` } : {}) },
     advice: adviseModes(modes, run.cells),

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSyntheticRun } from '../../../analysis/synthetic.js';
 import { labPath } from '../../../core/paths.js';
@@ -33,6 +33,17 @@ afterAll(async () => {
   await browser?.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A run's HTML report in a new page, once its charts are drawn, with the page's script and console errors. */
+async function openReport(runDir: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`file://${join(runDir, 'report', 'report.html')}`);
+  await page.waitForSelector('body[data-charts]');
+  return { page, errors };
+}
 
 const SCENARIO = `name: nightly-syn
 seed: 1
@@ -78,12 +89,7 @@ describe('the HTML report in headless Chromium', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout).toContain('REGRESSION rr.qd64__intel-strict__t__nvme0 iops');
 
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    await page.goto(`file://${join(last, 'report', 'report.html')}`);
-    await page.waitForSelector('body[data-charts]');
+    const { page, errors } = await openReport(last);
     expect(errors).toEqual([]);
     const charts = Number(await page.getAttribute('body', 'data-charts'));
     const svgs = await page.locator('.chart > div > svg').count();
@@ -135,12 +141,7 @@ describe('the HTML report in headless Chromium', () => {
     await cp(labPath('test/fixtures/runs/2026-12-07T06-27-50Z-quick-7623'), run, { recursive: true });
     const r = await runCli('report', run, '--baseline', 'none');
     expect(r.code, r.stderr).toBe(0);
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    await page.goto(`file://${join(run, 'report', 'report.html')}`);
-    await page.waitForSelector('body[data-charts]');
+    const { page, errors } = await openReport(run);
     expect(errors).toEqual([]);
     const configs = ['intel-passthrough', 'intel-lazy', 'intel-strict', 'virtio-lazy'];
     // The IOPS and events charts: every bar named, in rank order.
