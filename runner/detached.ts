@@ -11,6 +11,7 @@ import { labPath } from '../core/paths.js';
 import { GuestDiedError, InterruptedError, SshTimeoutError } from '../core/errors.js';
 import { isTransient, shellQuote, type ExecResult, type SshSession } from '../transport/ssh.js';
 import { GuestDiedOnConsole } from '../infra/isolation.js';
+import type { TargetLink } from './session.js';
 
 let scriptText: string | undefined;
 export const detachedScript = () => (scriptText ??= readFileSync(labPath('runner', 'detached.sh'), 'utf8'));
@@ -32,9 +33,8 @@ export interface DetachedOptions {
    * ended (local VM guests); without it the runner polls over SSH.
    */
   readonly waitForConsole?: (line: string, timeoutMs: number, signal?: AbortSignal) => Promise<unknown>;
-  /** The current session, and a way to get a new one when it dropped. */
-  readonly session: () => SshSession;
-  readonly reconnect: () => Promise<SshSession>;
+  /** The target's connection: its current session, made again when it dropped. */
+  readonly link: Pick<TargetLink, 'session' | 'reconnect'>;
   /** Called right after the workload started, and when it is over: the measurement window. */
   readonly onStarted?: () => void | Promise<void>;
   /** The plugin's window (runner/profile/): the marker on the target, and the test disks whose I/Os the window counts. */
@@ -54,10 +54,10 @@ export async function installDetached(session: SshSession, remoteDir: string): P
 /** Runs one command on the current session, reconnecting once when the connection had dropped. */
 async function execAgain(o: DetachedOptions, command: string, timeoutMs: number): Promise<ExecResult> {
   try {
-    return await o.session().exec(command, { timeoutMs, allowFailure: true });
+    return await o.link.session.exec(command, { timeoutMs, allowFailure: true });
   } catch (e) {
     if (!isTransient(e)) throw e;
-    return (await o.reconnect()).exec(command, { timeoutMs, allowFailure: true });
+    return (await o.link.reconnect()).exec(command, { timeoutMs, allowFailure: true });
   }
 }
 
@@ -66,7 +66,7 @@ export async function runDetached(o: DetachedOptions): Promise<DetachedResult> {
   const dir = `${o.remoteDir}/m-${o.name}-${token}`;
   const q = shellQuote;
   const useConsole = Boolean(o.waitForConsole);
-  await o.session().exec(
+  await o.link.session.exec(
     `mkdir -p ${q(dir)} && setsid sh ${q(`${o.remoteDir}/detached.sh`)} ${q(dir)} ${token} ${useConsole ? 1 : 0} ${o.window ? q(o.window.marker) : '-'} ${o.window?.disks.length ? q(o.window.disks.join(':')) : '-'} -- ${o.command.map(q).join(' ')} < /dev/null > /dev/null 2>&1 &`,
     { timeoutMs: 30_000 },
   );
@@ -88,15 +88,15 @@ export async function runDetached(o: DetachedOptions): Promise<DetachedResult> {
     }
   } catch (e) {
     if (e instanceof GuestDiedOnConsole) {
-      throw new GuestDiedError(`${o.session().target} died during ${o.name}: ${e.line}`, { fix: 'the serial console says why; the lab boots the guest again', detail: e.tail });
+      throw new GuestDiedError(`${o.link.session.target} died during ${o.name}: ${e.line}`, { fix: 'the serial console says why; the lab boots the guest again', detail: e.tail });
     }
     await kill();
-    if (o.signal?.aborted) throw new InterruptedError(`${o.session().target}: interrupted`);
-    throw new SshTimeoutError(`${o.session().target}: the detached ${o.name} did not finish within ${Math.round(o.timeoutMs / 1000)} s (${(e as Error).message})`, { fix: 'raise timeouts.cell_s in the scenario, or look at the target' });
+    if (o.signal?.aborted) throw new InterruptedError(`${o.link.session.target}: interrupted`);
+    throw new SshTimeoutError(`${o.link.session.target}: the detached ${o.name} did not finish within ${Math.round(o.timeoutMs / 1000)} s (${(e as Error).message})`, { fix: 'raise timeouts.cell_s in the scenario, or look at the target' });
   }
   if (o.signal?.aborted) {
     await kill();
-    throw new InterruptedError(`${o.session().target}: interrupted`);
+    throw new InterruptedError(`${o.link.session.target}: interrupted`);
   }
   // Everything the measurement wrote, in one command: under TCG each SSH command costs the guest a process start.
   const files = await collect(o, dir, token);

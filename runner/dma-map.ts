@@ -63,8 +63,8 @@ export async function measureDmaMap(ctx: RepetitionContext, job: DmaMapJob): Pro
   const script = `${st.remoteDir}/dma-map-benchmark.sh`;
   // Once per ready target: a boot (or a heal) prepares a new one, with an empty working directory.
   if (!installed.has(st)) {
-    await st.session.upload(remoteTool, await readFile(tool), '0755');
-    await st.session.upload(script, await readFile(labPath('runner', 'dma-map-benchmark.sh'), 'utf8'), '0755');
+    await st.link.session.upload(remoteTool, await readFile(tool), '0755');
+    await st.link.session.upload(script, await readFile(labPath('runner', 'dma-map-benchmark.sh'), 'utf8'), '0755');
     installed.add(st);
   }
   const command = ['sh', script, pci, task.cell.disk, remoteTool, ...dmaMapArgs(job)];

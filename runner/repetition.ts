@@ -74,7 +74,7 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   const base: RepExtra = { ...st.extra, job };
   const workload = detachedWorkload(ctx, ['fio', '--output-format=json+', jobPath], { timeoutMs, expectedMs: shape.fioSeconds * 1000, window: !shape.traced });
 
-  await st.session.upload(jobPath, job);
+  await st.link.session.upload(jobPath, job);
   let res: DetachedResult;
   let exact: Profiled | undefined;
   let traces: TraceRun[] = [];
@@ -83,7 +83,7 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   if (shape.traced) {
     const scripts = (await scriptsFor(st, ctx.scenario.tracing.scripts)).filter((x) => shape.scripts.includes(x.name));
     const runnable = scripts.filter((x) => x.prepared.probes.length > 0);
-    const out = await tracedUntilComplete(ctx, () => runTraced(st.session, st.remoteDir, runnable, workload, timeoutMs, signal), checks);
+    const out = await tracedUntilComplete(ctx, () => runTraced(st.link.session, st.remoteDir, runnable, workload, timeoutMs, signal), checks);
     res = out.fio;
     traces = out.traces;
     tracing = Object.fromEntries(scripts.map((x) => {

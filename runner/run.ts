@@ -11,36 +11,24 @@
  * nothing), and `resume` runs exactly the repetitions that have no passed result.
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { bootsOfCell } from '../cell/expand.js';
-import { isFioJob, type Cell, type Plan } from '../cell/types.js';
+import type { Cell, Plan } from '../cell/types.js';
 import { tracedRepetitionsOf } from '../cell/repetition.js';
-import { bootsSideBySide } from '../core/clock.js';
-import { DiskFullError, GuestDiedError, InterruptedError, ResumeScenarioChangedError, SshTimeoutError, UsageError } from '../core/errors.js';
+import { ResumeScenarioChangedError, UsageError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
-import { forEachLimit } from '../core/pool.js';
-import { sleep } from '../core/sleep.js';
-import { parkGuest, rebootGuest, unparkGuest } from '../infra/guest.js';
-import { isLocalUri } from '../infra/hypervisor.js';
 import type { Inventory, InventoryTarget } from '../inventory/types.js';
 import { newRunId, RunStore, thisHost } from '../result/store.js';
-import { repId, type Check, type Failure, type RepOutcome, type RunManifest, type ShardRecord } from '../result/types.js';
+import type { Failure, RepOutcome, RunManifest, ShardRecord } from '../result/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
-import { diagnose } from './diagnose.js';
-import { failureOf } from './failure.js';
-import { writesData } from './fio-job.js';
+import { GroupRun, type RunContext } from './group.js';
+import { HealBudget } from './heal.js';
 import { interleave, type Task } from './order.js';
 import { Recorder, type RecordedFailure } from './record.js';
-import { diskOf, HOST_LOAD_LIMIT_CPUS, measureRepetition } from './repetition.js';
-import { connectTarget } from './session.js';
-import { isTransient } from '../transport/ssh.js';
-import { prepareTarget, releaseTarget, type ReadyTarget, type TargetState } from './target.js';
+import { HOST_LOAD_LIMIT_CPUS } from './repetition.js';
 
+export { MAX_HEALS_PER_GUEST, MAX_HEALS_PER_RUN } from './heal.js';
+export { destructiveWriteRefusal } from './refusal.js';
 
-/** Times a guest that died during a repetition is booted again in one run (then its repetitions fail as guest-died). */
-export const MAX_HEALS_PER_GUEST = 2;
-/** Heals in one run over all guests: a host that kills every guest is not fought forever. */
-export const MAX_HEALS_PER_RUN = 6;
 
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;
 
@@ -110,16 +98,6 @@ export function bindTargets(plan: Plan, inventory: Inventory, unavailable: Reado
   return byName;
 }
 
-/** Writing to a raw device destroys its data; only an explicit opt-in allows it. */
-export function destructiveWriteRefusal(target: InventoryTarget, cell: Cell): Failure | undefined {
-  const disk = diskOf(target, cell);
-  if (!isFioJob(cell.job) || !writesData(cell.job.rw) || !disk.path.startsWith('/dev/') || disk.allow_destructive_writes) return undefined;
-  return {
-    kind: 'destructive-write-refused',
-    message: `${cell.job.rw} would write to the raw device ${disk.path} on ${target.name} and destroy its data; refused before connecting`,
-  };
-}
-
 /** The run's store: a new run, or the one to complete (made from the same scenario text). */
 async function openStore(o: RunOptions): Promise<RunStore> {
   const { loaded, plan, inventory } = o;
@@ -144,11 +122,26 @@ async function openStore(o: RunOptions): Promise<RunStore> {
   return RunStore.create(o.resultsRoot, manifest, loaded.text, inventory);
 }
 
-/** A repetition ended because its guest died: the group boots the guest again and retries it. */
-class HealNeeded extends Error {
-  constructor(override readonly cause: InstanceType<typeof GuestDiedError>) {
-    super(cause.message);
+/**
+ * The repetitions left to do, per concurrency group, in the interleaved order
+ * (runner/order.ts): on resume, a repetition with a passed result is never run
+ * again.
+ */
+async function pendingTasks(o: RunOptions, store: RunStore, targets: ReadonlyMap<string, InventoryTarget>): Promise<{ todo: Map<string, Task[]>; done: number }> {
+  const s = o.loaded.scenario;
+  const groupOf = (c: Cell) => { const t = targets.get(c.target.name); return t ? concurrencyGroup(t) : `unavailable:${c.target.name}`; };
+  const todo = new Map<string, Task[]>();
+  let done = 0;
+  for (const [group, tasks] of interleave(o.plan.cells, o.plan.repetitions, s.seed, groupOf, (c) => bootsOfCell(s, c))) {
+    const left: Task[] = [];
+    for (const t of tasks) {
+      const prior = await store.readRep(t.cell.id, t.rep);
+      if (prior?.outcome.state === 'passed') done++;
+      else left.push(t);
+    }
+    if (left.length) todo.set(group, left);
   }
+  return { todo, done };
 }
 
 export async function runPlan(options: RunOptions): Promise<RunSummary> {
@@ -156,264 +149,28 @@ export async function runPlan(options: RunOptions): Promise<RunSummary> {
   // The run stops on the caller's signal, or by itself when it cannot go on (the results disk is full).
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  let fatal: unknown;
   const emit = options.onEvent ?? (() => {});
   const unavailable = options.unavailable ?? new Map<string, Failure>();
   const targets = bindTargets(plan, inventory, unavailable);
-  const s = loaded.scenario;
   const store = await openStore(options);
   const run = store.id;
 
-  // What is already done (on resume): passed repetitions are never run again.
-  const order = interleave(plan.cells, plan.repetitions, s.seed, (c) => { const t = targets.get(c.target.name); return t ? concurrencyGroup(t) : `unavailable:${c.target.name}`; }, (c) => bootsOfCell(s, c));
-  const todo = new Map<string, Task[]>();
-  let doneCount = 0;
-  for (const [group, tasks] of order) {
-    const left: Task[] = [];
-    for (const t of tasks) {
-      const prior = await store.readRep(t.cell.id, t.rep);
-      if (prior?.outcome.state === 'passed') doneCount++;
-      else left.push(t);
-    }
-    if (left.length) todo.set(group, left);
-  }
+  const { todo, done } = await pendingTasks(options, store, targets);
   const todoCount = [...todo.values()].reduce((n, l) => n + l.length, 0);
   const perTarget: Record<string, number> = {};
   for (const tasks of todo.values()) for (const t of tasks) perTarget[t.cell.target.name] = (perTarget[t.cell.target.name] ?? 0) + 1;
-  emit({ type: 'run-start', run, dir: store.dir, todo: todoCount, done: doneCount, perTarget });
+  emit({ type: 'run-start', run, dir: store.dir, todo: todoCount, done, perTarget });
 
-  const recorder = new Recorder(store, { scenarioSha256: loaded.sha256, seed: s.seed, labVersion: LAB_VERSION }, todoCount, emit);
-  const retries = options.retries ?? 3;
-  const state = (target: InventoryTarget) => (text: string) => emit({ type: 'target-state', target: target.name, state: text });
-  const connect = (target: InventoryTarget) => connectTarget(target, {
-    ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
-    retries, retryBaseMs: options.retryBaseMs ?? 1000, ...(signal ? { signal } : {}),
-    onRetry: (n, of) => state(target)(`connect failed, retry ${n}/${of}`),
-  });
-  const prepare = (target: InventoryTarget) => prepareTarget(target, { run, store, connect: () => connect(target), onState: state(target), ...(options.sysfsRoot ? { sysfsRoot: options.sysfsRoot } : {}) });
-
-  /**
-   * One repetition, recorded: a lost connection is made again and the
-   * repetition retried (with backoff); a guest that died is handed to `heal`
-   * while heals are left; anything else is recorded as the failure it is.
-   */
-  const runRep = async (target: InventoryTarget, st: ReadyTarget, task: Task, notes: readonly Check[] = []): Promise<void> => {
-    const started = new Date();
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const m = await measureRepetition({
-          run, scenario: s, target, st, task, loadLimit: options.hostLoadLimitCpus ?? HOST_LOAD_LIMIT_CPUS,
-          ...(signal ? { signal } : {}), reconnect: () => connect(target), onState: state(target),
-        });
-        const checks = [...(m.extra.checks ?? []), ...(m.outcome.state === 'passed' ? notes : [])];
-        await recorder.record(target, task, m.outcome, started, { ...m.extra, checks });
-        return;
-      } catch (thrown) {
-        if (signal?.aborted || thrown instanceof InterruptedError) {
-          recorder.interrupted(target, task, failureOf(thrown instanceof InterruptedError ? thrown : new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`)));
-          return;
-        }
-        if (thrown instanceof DiskFullError) throw thrown;
-        // Named for what it is: a guest that died shows as many things (fio killed, SSH closed).
-        let e = await diagnose(target, thrown, `${task.cell.id} ${repId(task.rep)}`);
-        let lost = false;
-        if (isTransient(e) && attempt < retries) {
-          state(target)(`connection lost, reconnecting (${attempt + 1}/${retries})`);
-          st.session.close();
-          await sleep((options.retryBaseMs ?? 1000) * 2 ** attempt, signal);
-          try {
-            st.session = await connect(target);
-            continue;
-          } catch (again) {
-            // The guest may have died meanwhile; else the connection failure is the repetition's, and the boot's rest's.
-            e = await diagnose(target, again, `${task.cell.id} ${repId(task.rep)}`);
-            lost = true;
-          }
-        }
-        // A guest that died is booted again and the repetition tried again, a bounded number of times
-        // (heal); only then is the death recorded, so a repetition is never counted twice.
-        if (e instanceof GuestDiedError && healsLeft(target)) throw new HealNeeded(e);
-        await recorder.record(target, task, { state: 'failed', failure: failureOf(e) }, started, st.extra);
-        // Otherwise it fails the rest of this boot at once (the next boot boots it again).
-        if (e instanceof GuestDiedError || lost) throw e;
-        if (isTransient(e) || e instanceof SshTimeoutError) {
-          // The target may be wedged: the next repetition gets a fresh connection (or the boot's rest fails with why not).
-          st.session.close();
-          st.session = await connect(target);
-        }
-        return;
-      }
-    }
+  const recorder = new Recorder(store, { scenarioSha256: loaded.sha256, seed: loaded.scenario.seed, labVersion: LAB_VERSION }, todoCount, emit);
+  const ctx: RunContext = {
+    run, scenario: loaded.scenario, store, recorder, targets, unavailable, heals: new HealBudget(), signal,
+    connect: { retries: options.retries ?? 3, retryBaseMs: options.retryBaseMs ?? 1000, ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}) },
+    loadLimit: options.hostLoadLimitCpus ?? HOST_LOAD_LIMIT_CPUS,
+    ...(options.sysfsRoot ? { sysfsRoot: options.sysfsRoot } : {}),
+    say: (target, state) => emit({ type: 'target-state', target: target.name, state }),
   };
-
-  /** Heals per guest and per run: a guest that keeps dying is not booted forever, nor a run of many guests. */
-  const heals = new Map<string, number>();
-  const healsLeft = (target: InventoryTarget) => Boolean(target.vm) && (heals.get(target.name) ?? 0) < MAX_HEALS_PER_GUEST && [...heals.values()].reduce((a, b) => a + b, 0) < MAX_HEALS_PER_RUN;
-
-  /** Counts a heal, says so, and boots the dead guest again (same domain, disks and keys). */
-  const bootAgain = async (target: InventoryTarget, cause: InstanceType<typeof GuestDiedError>): Promise<void> => {
-    const n = (heals.get(target.name) ?? 0) + 1;
-    heals.set(target.name, n);
-    state(target)(`${cause.message.split('\n')[0]}; booting it again (${n}/${MAX_HEALS_PER_GUEST})`);
-    await rebootGuest(target, s.timeouts.boot_s * 1000);
-    await unparkGuest(target);
-  };
-
-  /**
-   * The guest died during a repetition: boot it again (same domain, disks and
-   * keys), connect and preflight afresh, and run the repetition again, for as
-   * long as the guest's and the run's heals last (a TCG guest that crashes at
-   * random can crash in the retry too: CI saw a kernel panic 12 s into the
-   * boot that healed a killed sshd). The result says that it was retried and
-   * why. A guest that does not come back, or dies with no heals left, fails
-   * the repetition as guest-died with the latest cause. Returns the guest's
-   * new state.
-   */
-  const heal = async (target: InventoryTarget, task: Task, first: InstanceType<typeof GuestDiedError>): Promise<TargetState> => {
-    const started = new Date();
-    const causes: string[] = [];
-    for (let cause = first; ;) {
-      causes.push(cause.message.split('\n')[0]!);
-      try {
-        await bootAgain(target, cause);
-      } catch (e) {
-        await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started);
-        return { kind: 'failed', failure: failureOf(e) };
-      }
-      const st = await prepare(target);
-      if (st.kind !== 'ready') {
-        await recorder.record(target, task, { state: 'failed', failure: failureOf(cause) }, started, st.extra ?? {});
-        return st;
-      }
-      state(target)(`${task.cell.id} ${repId(task.rep)} (again)`);
-      const detail = causes.length === 1
-        ? `the first attempt ended when the guest died (${causes[0]}); it was booted again and the repetition run anew`
-        : `${causes.length} attempts ended when the guest died (${causes.join('; ')}); it was booted again each time and the repetition run anew`;
-      try {
-        await runRep(target, st, task, [{ name: 'retried', ok: true, detail }]);
-        return st;
-      } catch (e) {
-        if (e instanceof DiskFullError) throw e;
-        // Died again with heals left (without, runRep recorded the failure itself and threw GuestDiedError).
-        if (e instanceof HealNeeded) {
-          cause = e.cause;
-          continue;
-        }
-        return { kind: 'failed', failure: failureOf(e), extra: st.extra };
-      }
-    }
-  };
-
-  /**
-   * Connect and preflight; a lab guest that cannot be reached because it died
-   * (between repetitions, or before the first) is booted again while heals are
-   * left, and its failure named guest-died when none are.
-   */
-  const prepareOrHeal = async (target: InventoryTarget): Promise<TargetState> => {
-    for (;;) {
-      const st = await prepare(target);
-      if (st.kind === 'ready' || !target.vm || signal.aborted) return st;
-      const died = await diagnose(target, new Error(st.failure.message), 'its preflight');
-      if (!(died instanceof GuestDiedError)) return st;
-      if (!healsLeft(target)) return { kind: 'failed', failure: failureOf(died), ...(st.extra ? { extra: st.extra } : {}) };
-      try {
-        await bootAgain(target, died);
-      } catch (e) {
-        return { kind: 'failed', failure: failureOf(e) };
-      }
-    }
-  };
-
-  /** Every guest with repetitions in the next boot boots again, side by side where they are local. */
-  const nextBoot = async (tasks: readonly Task[], states: Map<string, TargetState>, boot: number) => {
-    const next = [...new Set(tasks.filter((t) => t.boot === boot).map((t) => t.cell.target.name))]
-      .map((n) => targets.get(n))
-      // A guest that failed in the last boot boots again too: a new boot may well work (one that never came up does not).
-      .filter((t): t is InventoryTarget => Boolean(t?.vm));
-    // As `up` boots them (core/clock.ts bootsSideBySide).
-    const side = bootsSideBySide(next.every((t) => isLocalUri(t.vm!.hypervisor_uri)), next.map((t) => t.vm!.clock), availableParallelism());
-    await forEachLimit(next, side, async (t) => {
-      state(t)(`rebooting for boot ${boot}`);
-      const st = states.get(t.name);
-      states.delete(t.name);
-      try {
-        await unparkGuest(t);
-        if (st?.kind === 'ready') await releaseTarget(st);
-        await rebootGuest(t, s.timeouts.boot_s * 1000);
-      } catch (e) {
-        if (!signal?.aborted) states.set(t.name, { kind: 'failed', failure: failureOf(e) });
-      }
-    });
-  };
-
-  const runGroup = async (tasks: readonly Task[]) => {
-    const states = new Map<string, TargetState>();
-    /** The boot the group's guests are in (`boots:` in the VM profile; cell/expand.ts bootOfRep). Tasks are ordered by boot. */
-    let groupBoot: number | undefined;
-    try {
-      for (const [i, task] of tasks.entries()) {
-        if (signal?.aborted) return;
-        const missing = unavailable.get(task.cell.target.name);
-        if (missing) {
-          await recorder.record({ name: task.cell.target.name, kind: task.cell.target.kind }, task, { state: 'failed', failure: missing }, new Date());
-          continue;
-        }
-        const target = targets.get(task.cell.target.name)!;
-        if (groupBoot !== undefined && task.boot !== groupBoot) {
-          await nextBoot(tasks.slice(i), states, task.boot);
-          if (signal?.aborted) return;
-        }
-        groupBoot = task.boot;
-        // Refusals need no connection.
-        const refusal = destructiveWriteRefusal(target, task.cell);
-        if (refusal) {
-          await recorder.record(target, task, { state: 'failed', failure: refusal }, new Date());
-          continue;
-        }
-        let st = states.get(target.name);
-        if (st?.kind !== 'failed') await unparkGuest(target).catch(() => {}); // a guest that is gone shows as an SSH failure
-        try {
-          if (!st) {
-            st = await prepareOrHeal(target);
-            if (signal?.aborted) return;
-            states.set(target.name, st);
-          }
-          if (st.kind === 'failed') {
-            await recorder.record(target, task, { state: 'failed', failure: st.failure }, new Date(), st.extra ?? {});
-            continue;
-          }
-          state(target)(`${task.cell.id} ${repId(task.rep)}`);
-          try {
-            await runRep(target, st, task);
-          } catch (e) {
-            if (e instanceof DiskFullError) throw e;
-            if (signal?.aborted) return;
-            if (e instanceof HealNeeded) {
-              states.set(target.name, await heal(target, task, e.cause));
-              continue;
-            }
-            // Reconnecting failed, or the guest died with no heals left: the target is gone for the rest of this boot.
-            states.set(target.name, { kind: 'failed', failure: failureOf(e), extra: st.extra });
-          }
-        } finally {
-          // Parked between its repetitions: an idle virtual-clock guest would spin a host core.
-          await parkGuest(target).catch(() => {});
-        }
-      }
-    } finally {
-      for (const [name, st] of states) {
-        const target = targets.get(name)!;
-        if (st.kind === 'ready') {
-          await unparkGuest(target).catch(() => {});
-          await releaseTarget(st);
-          await parkGuest(target).catch(() => {});
-        }
-        state(target)('done');
-      }
-    }
-  };
-
-  await Promise.all([...todo.values()].map((tasks) => runGroup(tasks).catch((e: unknown) => {
+  let fatal: unknown;
+  await Promise.all([...todo.values()].map((tasks) => new GroupRun(ctx).run(tasks).catch((e: unknown) => {
     // Nothing more can be written: every group stops, the guests are left for the caller to take down.
     fatal ??= e;
     stop.abort();

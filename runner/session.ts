@@ -29,3 +29,37 @@ export async function connectTarget(target: InventoryTarget, policy: ConnectPoli
     }
   }
 }
+
+/**
+ * The one connection to a target in a run. Only the link connects, reconnects
+ * and closes, so every stage that holds it talks over the current session,
+ * including after a lost connection was made again.
+ */
+export class TargetLink {
+  #session: SshSession | undefined;
+
+  constructor(readonly target: InventoryTarget, private readonly policy: ConnectPolicy) {}
+
+  /** The current session; connect() must have succeeded. */
+  get session(): SshSession {
+    if (!this.#session) throw new Error(`${this.target.name}: not connected`);
+    return this.#session;
+  }
+
+  /** A new session (the old one, if any, closed first), with the policy's retries. */
+  async connect(): Promise<SshSession> {
+    this.close();
+    this.#session = await connectTarget(this.target, this.policy);
+    return this.#session;
+  }
+
+  /** After a lost connection: the same as connect, named for why. */
+  reconnect(): Promise<SshSession> {
+    return this.connect();
+  }
+
+  close(): void {
+    this.#session?.close();
+    this.#session = undefined;
+  }
+}

@@ -18,6 +18,7 @@ import { failureOf } from './failure.js';
 import { judgeIommu, runPreflight, type IommuVerdict, type PreflightFacts } from './preflight.js';
 import { GuestProfiler } from './profile/guest.js';
 import { shellQuote, type SshSession } from '../transport/ssh.js';
+import type { TargetLink } from './session.js';
 import { prepareScript, probeAvailability, scriptProbes, type PreparedScript } from './tracing.js';
 
 /** What the preflight found: kept in every result of the target (provenance). */
@@ -29,8 +30,8 @@ export interface TargetFacts {
 export type TargetState =
   | {
       readonly kind: 'ready';
-      /** Replaced when the connection is lost and made again. */
-      session: SshSession;
+      /** The target's connection: it alone reconnects when the connection is lost (runner/session.ts). */
+      readonly link: TargetLink;
       readonly remoteDir: string;
       readonly extra: TargetFacts;
       /** The scenario's bpftrace scripts, cut to the probes this target's kernel has (made at the first traced repetition). */
@@ -45,7 +46,7 @@ export type ReadyTarget = Extract<TargetState, { kind: 'ready' }>;
 export interface PrepareContext {
   readonly run: string;
   readonly store: RunStore;
-  readonly connect: () => Promise<SshSession>;
+  readonly link: TargetLink;
   readonly sysfsRoot?: string;
   readonly onState: (state: string) => void;
 }
@@ -55,12 +56,12 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
   ctx.onState('connecting');
   let session: SshSession;
   try {
-    session = await ctx.connect();
+    session = await ctx.link.connect();
   } catch (e) {
     return { kind: 'failed', failure: failureOf(e) };
   }
   const fail = (failure: Failure, extra: TargetFacts): TargetState => {
-    session.close();
+    ctx.link.close();
     return { kind: 'failed', failure, extra };
   };
   try {
@@ -84,9 +85,9 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
     const remoteDir = `/tmp/iommu-lab-${ctx.run}`;
     await session.exec(`mkdir -p ${shellQuote(remoteDir)}`, { timeoutMs: 30_000 });
     await installDetached(session, remoteDir);
-    return { kind: 'ready', session, remoteDir, extra, profiler: await profilerOf(target, session, remoteDir) };
+    return { kind: 'ready', link: ctx.link, remoteDir, extra, profiler: await profilerOf(target, session, remoteDir) };
   } catch (e) {
-    session.close();
+    ctx.link.close();
     // Nothing can be recorded any more: the run stops (runner/run.ts).
     if (e instanceof DiskFullError) throw e;
     // A command of the preflight that failed is a preflight failure; lost connections keep their kind.
@@ -116,13 +117,17 @@ async function profilerOf(target: InventoryTarget, session: SshSession, remoteDi
 export async function scriptsFor(st: ReadyTarget, names: readonly string[]): Promise<readonly { name: string; prepared: PreparedScript }[]> {
   if (st.scripts) return st.scripts;
   const texts = await Promise.all(names.map(async (name) => ({ name, text: await readFile(join(BPF_DIR, `${name}.bt`), 'utf8') })));
-  const available = await probeAvailability(st.session, texts.flatMap((t) => scriptProbes(t.text)));
+  const available = await probeAvailability(st.link.session, texts.flatMap((t) => scriptProbes(t.text)));
   st.scripts = texts.map((t) => ({ name: t.name, prepared: prepareScript(t.text, available, st.extra.facts.kernel) }));
   return st.scripts;
 }
 
 /** Ends a ready target's session and removes its remote files (the guest is running). */
 export async function releaseTarget(st: ReadyTarget): Promise<void> {
-  await st.session.exec(`rm -rf ${shellQuote(st.remoteDir)}`, { timeoutMs: 30_000, allowFailure: true }).catch(() => {});
-  st.session.close();
+  try {
+    await st.link.session.exec(`rm -rf ${shellQuote(st.remoteDir)}`, { timeoutMs: 30_000, allowFailure: true });
+  } catch {
+    // Not connected, or gone: nothing to remove.
+  }
+  st.link.close();
 }

@@ -69,8 +69,6 @@ export interface RepetitionContext {
   /** Other host load (CPUs) above which a virtual-time repetition is run again. */
   readonly loadLimit: number;
   readonly signal?: AbortSignal;
-  /** A new session when the workload's connection is lost (the workload keeps running detached). */
-  readonly reconnect: () => Promise<SshSession>;
   readonly onState: (state: string) => void;
 }
 
@@ -90,8 +88,7 @@ export function detachedWorkload(ctx: RepetitionContext, command: readonly strin
     timeoutMs: o.timeoutMs, expectedMs: o.expectedMs, ...(window ? { window } : {}),
     ...(signal ? { signal } : {}),
     ...(consoleLog ? { waitForConsole: (line: string, ms: number, sig?: AbortSignal) => waitForConsoleLine(consoleLog, line, { timeoutMs: ms, failOn: GUEST_DEATH, isAlive: () => guestAlive(target), ...(sig ? { signal: sig } : {}) }) } : {}),
-    session: () => st.session,
-    reconnect: async () => (st.session = await ctx.reconnect()),
+    link: st.link,
   });
 }
 

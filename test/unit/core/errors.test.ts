@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.js';
 import { BpftraceError, ERROR_REGISTRY, EXIT, FAILURE_KIND_NAMES, GuestDiedError, InvalidInputError, isLabError, LabError, SshConnectError, SshError, UsageError, YamlError } from '../../../core/errors.js';
 import { failureOf } from '../../../runner/failure.js';
-import { destructiveWriteRefusal } from '../../../runner/run.js';
+import { destructiveWriteRefusal } from '../../../runner/refusal.js';
 
 describe('the error registry', () => {
   it('has one class per code, named after it, with a meaning', () => {
