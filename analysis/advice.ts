@@ -11,7 +11,7 @@
 import type { Cell } from '../cell/types.js';
 import { configName, configOrder, MODES, translates, type IommuConfig } from '../core/iommu.js';
 import { describeMetric } from '../core/metrics.js';
-import { type Comparison, type ComparisonSet } from './compare.js';
+import { type Comparison, type ComparisonSet } from './compare/index.js';
 import { fmtNum, fmtPct } from './format.js';
 
 export interface ModeCost {
@@ -155,8 +155,9 @@ export function rankingText(a: Advice, m: ModeCost): string {
 
 function nextMeasurement(c: Comparison): string {
   if (c.noisy) return 'the timings are too noisy here: use clock: virtual (docs/timing.md), or a quieter host';
-  if (c.needsReps !== undefined) return `at least ${c.needsReps} traced repetitions a side`;
+  if (c.test === 'none' && c.needsReps !== undefined) return `at least ${c.needsReps} traced repetitions a side`;
   if (c.test === 'none') return 'boots: 2 (or more) in the VM profile, so that two configurations, which are two guests, can be compared across boots';
   if (c.test === 'mann-whitney-exact' || c.test === 'mann-whitney-asymptotic') return 'more repetitions (the exact U test needs at least 4 a side for p < 0.05)';
-  return c.mdePct !== undefined && Number.isFinite(c.mdePct) ? `more repetitions or boots: this noise detects only changes of ${c.mdePct.toFixed(1)} % or more` : 'more repetitions or boots';
+  const mde = c.test === 'boot-t' ? c.mdePct : undefined;
+  return mde !== undefined && Number.isFinite(mde) ? `more repetitions or boots: this noise detects only changes of ${mde.toFixed(1)} % or more` : 'more repetitions or boots';
 }

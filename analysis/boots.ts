@@ -26,6 +26,8 @@
  * Assumes the same number of repetitions per boot in the estimate and in the
  * comparison, as runs of one scenario have.
  */
+import type { Timebase } from '../core/clock.js';
+import { samples, timebaseOfCell, type LoadedRun } from './load.js';
 import { mean, median, variance } from './stats/describe.js';
 import { tIsf, tSf } from './stats/special.js';
 
@@ -156,4 +158,65 @@ export function bootTest(ref: readonly BootGroup[], cand: readonly BootGroup[], 
 export function sameBoots(ref: readonly BootGroup[], cand: readonly BootGroup[]): boolean {
   const r = new Set(ref.map((g) => g.boot));
   return cand.length === r.size && cand.every((g) => r.has(g.boot));
+}
+
+/** Values of one metric in one cell of one run, as boot groups on the log scale; undefined when a value is not positive. */
+function logGroups(run: LoadedRun, cellId: string, metric: string): BootGroup[] | undefined {
+  const x = samples(run, cellId, metric);
+  if (x.values.length === 0 || x.values.some((v) => !(v > 0))) return undefined;
+  return byBoot(x.values.map(Math.log), x.boots);
+}
+
+/**
+ * The boot-to-boot noise of one metric on one clock, pooled over cells: from
+ * replicate boots within runs and from the history of each cell (sources 1 and 2 above),
+ * never smaller than the repetitions alone imply. `history` is oldest first and
+ * must not contain a run whose difference is being tested against another.
+ */
+export function bootNoiseOf(metric: string, timebase: Timebase, runs: readonly LoadedRun[], history: readonly LoadedRun[]): BootNoise | undefined {
+  const replicate: BootGroup[][] = [];
+  const all: BootGroup[][] = [];
+  const series = new Map<string, number[]>();
+  const seen = new Set<string>();
+  for (const run of [...runs, ...history]) {
+    if (seen.has(run.dir)) continue;
+    seen.add(run.dir);
+    for (const c of run.cells.values()) {
+      if (timebaseOfCell(run, c) !== timebase) continue;
+      const g = logGroups(run, c.id, metric);
+      if (!g) continue;
+      all.push(g);
+      if (g.length >= 2) replicate.push(g);
+    }
+  }
+  for (const run of history) {
+    for (const c of run.cells.values()) {
+      if (timebaseOfCell(run, c) !== timebase) continue;
+      const g = logGroups(run, c.id, metric);
+      // One boot per run: the first, so every point of the series has one boot mean's variance.
+      if (g) series.set(c.id, [...(series.get(c.id) ?? []), bootMeans(g.slice(0, 1))[0]!]);
+    }
+  }
+  const rep = replicateBootNoise(replicate);
+  const hist = historyBootNoise([...series.values()].filter((s) => s.length >= 2));
+  let noise: BootNoise | undefined;
+  if (rep && hist) noise = { tau2: (rep.tau2 * rep.df + hist.tau2 * hist.df) / (rep.df + hist.df), df: rep.df + hist.df, source: 'replicate boots and history' };
+  else noise = rep ?? hist;
+  if (!noise) return undefined;
+  return { ...noise, tau2: Math.max(noise.tau2, withinFloor(all)) };
+}
+
+/** The boot-to-boot noise from the spread of every cell's difference between two runs (analysis/boots.ts, source 3). */
+export function acrossCellsOfRuns(base: LoadedRun, cand: LoadedRun, metric: string, tb: Timebase): BootNoise | undefined {
+  const diffs: number[] = [];
+  for (const [id, cell] of cand.cells) {
+    const baseCell = base.cells.get(id);
+    if (!baseCell || timebaseOfCell(cand, cell) !== tb || timebaseOfCell(base, baseCell) !== tb) continue;
+    const a = logGroups(base, id, metric);
+    const b = logGroups(cand, id, metric);
+    if (!a || !b || sameBoots(a, b)) continue;
+    // Scaled to one boot a side: Var(diff) = τ² (1/k₁ + 1/k₂).
+    diffs.push((mean(bootMeans(b)) - mean(bootMeans(a))) / Math.sqrt((1 / a.length + 1 / b.length) / 2));
+  }
+  return acrossCellNoise(diffs);
 }

@@ -5,7 +5,7 @@
  * IOMMU has the same sign, and a compatible magnitude, on the real one.
  */
 import { variantOf } from '../cell/expand.js';
-import { type Comparison, type ComparisonSet } from './compare.js';
+import { type Comparison, type ComparisonSet } from './compare/index.js';
 import { fmtPct } from './format.js';
 import type { LoadedRun } from './load.js';
 

@@ -13,7 +13,7 @@ import { configName, configOrder } from '../core/iommu.js';
 import { SUBSYSTEM_IDS, type SubsystemId } from '../core/subsystems.js';
 import { parseProfileTable, PROFILE_FILE } from '../result/profile-table.js';
 import { repId, type RepResult } from '../result/types.js';
-import { modePairs } from './compare.js';
+import { modePairs } from './compare/index.js';
 import type { LoadedRun } from './load.js';
 import { mean } from './stats/describe.js';
 

@@ -10,7 +10,7 @@
  * boot-to-boot offset (sd 0.3 %). Usage: npm run bench:analysis [-- --quick]
  */
 import { describeMetric } from '../core/metrics.js';
-import { compareSamples, judgeAll, type Pending } from '../analysis/compare.js';
+import { compareSamples, judgeAll, type Pending } from '../analysis/compare/index.js';
 import { acrossCellNoise, byBoot, replicateBootNoise, type BootNoise } from '../analysis/boots.js';
 import { hodgesLehmann, power } from '../analysis/stats/index.js';
 import { eDivisive } from './changepoint-score.js';

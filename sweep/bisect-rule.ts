@@ -18,7 +18,7 @@
  * the virtual clock and repetitions enough for the U test, and boots: 2 or more
  * when a step is compared across boots.
  */
-import type { Comparison } from '../analysis/compare.js';
+import type { Comparison } from '../analysis/compare/index.js';
 
 export type StepVerdict = 'good' | 'bad' | 'skip';
 

@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { compareCellAcross, type Comparison } from '../analysis/compare.js';
+import { compareCellAcross, type Comparison } from '../analysis/compare/index.js';
 import { fmtNum } from '../analysis/format.js';
 import { loadRun, samples, type LoadedRun } from '../analysis/load.js';
 import { expand } from '../cell/expand.js';

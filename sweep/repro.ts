@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { compareRuns, type ComparisonSet } from '../analysis/compare.js';
+import { compareRuns, type ComparisonSet } from '../analysis/compare/index.js';
 import { loadRun, type LoadedRun } from '../analysis/load.js';
 import { loadHistory } from '../analysis/history.js';
 import { expand } from '../cell/expand.js';

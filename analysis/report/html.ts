@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { rankingText } from '../advice.js';
-import { type Comparison } from '../compare.js';
+import { type Comparison } from '../compare/index.js';
 import { fmtEffect, fmtNum, fmtP, fmtPct } from '../format.js';
 import type { Report } from './model.js';
 import { VIRTUAL_TIME_NOTE } from './markdown.js';

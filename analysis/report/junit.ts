@@ -3,7 +3,7 @@
  * there is one, else per configuration comparison); a regression is a failure,
  * an inconclusive comparison is skipped with its reason, so CI shows both.
  */
-import type { Comparison } from '../compare.js';
+import type { Comparison } from '../compare/index.js';
 import type { Report } from './model.js';
 
 const x = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

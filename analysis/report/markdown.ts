@@ -1,6 +1,6 @@
 /** The Markdown summary: short enough for a CI comment, with every regression and what was left out. */
 import { rankingText } from '../advice.js';
-import { type Comparison } from '../compare.js';
+import { type Comparison } from '../compare/index.js';
 import { fmtEffect, fmtNum, fmtP, fmtPct } from '../format.js';
 import { newlyConfirmedWorse, type Report } from './model.js';
 import { workMarkdown } from './work.js';

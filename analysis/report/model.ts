@@ -7,7 +7,7 @@ import { detectChanges, type ChangeReport, type Night } from '../changepoint.js'
 import { siblingKey } from '../../cell/expand.js';
 import { configName, configOrder } from '../../core/iommu.js';
 import { adviseModes, type Advice } from '../advice.js';
-import { compareKernels, compareModes, compareRuns, compareToReference, hasRegression, metricsOf, pairFindings, referenceOf, siblingGroups, type ComparisonSet, type PairFinding } from '../compare.js';
+import { compareKernels, compareModes, compareRuns, compareToReference, hasRegression, metricsOf, pairFindings, referenceOf, siblingGroups, type ComparisonSet, type PairFinding } from '../compare/index.js';
 import { latencyShifts, type LatencyCell, type LatencyShift } from '../latency.js';
 import { emulatedVsReal, type CrossCheck } from '../emulated-vs-real.js';
 import { costDecomposition, type CostStep } from '../cost.js';

@@ -6,7 +6,7 @@
  * command that measures it again. Tables the way IOMMU series quote their
  * numbers on the mailing lists.
  */
-import { type Comparison } from '../compare.js';
+import { type Comparison } from '../compare/index.js';
 import { fmtNum, fmtPct } from '../format.js';
 import { quantileName, LATENCY_QUANTILES } from '../latency.js';
 import type { CellStats, Report } from './model.js';

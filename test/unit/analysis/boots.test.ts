@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareRuns } from '../../../analysis/compare.js';
+import { compareRuns } from '../../../analysis/compare/index.js';
 import { loadRun } from '../../../analysis/load.js';
 import { writeSyntheticRun } from '../../../analysis/synthetic.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
@@ -65,7 +65,7 @@ describe('A/A with boot offsets, one boot a side, 100 cells', () => {
         const { changed, iops } = await pair(sd, seed, 0);
         expect(changed).toBeLessThanOrEqual(5);
         expect(iops[0]!.test).toBe('boot-t');
-        expect(iops[0]!.boots?.noise?.source).toBe('across cells');
+        expect(iops[0]!).toMatchObject({ boots: { noise: { source: 'across cells' } } });
       }, 60_000);
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareRuns, pairFindings, compareModes } from '../../../analysis/compare.js';
+import { compareRuns, pairFindings, compareModes } from '../../../analysis/compare/index.js';
 import { costDecomposition } from '../../../analysis/cost.js';
 import { renderMarkdown } from '../../../analysis/report/markdown.js';
 import { buildReport } from '../../../analysis/report/model.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareSamples, EXACT_FLOOR_PCT, judgeAll, type Pending } from '../../../analysis/compare.js';
+import { compareSamples, EXACT_FLOOR_PCT, judgeAll, type Pending } from '../../../analysis/compare/index.js';
 import { describeMetric } from '../../../core/metrics.js';
 
 const T = { alpha: 0.05, min_effect_pct: 1, max_cv_pct: 2 };
@@ -18,7 +18,7 @@ describe('exact metrics: boot means against the spread across boots, never below
     const c = verdict(compareSamples(side([2273.0], 'b1'), side([2318.5], 'b2'), insns, T, head));
     expect(c.metricKind).toBe('exact');
     expect(c.test).toBe('boot-t');
-    expect(c.boots?.noise?.source).toBe('the exact floor');
+    expect(c).toMatchObject({ boots: { noise: { source: 'the exact floor' } } });
     expect(c.verdict).toBe('regression');
     expect(c.ratio).toBeCloseTo(2318.5 / 2273, 6);
   });
@@ -33,7 +33,7 @@ describe('exact metrics: boot means against the spread across boots, never below
   it('uses the measured boot-to-boot spread where it is larger than the floor', () => {
     const noise = { tau2: Math.log1p(0.01) ** 2, df: 10, source: 'replicate boots' as const };
     const c = verdict(compareSamples(side([1000], 'b1'), side([1015], 'b2'), insns, T, head, { bootNoise: noise }));
-    expect(c.boots?.noise?.source).toBe('replicate boots');
+    expect(c).toMatchObject({ boots: { noise: { source: 'replicate boots' } } });
     expect(c.verdict).toBe('inconclusive');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Comparison, Verdict } from '../../../analysis/compare.js';
+import type { Comparison, Verdict } from '../../../analysis/compare/index.js';
 import { callStep, endpointsProblem } from '../../../sweep/bisect-rule.js';
 
 /** A judged comparison of an exact count (per-I/O IOTLB flushes) with the fields the rule reads. */
@@ -7,7 +7,7 @@ function cmp(ref: number, cand: number, verdict: Verdict): Comparison {
   const s = (v: number) => ({ n: 1, median: v, cvPct: 0, values: [v] });
   return {
     kind: 'kernels', cell: 'c', reference: 'c', label: 'x', group: 'g', metric: 'iotlb_sync_flush_per_io', metricKind: 'count', unit: 'per I/O', better: 'lower',
-    ref: s(ref), cand: s(cand), ratio: cand / ref, lower: cand / ref, upper: cand / ref, confidence: 0.95, test: 'poisson-rate', p: verdict === 'no-change' ? 1 : 1e-9, q: verdict === 'no-change' ? 1 : 1e-9,
+    ref: s(ref), cand: s(cand), ratio: cand / ref, lower: cand / ref, upper: cand / ref, confidence: 0.95, test: 'poisson-rate', variation: 'exact', p: verdict === 'no-change' ? 1 : 1e-9, q: verdict === 'no-change' ? 1 : 1e-9,
     noisy: false, verdict, reason: verdict,
   };
 }
