@@ -7,9 +7,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { LabError, RunUnreadableError } from '../core/errors.js';
+import { validatorFor } from '../core/json-schema.js';
 import { describeMetric, exposureOf, scriptOf, sourceOf } from '../core/metrics.js';
 import { timebaseOf, type Timebase } from '../core/clock.js';
 import type { Cell } from '../cell/types.js';
@@ -22,10 +21,7 @@ import { scenarioSchema } from '../scenario/schema.js';
 import type { Scenario } from '../scenario/types.js';
 import { readYamlFile } from '../scenario/yaml-source.js';
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
-const ajv = new Ajv({ strict: false, allErrors: true });
-addFormats(ajv);
-const validRep = ajv.compile(repResultSchema);
+const validRep = validatorFor(repResultSchema);
 
 export interface LoadProblem {
   readonly file: string;

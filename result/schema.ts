@@ -172,7 +172,13 @@ export const runManifestSchema: Record<string, unknown> = {
       items: {
         type: 'object',
         required: ['id', 'index', 'job', 'iommu', 'target', 'disk', 'axes'],
-        properties: { id, index: { type: 'integer', minimum: 0 } },
+        // The cell as cell/expand.ts made it: its parts are the scenario's, checked there.
+        properties: {
+          id, index: { type: 'integer', minimum: 0 }, job: { type: 'object' },
+          iommu: { type: 'object', required: ['device', 'mode'], properties: { device: { type: 'string' }, mode: { type: 'string' } } },
+          target: { type: 'object', required: ['kind', 'name'], properties: { kind: { enum: ['vm', 'static'] }, name: { type: 'string' } } },
+          disk: { type: 'string' }, axes: { type: 'object' },
+        },
       },
     },
     inventory_source: { type: 'string' },

@@ -5,27 +5,10 @@
  * "a value or a list of values") reports both branches; only the branch that
  * matches the shape the user wrote is kept.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
 import type { Problem } from '../core/errors.js';
+import { validatorFor } from '../core/json-schema.js';
 import { problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
-ajv.addVocabulary(['x-hint']);
-// ajv-formats is CommonJS; its default export arrives under `.default` from ESM.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => void;
-addFormats(ajv);
-
-const compiled = new WeakMap<object, ValidateFunction>();
-
-function validatorFor(schema: Record<string, unknown>): ValidateFunction {
-  let v = compiled.get(schema);
-  if (!v) {
-    v = ajv.compile(schema);
-    compiled.set(schema, v);
-  }
-  return v;
-}
 
 /** Validates `src.data` in place (defaults are filled in) and returns every problem found. */
 export function checkSchema(src: YamlSource, schema: Record<string, unknown>): Problem[] {

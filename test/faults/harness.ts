@@ -6,8 +6,7 @@
  * result schema-valid, no passed result lost or changed, and a following sweep
  * that completes the run.
  */
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { validatorFor } from '../../core/json-schema.js';
 import { execa, type ResultPromise } from 'execa';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -118,10 +117,7 @@ export async function guestRuns(results: string, name: string): Promise<boolean>
   return (await ssh(results, `pgrep -x ${name}`, 30_000)) === 0;
 }
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
-const ajv = new Ajv({ strict: false, allErrors: true });
-addFormats(ajv);
-const validRep = ajv.compile(repResultSchema);
+const validRep = validatorFor(repResultSchema);
 
 /** The run directories under a results root. */
 export async function runDirs(results: string): Promise<string[]> {

@@ -5,8 +5,7 @@
  * rehydrates it against real libvirt.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { validatorFor } from '../../../core/json-schema.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +57,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
 const resolve = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply((v) => { r(v); return v; }));
 
 describe('Pulumi program (mocked engine)', () => {
@@ -81,9 +79,8 @@ describe('Pulumi program (mocked engine)', () => {
     expect(dynamic[3]!.inputs['iommu']).toEqual({ device: 'virtio', mode: 'lazy' });
     expect(typeof dynamic[0]!.inputs['__provider']).toBe('string');
 
-    const ajv = new Ajv({ strict: false });
-    addFormats(ajv);
-    expect(ajv.validate(inventorySchema, inventory), JSON.stringify(ajv.errors)).toBe(true);
+    const valid = validatorFor(inventorySchema);
+    expect(valid(inventory), JSON.stringify(valid.errors)).toBe(true);
     expect((inventory as Inventory).source).toBe('pulumi');
     expect((inventory as Inventory).targets.map((t) => t.name)).toEqual(components);
 

@@ -7,8 +7,7 @@ import { mkdtemp, readdir, readFile, rm, symlink, mkdir, writeFile, stat } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { validatorFor } from '../../../core/json-schema.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expand } from '../../../cell/expand.js';
 import type { Inventory, InventoryTarget } from '../../../inventory/types.js';
@@ -70,7 +69,6 @@ async function allReps(runDir: string): Promise<RepResult[]> {
   return (await RunStore.open(runDir)).allReps();
 }
 
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
 
 describe('run on a static host over real SSH', () => {
   it('produces a complete results directory with raw outputs, metrics and provenance', async () => {
@@ -84,10 +82,9 @@ describe('run on a static host over real SSH', () => {
       'rr.qd1__none-off__localhost__scratch/timing-1', 'rr.qd1__none-off__localhost__scratch/timing-2',
       'rr.qd8__none-off__localhost__scratch/timing-1', 'rr.qd8__none-off__localhost__scratch/timing-2',
     ]);
-    const ajv = new Ajv({ strict: false });
-    addFormats(ajv);
+    const valid = validatorFor(repResultSchema);
     for (const r of reps) {
-      expect(ajv.validate(repResultSchema, r), JSON.stringify(ajv.errors)).toBe(true);
+      expect(valid(r), JSON.stringify(valid.errors)).toBe(true);
       expect(r.outcome.state).toBe('passed');
       if (r.outcome.state !== 'passed') continue;
       expect(r.outcome.metrics['iops']).toBeGreaterThan(0);

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { validatorFor } from '../../../core/json-schema.js';
 import { describe, expect, it } from 'vitest';
 import { repResultSchema, runManifestSchema } from '../../../result/schema.js';
 import { newRunId, RunStore } from '../../../result/store.js';
@@ -11,7 +10,6 @@ import { writeFileAtomic } from '../../../core/atomic.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
 const SHA = 'a'.repeat(64);
 
 function manifest(id: string): RunManifest {
@@ -57,9 +55,8 @@ describe('the results store', () => {
   it('creates a run with its scenario, inventory and a valid manifest', async () => {
     const { store } = await newStore();
     expect(await readFile(join(store.dir, 'scenario.yaml'), 'utf8')).toBe('name: quick\n');
-    const ajv = new Ajv({ strict: false });
-    addFormats(ajv);
-    expect(ajv.validate(runManifestSchema, await store.manifest()), JSON.stringify(ajv.errors)).toBe(true);
+    const valid = validatorFor(runManifestSchema);
+    expect(valid(await store.manifest()), JSON.stringify(valid.errors)).toBe(true);
     const again = await RunStore.open(store.dir);
     expect(again.id).toBe(store.id);
   });
@@ -70,9 +67,8 @@ describe('the results store', () => {
     expect(await store.writeRep(r, { 'fio.json': '{"jobs":[]}', 'fio.job': '[job]\n' })).toBe('written');
     expect(await store.readRep('c1', r.rep)).toEqual(r);
     expect(await readFile(join(store.dir, 'cells/c1/timing-01/fio.json'), 'utf8')).toBe('{"jobs":[]}');
-    const ajv = new Ajv({ strict: false });
-    addFormats(ajv);
-    expect(ajv.validate(repResultSchema, r), JSON.stringify(ajv.errors)).toBe(true);
+    const valid = validatorFor(repResultSchema);
+    expect(valid(r), JSON.stringify(valid.errors)).toBe(true);
   });
 
   it('never replaces a passed repetition with a failure, and keeps what it replaced', async () => {
