@@ -24,13 +24,21 @@ import { factsOf } from '../guest-images/kernel/config.js';
 import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-map-tool.js';
 import { buildProfiler, type ProfilerBuild } from './profiler/build.js';
 import { MIN_QEMU, olderThan, Virsh, type HypervisorVersions } from './virsh.js';
-import { hypervisorSession, isLocalUri } from './hypervisor.js';
+import { hypervisorSession, isLocalUri, type Hypervisor } from './hypervisor.js';
+import type { GuestSpec } from '../cell/types.js';
+import type { LoadedScenario } from '../scenario/load.js';
 import { ensureBlob, remoteConsoleTail, remoteListeningPorts, removeRemoteGuestDir, stageRemoteGuest } from './remote-files.js';
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
 
 
-export interface GuestRequest {
+/**
+ * A guest to boot, as `up` and the Pulumi provider both pass it: the plan's
+ * GuestSpec with its VM profile and the scenario's boot budget, placed on a
+ * hypervisor host. The image comes beside it (an Image here, its directory in
+ * Pulumi's inputs).
+ */
+export interface GuestDescription {
   readonly guest: string;
   readonly scenario: string;
   readonly profile: VmProfile;
@@ -39,12 +47,25 @@ export interface GuestRequest {
   /** The scenario's build of that name, paths absolute. */
   readonly kernelBuild?: KernelBuildSpec;
   readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
-  readonly image: Image;
   readonly uri: string;
   /** A remote hypervisor's SSH (infra/hypervisor.ts); absent for this machine. */
   readonly hypervisorSsh?: InventorySsh;
-  readonly sshPort?: number;
   readonly bootTimeoutS: number;
+}
+
+/** The plan's guest, placed on `host`. */
+export function describeGuest(g: GuestSpec, loaded: Pick<LoadedScenario, 'scenario'>, host: Hypervisor): GuestDescription {
+  const profile = loaded.scenario.targets.vms.find((v) => v.name === g.profile);
+  if (!profile) throw new Error(`plan guest ${g.name} names VM profile ${g.profile}, which the scenario lacks`);
+  return {
+    guest: g.name, scenario: loaded.scenario.name, profile, kernel: g.kernel, ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}),
+    iommu: g.iommu, uri: host.uri, ...(host.ssh ? { hypervisorSsh: host.ssh } : {}), bootTimeoutS: loaded.scenario.timeouts.boot_s,
+  };
+}
+
+export interface GuestRequest extends GuestDescription {
+  readonly image: Image;
+  readonly sshPort?: number;
 }
 
 export interface BootRecord {

@@ -15,7 +15,7 @@ import { writeJsonAtomic } from '../core/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { availableParallelism } from 'node:os';
 import { bootsSideBySide } from '../core/clock.js';
-import { createGuest, domainName, GUESTS_DIR, removeGuest, type BootRecord } from './guest.js';
+import { createGuest, describeGuest, domainName, GUESTS_DIR, removeGuest, type BootRecord } from './guest.js';
 import { hypervisorSession, isLocalUri, place, type Hypervisor } from './hypervisor.js';
 import { remoteGuestDirs, removeRemoteGuestDir } from './remote-files.js';
 import { metadataAttr, Virsh } from './virsh.js';
@@ -63,7 +63,6 @@ export async function up(options: UpOptions): Promise<UpResult> {
   const taken = new Set<number>();
   const write = () => writeJsonAtomic(options.inventoryFile, inventoryOf(targets));
   const failed: GuestFailure[] = [];
-  const hostOf = new Map(options.hypervisors.map((h) => [h.uri, h]));
   const byHost = new Map<string, GuestSpec[]>();
   for (const g of guests) byHost.set(placement.get(g.name)!.uri, [...(byHost.get(placement.get(g.name)!.uri) ?? []), g]);
 
@@ -76,16 +75,12 @@ export async function up(options: UpOptions): Promise<UpResult> {
     }),
   );
   async function bootNext(uri: string, queue: GuestSpec[]): Promise<void> {
-    const ssh = hostOf.get(uri)?.ssh;
     for (let g = queue.shift(); g; g = queue.shift()) {
       if (options.signal?.aborted) return;
       options.onProgress?.(`${g.name}: booting on ${uri}`);
       let running;
       try {
-        running = await createGuest(
-          { guest: g.name, scenario: options.loaded.scenario.name, profile: profiles.get(g.profile)!, kernel: g.kernel, ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}), iommu: g.iommu, image: options.image, uri, ...(ssh ? { hypervisorSsh: ssh } : {}), bootTimeoutS: options.loaded.scenario.timeouts.boot_s },
-          { taken },
-        );
+        running = await createGuest({ ...describeGuest(g, options.loaded, placement.get(g.name)!), image: options.image }, { taken });
       } catch (e) {
         // One guest (or one host) failing does not stop the others: its cells fail with the reason.
         if (!(e instanceof LabError) || (e as LabError).code === InterruptedError.code) throw e;

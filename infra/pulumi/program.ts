@@ -21,6 +21,7 @@ import { loadScenarioFile } from '../../scenario/load.js';
 import { place, resolveHypervisors, type Hypervisor } from '../hypervisor.js';
 import { loadHostsFile, type LoadedHosts } from '../../scenario/load.js';
 import type { HypervisorEntry } from '../../scenario/types.js';
+import { describeGuest } from '../guest.js';
 import { guestProvider, type GuestInputs } from './provider.js';
 
 export const GUEST_TYPE = 'iommu-lab:infra:Guest';
@@ -77,22 +78,10 @@ export async function program(): Promise<ProgramOutputs> {
   const plan = expand(loaded);
   const imageDir = config.get('imageDir') ?? (await requireImage()).dir;
   const placement = place(plan.guests, hypervisors);
-  const profiles = new Map(loaded.scenario.targets.vms.map((v) => [v.name, v]));
 
   const guests = plan.guests.map(
     (g) =>
-      new LabGuest(g.name, {
-        guest: g.name,
-        scenario: loaded.scenario.name,
-        profile: profiles.get(g.profile)!,
-        kernel: g.kernel,
-        ...(g.kernelBuild ? { kernelBuild: g.kernelBuild } : {}),
-        iommu: g.iommu,
-        imageDir,
-        uri: placement.get(g.name)!.uri,
-        ...(placement.get(g.name)!.ssh ? { hypervisorSsh: placement.get(g.name)!.ssh! } : {}),
-        bootTimeoutS: loaded.scenario.timeouts.boot_s,
-      }),
+      new LabGuest(g.name, { ...describeGuest(g, loaded, placement.get(g.name)!), imageDir }),
   );
   const inventory = pulumi.all(guests.map((g) => g.target)).apply(
     (targets): Inventory => ({ version: 1, created: new Date().toISOString(), source: 'pulumi', targets }),

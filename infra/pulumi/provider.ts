@@ -7,22 +7,13 @@
  * bindings, which closure serialization cannot carry.
  */
 import type * as pulumi from '@pulumi/pulumi';
-import type { InventorySsh, InventoryTarget } from '../../inventory/types.js';
-import type { IommuDevice, IommuMode, KernelBuildSpec, VmProfile } from '../../scenario/types.js';
+import type { InventoryTarget } from '../../inventory/types.js';
+import type { GuestDescription } from '../guest.js';
 
-export interface GuestInputs {
-  readonly guest: string;
-  readonly scenario: string;
-  readonly profile: VmProfile;
-  readonly kernel: string;
-  readonly kernelBuild?: KernelBuildSpec;
-  readonly iommu: { readonly device: IommuDevice; readonly mode: IommuMode };
+/** The guest as `up` describes it (infra/guest.ts), with the image by its directory: Pulumi's inputs are plain data. */
+export interface GuestInputs extends GuestDescription {
   /** Directory of the cached image (with manifest.json). */
   readonly imageDir: string;
-  readonly uri: string;
-  /** A remote hypervisor's SSH (the stack's hypervisors); absent for this machine. */
-  readonly hypervisorSsh?: InventorySsh;
-  readonly bootTimeoutS: number;
 }
 
 export interface GuestOutputs extends GuestInputs {
@@ -39,18 +30,8 @@ export const guestProvider: pulumi.dynamic.ResourceProvider = {
     const buildMod = (await import(BUILD_MODULE)) as typeof import('../../guest-images/build.js');
     const manifest = await buildMod.readManifest(inputs.imageDir);
     if (!manifest) throw new Error(`no image manifest in ${inputs.imageDir}: run iommu-lab image build`);
-    const running = await guestMod.createGuest({
-      guest: inputs.guest,
-      scenario: inputs.scenario,
-      profile: inputs.profile,
-      kernel: inputs.kernel,
-      ...(inputs.kernelBuild ? { kernelBuild: inputs.kernelBuild } : {}),
-      iommu: inputs.iommu,
-      image: { dir: inputs.imageDir, manifest },
-      uri: inputs.uri,
-      ...(inputs.hypervisorSsh ? { hypervisorSsh: inputs.hypervisorSsh } : {}),
-      bootTimeoutS: inputs.bootTimeoutS,
-    });
+    const { imageDir, ...guest } = inputs;
+    const running = await guestMod.createGuest({ ...guest, image: { dir: imageDir, manifest } });
     const outs: GuestOutputs = { ...inputs, target: running.target, bootSeconds: running.boot.seconds };
     return { id: `${inputs.uri}#${guestMod.domainName(inputs.guest)}`, outs };
   },
