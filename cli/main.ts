@@ -34,8 +34,9 @@ export function buildProgram(io: Io, setExit: (code: ExitCode) => void): Command
     if (spec.example) cmd.addHelpText('after', `\nExample:\n  ${spec.example}`);
     cmd.action(async (...received: unknown[]) => {
       // commander passes positional args, then the options object, then the command.
-      const args = received.slice(0, spec.args.length);
-      const options = received[spec.args.length] as Record<string, unknown>;
+      // Their shapes are what each command's table says (cli/table.ts ArgsOf, OptionsOf): commander built them from it.
+      const args = received.slice(0, spec.args.length) as Parameters<typeof spec.run>[0];
+      const options = received[spec.args.length] as Parameters<typeof spec.run>[1];
       setExit(await spec.run(args, options, io));
     });
   }

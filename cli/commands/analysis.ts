@@ -6,16 +6,17 @@ import { fmtP } from '../../analysis/format.js';
 import { getBaseline, setBaseline } from '../../analysis/history.js';
 import { loadRun } from '../../analysis/load.js';
 import { renderText } from '../../analysis/report/text.js';
-import type { CommandSpec, Io } from '../table.js';
+import { defineCommand, type Io } from '../table.js';
+import { jsonOption } from '../options.js';
 
 /** Prints what an analysis found; the exit code says whether there is a regression. */
-function print({ report, files }: Analysis, options: Record<string, unknown>, io: Io) {
-  if (options['format'] === 'text') {
+function print({ report, files }: Analysis, options: { readonly format?: string; readonly json?: boolean | undefined }, io: Io) {
+  if (options.format === 'text') {
     // The email report alone on stdout (it ends with the headline); the files are written as always.
     io.out(renderText(report).trimEnd());
     return report.headline.exitCode === 1 ? EXIT.failed : EXIT.ok;
   }
-  if (options['json']) {
+  if (options.json) {
     io.out(JSON.stringify({ regression: report.regression, files, baseline: report.baseline?.set, modes: report.modes, problems: report.problems }, null, 2));
   } else {
     const cs = report.baseline?.set.comparisons ?? [];
@@ -37,7 +38,7 @@ function print({ report, files }: Analysis, options: Record<string, unknown>, io
   return report.headline.exitCode === 1 ? EXIT.failed : EXIT.ok;
 }
 
-export const reportCommand: CommandSpec = {
+export const reportCommand = defineCommand({
   name: 'report',
   summary: "Analyse a run: configurations against each other, against the scenario's baseline, and change points over the history under the results root; writes HTML, Markdown, JUnit and JSON.",
   args: ['<run-dir>'],
@@ -47,52 +48,52 @@ export const reportCommand: CommandSpec = {
     { flags: '--out <dir>', description: 'where the report files go (default: RUN/report)' },
     { flags: '--format <format>', description: "what to print: 'summary' (the findings and the files' paths) or 'text' (the plain-text report for email, 72 columns, also written as summary.txt)", default: 'summary' },
     { flags: '--reference <config>', description: "the configuration the text report's tables are relative to, e.g. intel-lazy (default: the untranslated one of each workload)" },
-    { flags: '--json', description: 'print the comparisons as JSON' },
+    jsonOption('the comparisons'),
   ],
   example: 'iommu-lab report results/2026-11-24T10-35-47Z-quick-1a2b --format text',
   async run(args, options, io) {
-    const run = await loadRun(args[0] as string);
-    const b = options['baseline'] as string | undefined;
-    if (!['summary', 'text'].includes(String(options['format']))) throw new UsageError(`--format ${String(options['format'])} is not a report format`, 'use summary or text');
+    const run = await loadRun(args[0]);
+    const b = options.baseline;
+    if (!['summary', 'text'].includes(String(options.format))) throw new UsageError(`--format ${String(options.format)} is not a report format`, 'use summary or text');
     return print(await analyse(run, {
-      ...(options['reference'] ? { reference: options['reference'] as string } : {}),
-      ...(options['history'] ? { root: options['history'] as string } : {}),
+      ...(options.reference ? { reference: options.reference } : {}),
+      ...(options.history ? { root: options.history } : {}),
       baseline: b === 'none' ? 'none' : b ? await loadRun(b) : 'stored',
-      ...(options['out'] ? { outDir: options['out'] as string } : {}),
+      ...(options.out ? { outDir: options.out } : {}),
     }), options, io);
   },
-};
+});
 
-export const compareCommand: CommandSpec = {
+export const compareCommand = defineCommand({
   name: 'compare',
   summary: 'Compare a candidate run with a base run of the same scenario, cell by cell; exit 1 on a regression.',
   args: ['<base-run>', '<candidate-run>'],
   options: [
     { flags: '--out <dir>', description: 'where the report files go (default: CANDIDATE/compare)' },
     { flags: '--force', description: 'compare runs of different scenarios on the cells they share' },
-    { flags: '--json', description: 'print the comparisons as JSON' },
+    jsonOption('the comparisons'),
   ],
   example: 'iommu-lab compare results/RUN_A results/RUN_B',
   async run(args, options, io) {
-    const base = await loadRun(args[0] as string);
-    const cand = await loadRun(args[1] as string);
+    const base = await loadRun(args[0]);
+    const cand = await loadRun(args[1]);
     // Earlier runs beside the base tell how much boots differ; no change points here (that is `report`).
     return print(await analyse(cand, {
-      root: dirname(base.dir), baseline: base, force: Boolean(options['force']), trends: false,
-      outDir: (options['out'] as string | undefined) ?? join(cand.dir, 'compare'),
+      root: dirname(base.dir), baseline: base, force: Boolean(options.force), trends: false,
+      outDir: options.out ?? join(cand.dir, 'compare'),
     }), options, io);
   },
-};
+});
 
-export const baselineCommand: CommandSpec = {
+export const baselineCommand = defineCommand({
   name: 'baseline',
   summary: "Set (`baseline set RUN`) or show (`baseline show RUN_OR_ROOT SCENARIO`) a scenario's baseline run.",
   args: ['<action>', '[args...]'],
   options: [],
   example: 'iommu-lab baseline set results/2026-11-24T10-35-47Z-quick-1a2b',
   async run(args, _options, io) {
-    const action = args[0] as string;
-    const rest = (args[1] as string[] | undefined) ?? [];
+    const action = args[0];
+    const rest = args[1] ?? [];
     if (action === 'set' && rest.length === 1) {
       const b = await setBaseline(rest[0]!);
       io.out(`baseline of ${b.scenario}: ${b.run} (${b.file})`);
@@ -109,4 +110,4 @@ export const baselineCommand: CommandSpec = {
     }
     throw new UsageError(`baseline ${action ?? ''} ${rest.join(' ')}: unknown form`, 'iommu-lab baseline set RUN_DIR, or iommu-lab baseline show RESULTS_ROOT SCENARIO');
   },
-};
+});

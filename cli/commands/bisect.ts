@@ -2,10 +2,10 @@
 import { EXIT, UsageError } from '../../core/errors.js';
 import { fmtNum } from '../../analysis/format.js';
 import { bisect } from '../../sweep/bisect.js';
-import { hypervisorsOf, interruptible, jobsOf, kernelBaseOf } from '../options.js';
-import type { CommandSpec } from '../table.js';
+import { HOSTS_OPTION, HYPERVISORS_OPTION, hypervisorsOf, interruptible, jobsOf, jsonOption, kernelBaseOf, resultsOption } from '../options.js';
+import { defineCommand } from '../table.js';
 
-export const bisectCommand: CommandSpec = {
+export const bisectCommand = defineCommand({
   name: 'bisect',
   summary: "Find the commit of a kernel git tree that changed a metric: git bisect with the lab as the test (build with the lab's fragment, boot, sweep the scenario, decide good, bad or skip from the statistics). Endpoints are measured first; every step is a run in the results store and a line in bisect.json; started again, it resumes from that log.",
   args: ['<scenario>'],
@@ -17,10 +17,10 @@ export const bisectCommand: CommandSpec = {
     { flags: '--metric <name>', description: 'the deciding metric: an exact count (e.g. iotlb_sync_flush_per_io under the tcg clock), or a timing under the virtual clock' },
     { flags: '--base <base>', description: "kernel configuration base: 'tiny', 'defconfig' or a .config file (see iommu-lab kernel build)", default: 'tiny' },
     { flags: '--jobs <n>', description: 'parallel jobs for the builds (default: one per CPU)' },
-    { flags: '--results <dir>', description: 'results root (the bisection lives under bisect/)', default: 'results' },
-    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY; remote ones (qemu+ssh://) pinned in the hosts file (default qemu:///system)' },
-    { flags: '--hosts <file>', description: 'hosts file naming remote hypervisors with their pinned keys (default: the scenario\'s hosts_file)' },
-    { flags: '--json', description: 'print the result as JSON' },
+    resultsOption('the bisection lives under bisect/'),
+    HYPERVISORS_OPTION,
+    HOSTS_OPTION,
+    jsonOption('the result'),
   ],
   example: 'sudo iommu-lab bisect my.yaml --tree ~/linux --good v6.1 --bad HEAD --cell rr__intel-strict__g__nvme0 --metric iotlb_sync_flush_per_io',
   async run(args, options, io) {
@@ -32,11 +32,11 @@ export const bisectCommand: CommandSpec = {
     const { signal, dispose } = interruptible(io, 'stopping the step in progress; run the same command again to resume');
     try {
       const r = await bisect({
-        scenarioFile: args[0] as string, tree: String(options['tree']), good: String(options['good']), bad: String(options['bad']),
-        cell: String(options['cell']), metric: String(options['metric']), base, ...(jobs ? { jobs } : {}),
-        resultsRoot: String(options['results'] ?? 'results'), hypervisors: await hypervisorsOf(options, args[0] as string), signal, log: (l) => io.err(l),
+        scenarioFile: args[0], tree: String(options.tree), good: String(options.good), bad: String(options.bad),
+        cell: String(options.cell), metric: String(options.metric), base, ...(jobs ? { jobs } : {}),
+        resultsRoot: String(options.results ?? 'results'), hypervisors: await hypervisorsOf(options, args[0]), signal, log: (l) => io.err(l),
       });
-      if (options['json']) io.out(JSON.stringify(r, null, 2));
+      if (options.json) io.out(JSON.stringify(r, null, 2));
       else {
         io.out(`commit        role  verdict  ${String(r.log.args.metric).padEnd(10)} build      measure  subject`);
         for (const s of r.log.steps) {
@@ -51,4 +51,4 @@ export const bisectCommand: CommandSpec = {
       dispose();
     }
   },
-};
+});

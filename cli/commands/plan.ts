@@ -4,22 +4,23 @@ import { EXIT } from '../../core/errors.js';
 import { expand } from '../../cell/expand.js';
 import { loadScenarioFile } from '../../scenario/load.js';
 import { table } from '../render.js';
-import type { CommandSpec } from '../table.js';
+import { defineCommand } from '../table.js';
+import { HOSTS_OPTION, jsonOption } from '../options.js';
 
-export const planCommand: CommandSpec = {
+export const planCommand = defineCommand({
   name: 'plan',
   summary: 'Expand a scenario into its matrix of cells and print it (nothing is run).',
   args: ['<scenario>'],
   options: [
-    { flags: '--hosts <file>', description: 'hosts file for scenarios that name static hosts' },
-    { flags: '--json', description: 'print the plan as JSON' },
+    HOSTS_OPTION,
+    jsonOption('the plan'),
   ],
   example: 'iommu-lab plan scenarios/nightly.yaml --json | jq ".cells | length"',
   async run(args, options, io) {
-    const loaded = await loadScenarioFile(args[0] as string, { hostsFile: options['hosts'] as string | undefined });
+    const loaded = await loadScenarioFile(args[0], { hostsFile: options.hosts });
     const plan = expand(loaded);
     const s = loaded.scenario;
-    if (options['json']) {
+    if (options.json) {
       io.out(JSON.stringify({ sha256: loaded.sha256, cellCount: plan.cells.length, ...plan }, null, 2));
       return EXIT.ok;
     }
@@ -44,7 +45,7 @@ export const planCommand: CommandSpec = {
     );
     return EXIT.ok;
   },
-};
+});
 
 export function formatDuration(seconds: number): string {
   const h = Math.floor(seconds / 3600);

@@ -1,46 +1,46 @@
 /** sweep and repro: the whole pipeline as one command, and one cell again on this machine. */
 import { EXIT } from '../../core/errors.js';
 import { fmtNum, fmtP } from '../../analysis/format.js';
-import { hypervisorsOf, interruptible } from '../options.js';
+import { HOSTS_OPTION, HYPERVISORS_OPTION, hypervisorsOf, interruptible, jsonOption, provisionOf, resultsOption } from '../options.js';
 import { repro } from '../../sweep/repro.js';
 import { sweep } from '../../sweep/sweep.js';
 import { parseShard } from '../../sweep/shard.js';
 import { progressPrinter } from '../progress.js';
-import type { CommandSpec } from '../table.js';
+import { defineCommand } from '../table.js';
 
-export const sweepCommand: CommandSpec = {
+export const sweepCommand = defineCommand({
   name: 'sweep',
   summary: 'The whole pipeline: image, guests up, run with tracing, report against the baseline and the history, guests down. A sweep that did not finish (interrupted, or with failed repetitions) is completed by the next one, which runs only what is missing.',
   args: ['<scenario>'],
   options: [
-    { flags: '--results <dir>', description: 'results root (history, baselines, latest report)', default: 'results' },
-    { flags: '--hosts <file>', description: "hosts file: the scenario's static hosts, and remote hypervisors with their pinned keys (default: the scenario's hosts_file)" },
-    { flags: '--hypervisor <uris>', description: 'comma-separated libvirt URIs, each optionally =CAPACITY; remote ones (qemu+ssh://) are pinned in the hosts file (default: the hosts file\'s hypervisors, else qemu:///system)' },
+    resultsOption('history, baselines, latest report'),
+    HOSTS_OPTION,
+    HYPERVISORS_OPTION,
     { flags: '--shard <i/n>', description: 'run shard i of n: a deterministic part of the matrix, whole guests (merge the shards with iommu-lab merge)' },
     { flags: '--keep', description: 'leave the guests up afterwards' },
     { flags: '--fresh', description: "start a new run instead of completing this scenario's unfinished one (interrupted, or with failed repetitions, within 12 h)" },
     { flags: '--keep-runs <n>', description: 'runs of the scenario kept under the root; older ones are removed (never the baseline)' },
     { flags: '--provision <how>', description: "'auto' (Pulumi when its CLI and a Pulumi.<scenario>.yaml stack exist), 'pulumi' or 'direct'", default: 'auto' },
-    { flags: '--json', description: 'print the result as JSON' },
+    jsonOption('the result'),
   ],
   example: 'sudo iommu-lab sweep scenarios/quick.yaml',
   async run(args, options, io) {
-    const hypervisors = await hypervisorsOf(options, args[0] as string);
+    const hypervisors = await hypervisorsOf(options, args[0]);
     const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guests down');
     const progress = progressPrinter(io, []);
     try {
       const r = await sweep({
-        scenarioFile: args[0] as string, resultsRoot: options['results'] as string, hypervisors,
-        ...(options['hosts'] ? { hostsFile: options['hosts'] as string } : {}),
-        keepGuests: Boolean(options['keep']), fresh: Boolean(options['fresh']),
-        ...(options['keepRuns'] ? { keepRuns: Number(options['keepRuns']) } : {}),
-        provision: options['provision'] as 'auto' | 'pulumi' | 'direct',
-        ...(options['shard'] ? { shard: parseShard(String(options['shard'])) } : {}),
+        scenarioFile: args[0], resultsRoot: options.results, hypervisors,
+        ...(options.hosts ? { hostsFile: options.hosts } : {}),
+        keepGuests: Boolean(options.keep), fresh: Boolean(options.fresh),
+        ...(options.keepRuns ? { keepRuns: Number(options.keepRuns) } : {}),
+        provision: provisionOf(options.provision),
+        ...(options.shard ? { shard: parseShard(String(options.shard)) } : {}),
         signal, log: (l) => io.err(l), onRunEvent: progress.onEvent,
       });
       progress.stop();
       const s = r.summary;
-      if (options['json']) io.out(JSON.stringify(r, null, 2));
+      if (options.json) io.out(JSON.stringify(r, null, 2));
       else {
         io.out(`${s.passed} passed, ${s.failed} failed of ${s.total} repetitions${s.interrupted ? ' (interrupted: run the same command again to complete the run)' : ''}${r.resumed ? ' (resumed)' : ''}`);
         for (const f of s.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
@@ -59,16 +59,16 @@ export const sweepCommand: CommandSpec = {
       dispose();
     }
   },
-};
+});
 
-export const reproCommand: CommandSpec = {
+export const reproCommand = defineCommand({
   name: 'repro',
   summary: 'Run one cell of a stored run again on this machine (same scenario, image, domain, kernel command line, fio job and tracing) and compare.',
   args: ['<run-dir/cell-id>'],
   options: [
     { flags: '--results <dir>', description: 'where the new run goes (under repro/)', default: 'results' },
-    { flags: '--hosts <file>', description: 'hosts file, for a cell that ran on a static host or to boot the guest on a remote hypervisor' },
-    { flags: '--hypervisor <uris>', description: 'libvirt URI to boot the guest on (default qemu:///system)' },
+    HOSTS_OPTION,
+    HYPERVISORS_OPTION,
     { flags: '--any-image', description: 'reproduce on the cached image (and a kernel build) even if its digest differs from the run\'s (the output says so)' },
     { flags: '--keep', description: 'leave the guest up afterwards' },
   ],
@@ -78,9 +78,9 @@ export const reproCommand: CommandSpec = {
     const { signal, dispose } = interruptible(io, 'finishing the write in progress, then taking the guest down');
     try {
       const r = await repro({
-        target: args[0] as string, resultsRoot: options['results'] as string, hypervisors,
-        ...(options['hosts'] ? { hostsFile: options['hosts'] as string } : {}),
-        anyImage: Boolean(options['anyImage']), keepGuests: Boolean(options['keep']), signal, log: (l) => io.err(l),
+        target: args[0], resultsRoot: options.results, hypervisors,
+        ...(options.hosts ? { hostsFile: options.hosts } : {}),
+        anyImage: Boolean(options.anyImage), keepGuests: Boolean(options.keep), signal, log: (l) => io.err(l),
       });
       io.out(`cell ${r.cell}: original run ${r.original.manifest.id} (${r.original.manifest.host}) against this machine (${r.summary.run})`);
       if (r.imageNote) io.out(`note: ${r.imageNote}`);
@@ -97,4 +97,4 @@ export const reproCommand: CommandSpec = {
       dispose();
     }
   },
-};
+});

@@ -4,21 +4,22 @@ import { parkGuest, unparkGuest } from '../../infra/guest.js';
 import { SshSession } from '../../transport/ssh.js';
 import { checkScripts, LAB_SCRIPTS, type ScriptCheck } from '../../runner/trace-check.js';
 import { table } from '../render.js';
-import type { CommandSpec } from '../table.js';
+import { defineCommand } from '../table.js';
+import { jsonOption } from '../options.js';
 
-export const traceCheckCommand: CommandSpec = {
+export const traceCheckCommand = defineCommand({
   name: 'trace-check',
   summary: "Dry-run every bpftrace script on each target's kernel: compile and attach, and list the probes skipped there with the reason.",
   args: [],
   options: [
     { flags: '--inventory <file>', description: 'inventory written by `iommu-lab up`', default: 'results/inventory.json' },
     { flags: '--scripts <names>', description: `comma-separated scripts from bpf/ (default: ${LAB_SCRIPTS.join(', ')})` },
-    { flags: '--json', description: 'print the checks as JSON' },
+    jsonOption('the checks'),
   ],
   example: 'iommu-lab trace-check --inventory results/inventory.json',
   async run(_args, options, io) {
-    const inventory = await loadInventoryFile(options['inventory'] as string);
-    const scripts = options['scripts'] ? String(options['scripts']).split(',').map((s) => s.trim()).filter(Boolean) : [...LAB_SCRIPTS];
+    const inventory = await loadInventoryFile(options.inventory);
+    const scripts = options.scripts ? String(options.scripts).split(',').map((s) => s.trim()).filter(Boolean) : [...LAB_SCRIPTS];
     const unknown = scripts.filter((s) => !LAB_SCRIPTS.includes(s));
     if (unknown.length) throw new UsageError(`unknown script(s): ${unknown.join(', ')}`, `choose from ${LAB_SCRIPTS.join(', ')}`);
     const results: { target: string; kernel: string; checks: ScriptCheck[] }[] = [];
@@ -35,7 +36,7 @@ export const traceCheckCommand: CommandSpec = {
         await parkGuest(t).catch(() => {});
       }
     }
-    if (options['json']) io.out(JSON.stringify(results, null, 2));
+    if (options.json) io.out(JSON.stringify(results, null, 2));
     else {
       const rows = results.flatMap((r) => r.checks.map((c) => [
         r.target, r.kernel, c.script, c.state,
@@ -47,4 +48,4 @@ export const traceCheckCommand: CommandSpec = {
     }
     return results.some((r) => r.checks.some((c) => c.state === 'failed')) ? EXIT.failed : EXIT.ok;
   },
-};
+});

@@ -2,7 +2,8 @@ import { EXIT, InvalidInputError, LabError, UsageError } from '../../core/errors
 import { expand } from '../../cell/expand.js';
 import { loadHostsFile, loadScenarioFile } from '../../scenario/load.js';
 import { readYamlFile } from '../../scenario/yaml-source.js';
-import type { CommandSpec } from '../table.js';
+import { defineCommand } from '../table.js';
+import { HOSTS_OPTION } from '../options.js';
 
 type FileKind = 'scenario' | 'hosts';
 
@@ -17,14 +18,14 @@ async function kindOf(file: string): Promise<FileKind> {
   return 'scenario';
 }
 
-export const validateCommand: CommandSpec = {
+export const validateCommand = defineCommand({
   name: 'validate',
   summary: 'Check scenario and hosts files; report every problem with file, line and fix.',
   args: ['<files...>'],
-  options: [{ flags: '--hosts <file>', description: 'hosts file for scenarios that name static hosts' }],
+  options: [HOSTS_OPTION],
   example: 'iommu-lab validate scenarios/quick.yaml scenarios/hosts.example.yaml',
   async run(args, options, io) {
-    const files = args[0] as string[];
+    const files = args[0];
     if (files.length === 0) throw new UsageError('no file given', 'iommu-lab validate FILE…');
     let failed: LabError | undefined;
     const problems = [];
@@ -34,7 +35,7 @@ export const validateCommand: CommandSpec = {
           const h = await loadHostsFile(file);
           io.out(`ok  ${file}: hosts file with ${h.hosts.hosts.length} host(s)`);
         } else {
-          const loaded = await loadScenarioFile(file, { hostsFile: options['hosts'] as string | undefined });
+          const loaded = await loadScenarioFile(file, { hostsFile: options.hosts });
           const plan = expand(loaded);
           io.out(`ok  ${file}: scenario "${loaded.scenario.name}", ${plan.cells.length} cells on ${plan.guests.length} guest(s)`);
         }
@@ -48,4 +49,4 @@ export const validateCommand: CommandSpec = {
     if (failed) throw failed;
     return EXIT.ok;
   },
-};
+});
