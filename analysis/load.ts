@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { LabError, RunUnreadableError } from '../core/errors.js';
 import { validatorFor } from '../core/json-schema.js';
 import { describeMetric, exposureOf, scriptOf, sourceOf } from '../core/metrics.js';

@@ -1,13 +1,11 @@
 /**
- * One lab guest's life on a hypervisor: files (a qcow2 overlay over the cached
- * base image, scratch test disks, the serial console log), define, start, wait
- * for SSH, and removal. Idempotent: creating a guest that exists replaces it;
+ * One lab guest's life on a hypervisor host (infra/host.ts: this machine or
+ * another): files (a qcow2 overlay over the cached base image, scratch test
+ * disks, the serial console log), define, start, wait for SSH, and removal. Idempotent: creating a guest that exists replaces it;
  * removing one that does not is fine.
  */
-import { execa } from 'execa';
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BootTimeoutError, GuestBootFailedError, GuestDiedError, ImageKernelError, LabError, NoPortError, PortBusyError, QemuTooOldError, RebootStaticError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
@@ -15,7 +13,7 @@ import type { InventoryProfiler, InventorySsh, InventoryTarget } from '../invent
 import { SshSession } from '../transport/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
-import { domainXml, type DomainSpec, type GuestDiskFile, type ProfilerLoad } from './domain-xml.js';
+import { domainXml, type DomainSpec, type ProfilerLoad } from './domain-xml.js';
 import { kernelCmdline } from './kernel-cmdline.js';
 import { GUEST_DEATH, qemuPidOf } from './isolation.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
@@ -24,12 +22,12 @@ import { factsOf } from '../guest-images/kernel/config.js';
 import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-map-tool.js';
 import { buildProfiler, type ProfilerBuild } from './profiler/build.js';
 import { MIN_QEMU, olderThan, Virsh, type HypervisorVersions } from './virsh.js';
-import { hypervisorSession, isLocalUri, type Hypervisor } from './hypervisor.js';
+import type { Hypervisor } from './hypervisor.js';
+import { fileTail, GUESTS_DIR, hypervisorHost, LocalHost, ownedByQemu, runsHere, type GuestToStage, type HypervisorHost, type StagedGuest } from './host.js';
 import type { GuestSpec } from '../cell/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
-import { ensureBlob, remoteConsoleTail, remoteListeningPorts, removeRemoteGuestDir, stageRemoteGuest } from './remote-files.js';
 
-export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
+export { GUESTS_DIR, portIsFree } from './host.js';
 
 
 /**
@@ -88,16 +86,8 @@ export const domainName = (guest: string) => `iommu-lab-${guest}`;
 /** Hypervisors on which QEMU could not start with KVM in this process: TCG from then on. */
 const brokenKvm = new Map<string, string>();
 
-export async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
 /** A free port on the hypervisor's 127.0.0.1 (this machine's unless `isFree` asks another), preferring a stable one derived from the guest name. */
-export async function choosePort(guest: string, taken: ReadonlySet<number> = new Set(), isFree: (port: number) => Promise<boolean> | boolean = portIsFree): Promise<number> {
+export async function choosePort(guest: string, taken: ReadonlySet<number> = new Set(), isFree: (port: number) => Promise<boolean> | boolean): Promise<number> {
   let h = 0;
   for (const c of guest) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   for (let i = 0; i < 2000; i++) {
@@ -106,26 +96,6 @@ export async function choosePort(guest: string, taken: ReadonlySet<number> = new
   }
   throw new NoPortError('no free TCP port between 22000 and 29999 on 127.0.0.1', { fix: 'stop what holds them, or run fewer guests' });
 }
-
-async function consoleTail(file: string, lines = 40): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).split('\n').slice(-lines).join('\n').trim();
-  } catch {
-    return '';
-  }
-}
-
-/**
- * QEMU's own last words for a local domain (libvirt's per-domain log): what it refused or why it
- * aborted ("Bad icount read", a device option it does not know), which the guest's console cannot show.
- */
-async function qemuLogTail(domain: string, lines = 8): Promise<string> {
-  const text = await consoleTail(join(QEMU_LOG_DIR, `${domain}.log`), 200);
-  const own = text.split('\n').filter((l) => !/^(\d{4}-\d\d-\d\d |LC_ALL=|[A-Z_]+=\S* \\$|-\S+ \\$|char device redirected)/.test(l));
-  const tail = own.slice(-lines).join('\n').trim();
-  return tail ? `\n-- QEMU (${QEMU_LOG_DIR}/${domain}.log) --\n${tail}` : '';
-}
-const QEMU_LOG_DIR = '/var/log/libvirt/qemu';
 
 /** A TCG boot with interrupt remapping occasionally panics on the timer check; one retry fixes it. */
 export function knownBootFlake(console: string): string | undefined {
@@ -194,34 +164,6 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel, vers
   };
 }
 
-async function prepareFiles(req: GuestRequest, dir: string): Promise<{ overlay: string; disks: GuestDiskFile[]; consoleLog: string }> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const overlay = join(dir, 'root.qcow2');
-  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(req.image.dir, 'rootfs.qcow2'), overlay]);
-  const disks: GuestDiskFile[] = [];
-  for (const d of req.profile.disks) {
-    // Instant disks (virtual clock) are QEMU's null-co: no file behind them.
-    if (CLOCKS[req.profile.clock].instantDisks) {
-      disks.push({ name: d.name, bus: d.bus, size_mib: d.size_mib });
-      continue;
-    }
-    const file = join(dir, `${d.name}.raw`);
-    await writeFile(file, '');
-    await truncate(file, d.size_mib * 1024 * 1024);
-    disks.push({ name: d.name, bus: d.bus, size_mib: d.size_mib, file });
-  }
-  const consoleLog = join(dir, 'console.log');
-  await writeFile(consoleLog, '');
-  // libvirt relabels what <disk>, <kernel> and <initrd> name, but not files that only
-  // <qemu:commandline> names (the NVMe disks): QEMU runs as libvirt-qemu and must own them.
-  const ids = await qemuIds();
-  if (ids) {
-    for (const f of [dir, ...disks.flatMap((d) => (d.file ? [d.file] : [])), consoleLog]) await chown(f, ids.uid, ids.gid);
-  }
-  return { overlay, disks, consoleLog };
-}
-
 /**
  * Whether a guest must run under TCG whatever the host offers: an instruction-count clock (QEMU
  * refuses -icount with hardware virtualization), a guest of this machine that loads the lab's QEMU
@@ -239,11 +181,11 @@ export function mustUseTcg(profile: Pick<VmProfile, 'clock' | 'profiler'>, remot
  * when a plugin's inline per-vCPU counters are loaded ("Bad icount read",
  * docs/profiler.md): there the plugin counts with a callback per block.
  */
-async function profilerFor(req: GuestRequest, remote: boolean, dir: string): Promise<{ inventory?: InventoryProfiler; load?: ProfilerLoad }> {
+async function profilerFor(req: GuestRequest, host: HypervisorHost, dir: string): Promise<{ inventory?: InventoryProfiler; load?: ProfilerLoad }> {
   if (req.profile.profiler === false) return {};
   const unavailable = (why: string) => ({ inventory: { state: 'unavailable' as const, why } });
   // A guest of this machine that loads it runs under TCG (mustUseTcg): only another host's guest may be under KVM.
-  if (remote) return unavailable('the guest runs on another hypervisor host: the plugin is loaded only into guests of the machine that runs the lab');
+  if (host.kind === 'remote') return unavailable('the guest runs on another hypervisor host: the plugin is loaded only into guests of the machine that runs the lab');
   let build: ProfilerBuild;
   try {
     build = await buildProfiler();
@@ -262,22 +204,7 @@ async function profilerFor(req: GuestRequest, remote: boolean, dir: string): Pro
 async function prepareProfilerDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  const ids = await qemuIds();
-  if (ids) await chown(dir, ids.uid, ids.gid);
-}
-
-async function qemuIds(): Promise<{ uid: number; gid: number } | undefined> {
-  const r = await execa('id', ['libvirt-qemu'], { reject: false });
-  const m = /uid=(\d+).*gid=(\d+)/.exec(String(r.stdout ?? ''));
-  return m ? { uid: Number(m[1]), gid: Number(m[2]) } : undefined;
-}
-
-/** The base image must be readable by QEMU's user through the whole path. */
-export async function exposeImage(image: Image): Promise<void> {
-  for (const name of Object.keys(image.manifest.artifacts)) {
-    if (name === 'lab_ed25519') continue; // the private key stays private
-    await chmod(join(image.dir, name), 0o644).catch(() => {});
-  }
+  await ownedByQemu([dir]);
 }
 
 /** The line the guest's init prints on the serial console just before it starts sshd. */
@@ -372,74 +299,75 @@ export async function waitForSsh(target: InventoryTarget, timeoutMs: number, isA
 }
 
 export async function createGuest(req: GuestRequest, options: { taken?: Set<number> } = {}): Promise<RunningGuest> {
-  const virsh = new Virsh(req.uri, req.hypervisorSsh);
   // On another host everything goes through the lab's SSH connection to it: made (and its key checked) first.
-  const remote = req.hypervisorSsh ? await hypervisorSession(req.uri, req.hypervisorSsh) : undefined;
-  const versions = await virsh.versions();
+  const host = await hypervisorHost(req.uri, req.hypervisorSsh);
+  const versions = await host.virsh.versions();
   if (versions.qemu && olderThan(versions.qemu, MIN_QEMU)) {
     throw new QemuTooOldError(`${req.uri} runs QEMU ${versions.qemu}; the lab needs QEMU ${MIN_QEMU} or newer`);
   }
   const domain = domainName(req.guest);
-  await virsh.remove(domain);
-  if (!remote) await exposeImage(req.image);
-  let virtType = mustUseTcg(req.profile, Boolean(remote), brokenKvm.has(req.uri)) ? 'qemu' : await virsh.virtType();
-  let kvmFallback: string | undefined = brokenKvm.get(req.uri);
-  const listening = remote ? await remoteListeningPorts(remote) : undefined;
-  const isFree = listening ? (p: number) => !listening.has(p) : portIsFree;
+  await host.virsh.remove(domain);
+  const isFree = await host.portTest();
   const port = req.sshPort ?? (await choosePort(req.guest, options.taken, isFree));
   if (!(await isFree(port))) {
-    throw new PortBusyError(`port ${port} on 127.0.0.1${remote ? ` of ${req.uri}` : ''} is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
+    throw new PortBusyError(`port ${port} on 127.0.0.1${host.kind === 'remote' ? ` of ${req.uri}` : ''} is already in use; ${req.guest} cannot forward SSH to it`, { fix: 'free the port or let the lab choose one' });
   }
   options.taken?.add(port);
   const k = await bootKernel(req);
-  const dir = join(GUESTS_DIR, domain);
-  const profiler = await profilerFor(req, Boolean(remote), dir);
+  const profiler = await profilerFor(req, host, join(GUESTS_DIR, domain));
   const target = guestTarget(req, port, k, versions, profiler.inventory);
-  // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest.
-  const there = remote
-    ? {
-        root: await ensureBlob(remote, req.uri, join(req.image.dir, 'rootfs.qcow2'), req.image.manifest.artifacts['rootfs.qcow2']),
-        vmlinuz: await ensureBlob(remote, req.uri, k.vmlinuz),
-        initrd: await ensureBlob(remote, req.uri, k.initrd),
-      }
-    : undefined;
-  const tailOf = async (consoleLog: string) => (remote ? remoteConsoleTail(remote, domain) : `${await consoleTail(consoleLog)}${await qemuLogTail(domain)}`);
+  const virtType = mustUseTcg(req.profile, host.kind === 'remote', brokenKvm.has(req.uri)) ? 'qemu' : await host.virsh.virtType();
+  const spec = (staged: StagedGuest, virt: 'kvm' | 'qemu'): DomainSpec => ({
+    domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType: virt,
+    rootOverlay: staged.files.overlay, kernel: staged.kernel, initrd: staged.initrd,
+    imageDigest: req.image.manifest.digest, disks: staged.files.disks, sshPort: port, consoleLog: staged.files.consoleLog,
+    ...(profiler.load ? { profiler: profiler.load } : {}),
+  });
+  const staging: GuestToStage = { domain, image: req.image, kernel: k, disks: req.profile.disks, instantDisks: CLOCKS[req.profile.clock].instantDisks };
+  const boot = await bootOnHost(host, target, { staging, spec, virtType, bootTimeoutS: req.bootTimeoutS, ...(profiler.load ? { profilerDir: profiler.load.dir } : {}) });
+  return { target, boot };
+}
 
+/**
+ * Defines and starts the domain, and waits for its SSH: once more after a
+ * known TCG boot flake, and under TCG when the host's KVM refuses QEMU's CPU
+ * set-up (libvirt offers KVM whenever /dev/kvm is usable, but nested or
+ * paravirtual KVM can still refuse; said in the boot record). Every attempt
+ * starts from freshly staged files.
+ */
+async function bootOnHost(
+  host: HypervisorHost, target: InventoryTarget,
+  o: { staging: GuestToStage; spec: (staged: StagedGuest, virt: 'kvm' | 'qemu') => DomainSpec; virtType: 'kvm' | 'qemu'; bootTimeoutS: number; profilerDir?: string },
+): Promise<BootRecord> {
+  const { domain } = o.staging;
+  let virtType = o.virtType;
+  let kvmFallback: string | undefined = brokenKvm.get(host.uri);
   let retried: string | undefined;
   for (let attempt = 1; ; attempt++) {
-    const files = remote && there
-      ? await stageRemoteGuest(remote, { domain, rootBlob: there.root, disks: req.profile.disks, instantDisks: CLOCKS[req.profile.clock].instantDisks })
-      : await prepareFiles(req, dir);
-    const spec: DomainSpec = {
-      domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType,
-      rootOverlay: files.overlay, kernel: there?.vmlinuz ?? k.vmlinuz, initrd: there?.initrd ?? k.initrd,
-      imageDigest: req.image.manifest.digest, disks: files.disks, sshPort: port, consoleLog: files.consoleLog,
-      ...(profiler.load ? { profiler: profiler.load } : {}),
-    };
-    if (profiler.load) await prepareProfilerDir(profiler.load.dir);
-    await virsh.define(domainXml(spec));
+    const staged = await host.stageGuest(o.staging);
+    if (o.profilerDir) await prepareProfilerDir(o.profilerDir);
+    await host.virsh.define(domainXml(o.spec(staged, virtType)));
     const t0 = Date.now();
     try {
-      await virsh.start(domain);
+      await host.virsh.start(domain);
     } catch (e) {
-      // libvirt offers KVM whenever /dev/kvm is usable, but nested or paravirtual KVM
-      // can still refuse QEMU's CPU set-up: fall back to TCG for this host, once, and say so.
       if (virtType === 'kvm' && e instanceof LabError && /kvm/i.test(e.detail)) {
         kvmFallback = e.detail.split('\n').find((l) => /kvm|MSR/i.test(l))?.trim() ?? 'KVM start failed';
-        brokenKvm.set(req.uri, kvmFallback);
+        brokenKvm.set(host.uri, kvmFallback);
         virtType = 'qemu';
         attempt--;
         continue;
       }
       throw e;
     }
+    const followed = host.followedConsole(domain);
     try {
-      await waitForSsh(target, req.bootTimeoutS * 1000, async () => (await virsh.state(domain)) === 'running', isLocalUri(req.uri) ? () => consoleState(files.consoleLog) : undefined);
+      await waitForSsh(target, o.bootTimeoutS * 1000, async () => (await host.virsh.state(domain)) === 'running', followed ? () => consoleState(followed) : undefined);
       await parkGuest(target);
-      return { target, boot: { seconds: (Date.now() - t0) / 1000, attempts: attempt, virtType, ...(kvmFallback ? { kvmFallback } : {}), ...(retried ? { retried } : {}) } };
+      return { seconds: (Date.now() - t0) / 1000, attempts: attempt, virtType, ...(kvmFallback ? { kvmFallback } : {}), ...(retried ? { retried } : {}) };
     } catch (e) {
-      const tail = await tailOf(files.consoleLog);
-      await virsh.remove(domain);
+      const tail = await host.consoleTail(domain);
+      await host.virsh.remove(domain);
       const flake = knownBootFlake(tail);
       if (flake && attempt === 1) {
         retried = flake;
@@ -474,7 +402,7 @@ export async function rebootGuest(target: InventoryTarget, timeoutMs: number): P
 
 /** The serial console log of a guest on this machine, where the lab can read it; undefined elsewhere. */
 export function consoleLogOf(target: InventoryTarget): string | undefined {
-  return target.vm && isLocalUri(target.vm.hypervisor_uri) ? join(GUESTS_DIR, target.vm.domain, 'console.log') : undefined;
+  return target.vm && runsHere(target.vm) ? new LocalHost(target.vm.hypervisor_uri).followedConsole(target.vm.domain) : undefined;
 }
 
 /** Whether the guest is paused between its repetitions (see core/clock.ts, parkWhenIdle). */
@@ -502,10 +430,10 @@ const RUNNING = /^(running|paused)\b/;
 export async function guestDeath(target: InventoryTarget): Promise<{ readonly why: string; readonly tail: string } | undefined> {
   if (!target.vm) return undefined;
   const log = consoleLogOf(target);
-  const tail = log ? await consoleTail(log) : '';
+  const tail = log ? await fileTail(log) : '';
   // A guest of this machine whose QEMU process lives is running or paused: asked every 2 s during a
   // measurement, that answer costs no process and no libvirt call in the measurement's window.
-  if (!(isLocalUri(target.vm.hypervisor_uri) && qemuAlive(target.vm.domain))) {
+  if (!(runsHere(target.vm) && qemuAlive(target.vm.domain))) {
     let state: string;
     try {
       const r = await Virsh.of(target.vm).run(['domstate', target.vm.domain, '--reason'], { allowFailure: true, timeoutMs: 20_000 });
@@ -515,8 +443,7 @@ export async function guestDeath(target: InventoryTarget): Promise<{ readonly wh
     }
     if (!RUNNING.test(state)) {
       // On another host the console is read over the lab's connection to it, only once the guest is dead.
-      const ssh = target.vm.hypervisor_ssh;
-      const far = ssh ? await hypervisorSession(target.vm.hypervisor_uri, ssh).then((h) => remoteConsoleTail(h, target.vm!.domain)).catch(() => '') : '';
+      const far = runsHere(target.vm) ? '' : await hypervisorHost(target.vm.hypervisor_uri, target.vm.hypervisor_ssh).then((h) => h.consoleTail(target.vm!.domain)).catch(() => '');
       return { why: `its domain is ${state}`, tail: tail || far };
     }
   }
@@ -546,12 +473,8 @@ export async function guestLiveness(uri: string, guest: string, ssh?: InventoryS
 }
 
 export async function removeGuest(uri: string, guest: string, ssh?: InventorySsh): Promise<void> {
+  const host = await hypervisorHost(uri, ssh);
   const domain = domainName(guest);
-  await new Virsh(uri, ssh).remove(domain);
-  if (ssh) {
-    await removeRemoteGuestDir(await hypervisorSession(uri, ssh), domain);
-    return;
-  }
-  const dir = join(GUESTS_DIR, domain);
-  if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
+  await host.virsh.remove(domain);
+  await host.removeGuestFiles(domain);
 }

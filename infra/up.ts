@@ -4,9 +4,6 @@
  * and an inventory file the runner reads. The Pulumi program (infra/pulumi)
  * drives the same guest functions through a dynamic provider.
  */
-import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { GuestSpec, Plan } from '../cell/types.js';
 import { InterruptedError, LabError, NotRootError, UsageError } from '../core/errors.js';
 import type { Image } from '../guest-images/build.js';
@@ -15,10 +12,10 @@ import { writeJsonAtomic } from '../core/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { availableParallelism } from 'node:os';
 import { bootsSideBySide } from '../core/clock.js';
-import { createGuest, describeGuest, domainName, GUESTS_DIR, removeGuest, type BootRecord } from './guest.js';
-import { hypervisorSession, isLocalUri, place, type Hypervisor } from './hypervisor.js';
-import { remoteGuestDirs, removeRemoteGuestDir } from './remote-files.js';
-import { metadataAttr, Virsh } from './virsh.js';
+import { createGuest, describeGuest, domainName, removeGuest, type BootRecord } from './guest.js';
+import { isLocalUri, place, type Hypervisor } from './hypervisor.js';
+import { hypervisorHost } from './host.js';
+import { metadataAttr } from './virsh.js';
 
 export { LOCAL, parseHypervisor, place, type Hypervisor } from './hypervisor.js';
 
@@ -133,25 +130,16 @@ export async function down(hypervisors: readonly Hypervisor[], options: { scenar
   return { removed, leftovers, failed };
 
   async function downOne(h: Hypervisor): Promise<void> {
-    const virsh = new Virsh(h.uri, h.ssh);
-    const mine = (await virsh.labDomains()).filter((d) => !options.scenario || metadataAttr(d.metadata, 'scenario') === options.scenario);
+    const host = await hypervisorHost(h.uri, h.ssh);
+    const mine = (await host.virsh.labDomains()).filter((d) => !options.scenario || metadataAttr(d.metadata, 'scenario') === options.scenario);
     // Removing is waiting on libvirt, not work: all of a host's guests at once.
     await Promise.all(mine.map((d) => removeGuest(h.uri, d.name.replace(/^iommu-lab-/, ''), h.ssh)));
     removed.push(...mine.map((d) => d.name));
     // Guest directories without a domain: a crash between files and define.
-    if (h.ssh) {
-      const s = await hypervisorSession(h.uri, h.ssh);
-      for (const name of await remoteGuestDirs(s)) {
-        if ((await virsh.state(name)) !== undefined) continue;
-        await removeRemoteGuestDir(s, name);
-        leftovers.push(`${h.uri}:${name}`);
-      }
-    } else if (isLocalUri(h.uri) && existsSync(GUESTS_DIR)) {
-      for (const name of await readdir(GUESTS_DIR)) {
-        if (!name.startsWith('iommu-lab-') || (await virsh.state(name)) !== undefined) continue;
-        await rm(join(GUESTS_DIR, name), { recursive: true, force: true });
-        leftovers.push(name);
-      }
+    for (const name of await host.guestDirs()) {
+      if ((await host.virsh.state(name)) !== undefined) continue;
+      await host.removeGuestFiles(name);
+      leftovers.push(host.kind === 'remote' ? `${h.uri}:${name}` : name);
     }
   }
 }

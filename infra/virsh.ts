@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { LibvirtdDownError, VirshError, VirshMissingError } from '../core/errors.js';
 import type { InventorySsh, InventoryVm } from '../inventory/types.js';
 import { LAB_XMLNS } from './domain-xml.js';
-import { virshUriFor } from './hypervisor.js';
+import { isLocalUri, virshUriFor } from './hypervisor.js';
 
 export interface LabDomain {
   readonly name: string;
@@ -38,7 +38,7 @@ export class Virsh {
     }
     if (out.exitCode !== 0 && !options.allowFailure) {
       if (/Failed to connect socket|failed to connect to the hypervisor|No such file or directory.*libvirt-sock|Connection refused/.test(out.stderr)) {
-        throw new LibvirtdDownError(`libvirtd at ${this.uri} does not answer`, { detail: out.stderr, fix: this.uri.startsWith('qemu:///') ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `start libvirtd on the host of ${this.uri} (SSH to it works; its socket ${this.uri.includes('socket=') ? 'named in the URI' : '/var/run/libvirt/libvirt-sock'} does not answer)` });
+        throw new LibvirtdDownError(`libvirtd at ${this.uri} does not answer`, { detail: out.stderr, fix: isLocalUri(this.uri) ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `start libvirtd on the host of ${this.uri} (SSH to it works; its socket ${this.uri.includes('socket=') ? 'named in the URI' : '/var/run/libvirt/libvirt-sock'} does not answer)` });
       }
       throw new VirshError(`virsh ${args[0]} failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`, { detail: out.stderr });
     }
@@ -72,7 +72,7 @@ export class Virsh {
     const caps = await this.run(['domcapabilities', '--machine', 'q35', '--virttype', 'kvm'], { allowFailure: true });
     const offered = caps.exitCode === 0 && /<domain>kvm<\/domain>/.test(caps.stdout);
     if (!offered) return 'qemu';
-    if (forced === 'kvm' || !this.uri.startsWith('qemu:///')) return 'kvm';
+    if (forced === 'kvm' || !isLocalUri(this.uri)) return 'kvm';
     return (await qemuUserCanOpenKvm()) ? 'kvm' : 'qemu';
   }
 

@@ -15,7 +15,7 @@ import { DiskFullError, GuestDiedError, InterruptedError, SshTimeoutError } from
 import { forEachLimit } from '../core/pool.js';
 import { sleep } from '../core/sleep.js';
 import { parkGuest, rebootGuest, unparkGuest } from '../infra/guest.js';
-import { isLocalUri } from '../infra/hypervisor.js';
+import { runsHere } from '../infra/host.js';
 import type { InventoryTarget } from '../inventory/types.js';
 import type { RunStore } from '../result/store.js';
 import { repId, type Check, type Failure } from '../result/types.js';
@@ -267,7 +267,7 @@ export class GroupRun {
       // A guest that failed in the last boot boots again too: a new boot may well work (one that never came up does not).
       .filter((t): t is InventoryTarget => Boolean(t?.vm));
     // As `up` boots them (core/clock.ts bootsSideBySide).
-    const side = bootsSideBySide(next.every((t) => isLocalUri(t.vm!.hypervisor_uri)), next.map((t) => t.vm!.clock), availableParallelism());
+    const side = bootsSideBySide(next.every((t) => runsHere(t.vm!)), next.map((t) => t.vm!.clock), availableParallelism());
     await forEachLimit(next, side, async (t) => {
       this.ctx.say(t, `rebooting for boot ${boot}`);
       const st = this.#states.get(t.name);

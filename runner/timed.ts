@@ -14,8 +14,9 @@ import type { Scenario } from '../scenario/types.js';
 import { runDetached, type DetachedResult } from './detached.js';
 import type { Task } from './order.js';
 import type { RepExtra } from './record.js';
-import type { ExecResult, SshSession } from '../transport/ssh.js';
+import type { ExecResult } from '../transport/ssh.js';
 import type { ReadyTarget } from './target.js';
+import { runsHere } from '../infra/host.js';
 
 /**
  * A virtual-time repetition beside more than this much other host work (CPUs,
@@ -116,7 +117,7 @@ export async function timedWorkload(
   for (;;) {
     const checks: Check[] = [];
     // Isolation works on this machine's QEMU process and /proc; a guest on another host is measured without it (docs/infra.md).
-    const iso = target.vm && !target.vm.hypervisor_ssh ? await Isolation.begin(target.vm.domain, { realtime: virtualTime }) : undefined;
+    const iso = target.vm && runsHere(target.vm) ? await Isolation.begin(target.vm.domain, { realtime: virtualTime }) : undefined;
     let load: LoadReport | undefined;
     let res: DetachedResult;
     try {

@@ -14,7 +14,7 @@ import { combinationProblem, configName } from '../core/iommu.js';
 import { defaultMetrics, describeMetric, scriptOf, sourceOf, workloadToolsOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
-import { isImageKernel, usesBpftrace, type WorkloadSpec, type HostsFile, type IommuDevice, type IommuMode, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
+import { isImageKernel, usesBpftrace, type WorkloadSpec, type HostsFile, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
 import { problemAt, readYamlFile, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedHosts {

@@ -14,7 +14,7 @@ import { ensureResultsRoot } from '../result/root.js';
 import { repetitionShape } from '../cell/repetition.js';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { expand } from '../cell/expand.js';
 import { analyse } from '../analysis/analyse.js';
 import { loadRun } from '../analysis/load.js';
@@ -22,6 +22,7 @@ import type { ReportFiles } from '../analysis/report/write.js';
 import { buildImage, currentImage } from '../guest-images/build.js';
 import { chooseProvisioner, type ProvisionHow } from '../infra/provisioner.js';
 import { assertLocalRoot, type Hypervisor } from '../infra/up.js';
+import { isLocalUri } from '../infra/hypervisor.js';
 import { composeInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { writeJsonAtomic } from '../core/atomic.js';
@@ -126,7 +127,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     try {
       if (provisioner) {
         // Local guests need root (libvirt's system instance, the image cache); static hosts alone do not.
-        if (o.hypervisors.some((h) => h.uri.startsWith('qemu:///'))) assertLocalRoot();
+        if (o.hypervisors.some((h) => isLocalUri(h.uri))) assertLocalRoot();
         let t = Date.now();
         let image = await currentImage();
         if (!image) {

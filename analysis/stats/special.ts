@@ -4,7 +4,7 @@
  * distributions. Written for double precision (agreement with SciPy to 1e-9 is
  * tested on stored vectors); nothing here allocates in a loop.
  */
-import { checkFinite, checkPositive, checkProbability } from './check.js';
+import { checkPositive, checkProbability } from './check.js';
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
