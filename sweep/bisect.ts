@@ -24,12 +24,13 @@ import { compareCellAcross, type Comparison } from '../analysis/compare/index.js
 import { fmtNum } from '../analysis/format.js';
 import { loadRun, samples, type LoadedRun } from '../analysis/load.js';
 import { expand } from '../cell/expand.js';
+import type { Cell } from '../cell/types.js';
 import { BisectError, InterruptedError } from '../core/errors.js';
-import { describeMetric, scriptOf } from '../core/metrics.js';
+import { describeMetric, scriptOf, type MetricDescription } from '../core/metrics.js';
 import { buildKernel, type KernelBase } from '../guest-images/kernel/build.js';
 import type { Hypervisor } from '../infra/up.js';
 import { writeJsonAtomic } from '../core/atomic.js';
-import { loadScenarioFile } from '../scenario/load.js';
+import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
 import { usesBpftrace } from '../scenario/types.js';
 import { median } from '../analysis/stats/index.js';
 import { callStep, endpointsProblem, type StepVerdict } from './bisect-rule.js';
@@ -112,7 +113,19 @@ async function stepScenario(file: string, buildDir: string, into: string): Promi
 
 export async function bisect(o: BisectOptions): Promise<BisectResult> {
   const t0 = Date.now();
-  const log = o.log ?? (() => {});
+  const b = await Bisection.open(o);
+  const original = (await git(b.tree, ['symbolic-ref', '-q', '--short', 'HEAD'], { allowFailure: true })).out || (await git(b.tree, ['rev-parse', 'HEAD'])).out;
+  try {
+    return await b.run(t0);
+  } finally {
+    // Back where the user was, whatever happened; the log keeps what was measured.
+    await git(b.tree, ['bisect', 'reset', '-q', original], { allowFailure: true });
+    await git(b.tree, ['checkout', '-q', original], { allowFailure: true });
+  }
+}
+
+/** What the arguments name, checked before anything is built: a clean git tree, two commits in order, a known metric and cell. */
+async function checkedArgs(o: BisectOptions): Promise<{ tree: string; good: string; bad: string; d: MetricDescription; loaded: LoadedScenario }> {
   const tree = resolve(o.tree);
   if (!existsSync(join(tree, '.git'))) throw new BisectError(`${tree} is not a git checkout`, { fix: 'bisect needs the kernel tree as a git repository' });
   const dirty = (await git(tree, ['status', '--porcelain', '--untracked-files=no'])).out;
@@ -129,105 +142,148 @@ export async function bisect(o: BisectOptions): Promise<BisectResult> {
   const cell = plan.cells.find((c) => c.id === o.cell);
   if (!cell) throw new BisectError(`the scenario has no cell ${o.cell}`, { fix: `cells: ${plan.cells.map((c) => c.id).join(', ')}` });
   if (cell.target.kind !== 'vm') throw new BisectError(`${o.cell} runs on a static host; bisect boots the kernels it builds in the lab's guests`);
+  return { tree, good, bad, d, loaded };
+}
 
-  const base = o.base ?? 'tiny';
-  const args = { scenario_sha256: loaded.sha256, tree, good, bad, cell: o.cell, metric: o.metric, base: typeof base === 'string' ? base : resolve(base.file) };
-  const id = createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 12);
-  const dir = join(resolve(o.resultsRoot), 'bisect', `${loaded.scenario.name}-${good.slice(0, 8)}-${bad.slice(0, 8)}-${id}`);
-  await mkdir(join(dir, 'steps'), { recursive: true });
-  const logFile = join(dir, 'bisect.json');
-  const earlier = existsSync(logFile) ? (JSON.parse(await readFile(logFile, 'utf8')) as BisectLog) : undefined;
-  if (earlier && JSON.stringify(earlier.args) !== JSON.stringify(args)) throw new BisectError(`${logFile} belongs to another bisection`, { fix: 'remove it, or use another --results root' });
-  const steps: BisectStep[] = [...(earlier?.steps ?? [])];
-  const resumed = steps.length;
-  if (resumed) log(`bisect: resuming ${dir} (${resumed} measurement(s) in its log)`);
-  const save = (result?: BisectLog['result']) => writeJsonAtomic(logFile, { version: 1, args, steps, ...(result ? { result } : {}) } satisfies BisectLog);
+type Measured = { run: LoadedRun; build: BisectStep['build']; seconds: number };
 
-  const original = (await git(tree, ['symbolic-ref', '-q', '--short', 'HEAD'], { allowFailure: true })).out || (await git(tree, ['rev-parse', 'HEAD'])).out;
-  const runs = new Map<string, LoadedRun>();
-  const measure = async (commit: string): Promise<{ run: LoadedRun; build: BisectStep['build']; seconds: number }> => {
+/**
+ * One bisection: its log (bisect.json, the steps measured so far, kept
+ * atomically) and the runs it has loaded. It alone writes the log.
+ */
+class Bisection {
+  readonly #runs = new Map<string, LoadedRun>();
+
+  private constructor(
+    private readonly o: BisectOptions,
+    readonly tree: string,
+    private readonly good: string,
+    private readonly bad: string,
+    private readonly d: MetricDescription,
+    private readonly loaded: LoadedScenario,
+    private readonly dir: string,
+    private readonly args: BisectLog['args'],
+    private readonly steps: BisectStep[],
+    private readonly resumed: number,
+  ) {}
+
+  /** The bisection these arguments name: resumed from its log when one exists. */
+  static async open(o: BisectOptions): Promise<Bisection> {
+    const { tree, good, bad, d, loaded } = await checkedArgs(o);
+    const base = o.base ?? 'tiny';
+    const args = { scenario_sha256: loaded.sha256, tree, good, bad, cell: o.cell, metric: o.metric, base: typeof base === 'string' ? base : resolve(base.file) };
+    const id = createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 12);
+    const dir = join(resolve(o.resultsRoot), 'bisect', `${loaded.scenario.name}-${good.slice(0, 8)}-${bad.slice(0, 8)}-${id}`);
+    await mkdir(join(dir, 'steps'), { recursive: true });
+    const logFile = join(dir, 'bisect.json');
+    const earlier = existsSync(logFile) ? (JSON.parse(await readFile(logFile, 'utf8')) as BisectLog) : undefined;
+    if (earlier && JSON.stringify(earlier.args) !== JSON.stringify(args)) throw new BisectError(`${logFile} belongs to another bisection`, { fix: 'remove it, or use another --results root' });
+    const steps = [...(earlier?.steps ?? [])];
+    if (steps.length) o.log?.(`bisect: resuming ${dir} (${steps.length} measurement(s) in its log)`);
+    return new Bisection(o, tree, good, bad, d, loaded, dir, args, steps, steps.length);
+  }
+
+  get #logFile(): string {
+    return join(this.dir, 'bisect.json');
+  }
+
+  #log(line: string): void {
+    this.o.log?.(line);
+  }
+
+  #save(result?: BisectLog['result']): Promise<void> {
+    return writeJsonAtomic(this.#logFile, { version: 1, args: this.args, steps: this.steps, ...(result ? { result } : {}) } satisfies BisectLog);
+  }
+
+  /** Builds the checked-out commit and sweeps the scenario on it. */
+  async #measure(commit: string): Promise<Measured> {
+    const { o } = this;
     if (o.signal?.aborted) throw new InterruptedError('bisect interrupted', { fix: 'run the same command again: it resumes from its log' });
-    log(`bisect: ${commit.slice(0, 12)} ${await subjectOf(tree, commit)}`);
+    this.#log(`bisect: ${commit.slice(0, 12)} ${await subjectOf(this.tree, commit)}`);
     // The tracing options (and their debug information) only when the scenario runs bpftrace: bisecting on exact counts builds in about half the time.
-    const k = await buildKernel({ tree, base, tracing: usesBpftrace(loaded.scenario.tracing), ...(o.jobs ? { jobs: o.jobs } : {}), onLog: log, ...(o.signal ? { signal: o.signal } : {}) });
+    const k = await buildKernel({ tree: this.tree, base: o.base ?? 'tiny', tracing: usesBpftrace(this.loaded.scenario.tracing), ...(o.jobs ? { jobs: o.jobs } : {}), onLog: (l) => this.#log(l), ...(o.signal ? { signal: o.signal } : {}) });
     const t = Date.now();
-    const file = await stepScenario(o.scenarioFile, k.dir, join(dir, 'steps', `${commit.slice(0, 12)}.yaml`));
-    const r = await sweep({ scenarioFile: file, resultsRoot: join(dir, 'runs'), hypervisors: o.hypervisors, log, ...(o.signal ? { signal: o.signal } : {}) });
+    const file = await stepScenario(o.scenarioFile, k.dir, join(this.dir, 'steps', `${commit.slice(0, 12)}.yaml`));
+    const r = await sweep({ scenarioFile: file, resultsRoot: join(this.dir, 'runs'), hypervisors: o.hypervisors, log: (l) => this.#log(l), ...(o.signal ? { signal: o.signal } : {}) });
     if (r.summary.interrupted) throw new InterruptedError('bisect interrupted during a measurement', { fix: 'run the same command again: it resumes from its log and completes the measurement' });
     const run = await loadRun(r.dir);
-    runs.set(commit, run);
+    this.#runs.set(commit, run);
     return { run, build: { dir: k.dir, release: k.release, cached: k.cached, seconds: k.seconds }, seconds: (Date.now() - t) / 1000 };
-  };
-  const runOf = async (s: BisectStep): Promise<LoadedRun> => {
-    const known = runs.get(s.commit);
+  }
+
+  async #runOf(s: BisectStep): Promise<LoadedRun> {
+    const known = this.#runs.get(s.commit);
     if (known) return known;
     const r = await loadRun(s.run);
-    runs.set(s.commit, r);
+    this.#runs.set(s.commit, r);
     return r;
-  };
-  const cellOf = (run: LoadedRun) => run.cells.get(o.cell)!;
-  const record = async (commit: string, role: BisectStep['role'], verdict: StepVerdict, reason: string, m: Awaited<ReturnType<typeof measure>>) => {
-    const values = samples(m.run, o.cell, o.metric).values;
-    const step: BisectStep = { commit, subject: await subjectOf(tree, commit), role, verdict, reason, run: m.run.dir, values, median: values.length ? median(values) : NaN, build: m.build, measureSeconds: m.seconds };
-    steps.push(step);
-    await save();
-    log(`bisect: ${commit.slice(0, 12)} ${role === 'step' ? verdict : role} — ${o.metric} ${values.map(fmtNum).join(', ') || 'none'}${role === 'step' ? ` (${reason})` : ''}`);
+  }
+
+  #side(run: LoadedRun): { run: LoadedRun; cell: Cell } {
+    return { run, cell: run.cells.get(this.o.cell)! };
+  }
+
+  async #record(commit: string, role: BisectStep['role'], verdict: StepVerdict, reason: string, m: Measured): Promise<BisectStep> {
+    const { metric } = this.o;
+    const values = samples(m.run, this.o.cell, metric).values;
+    const step: BisectStep = { commit, subject: await subjectOf(this.tree, commit), role, verdict, reason, run: m.run.dir, values, median: values.length ? median(values) : NaN, build: m.build, measureSeconds: m.seconds };
+    this.steps.push(step);
+    await this.#save();
+    this.#log(`bisect: ${commit.slice(0, 12)} ${role === 'step' ? verdict : role} — ${metric} ${values.map(fmtNum).join(', ') || 'none'}${role === 'step' ? ` (${reason})` : ''}`);
     return step;
-  };
+  }
 
-  try {
-    // The endpoints: what good and bad look like in this metric.
-    const endpoint = async (commit: string, role: 'good-endpoint' | 'bad-endpoint') => {
-      const done = steps.find((s) => s.role === role);
-      if (done) return done;
-      await git(tree, ['checkout', '-q', '--detach', commit]);
-      return record(commit, role, role === 'good-endpoint' ? 'good' : 'bad', role, await measure(commit));
-    };
-    const g = await endpoint(good, 'good-endpoint');
-    const b = await endpoint(bad, 'bad-endpoint');
-    const goodRun = await runOf(g);
-    const badRun = await runOf(b);
-    if (samples(goodRun, o.cell, o.metric).values.length === 0) {
-      throw new BisectError(`the good commit's run has no ${o.metric} for ${o.cell} (${goodRun.dir})`, { fix: scriptOf(d) ? `trace it: add ${scriptOf(d)} to tracing.scripts and keep tracing.repetitions ≥ 1` : `see the run's failures: iommu-lab report ${goodRun.dir}` });
+  /** An endpoint: what good or bad looks like in this metric (from the log when it was measured). */
+  async #endpoint(commit: string, role: 'good-endpoint' | 'bad-endpoint'): Promise<LoadedRun> {
+    const done = this.steps.find((s) => s.role === role);
+    if (done) return this.#runOf(done);
+    await git(this.tree, ['checkout', '-q', '--detach', commit]);
+    return this.#runOf(await this.#record(commit, role, role === 'good-endpoint' ? 'good' : 'bad', role, await this.#measure(commit)));
+  }
+
+  /** The endpoints measured and told apart, then git's own bisection with the lab as the test. */
+  async run(t0: number): Promise<BisectResult> {
+    const { metric } = this.o;
+    const goodRun = await this.#endpoint(this.good, 'good-endpoint');
+    const badRun = await this.#endpoint(this.bad, 'bad-endpoint');
+    if (samples(goodRun, this.o.cell, metric).values.length === 0) {
+      throw new BisectError(`the good commit's run has no ${metric} for ${this.o.cell} (${goodRun.dir})`, { fix: scriptOf(this.d) ? `trace it: add ${scriptOf(this.d)} to tracing.scripts and keep tracing.repetitions ≥ 1` : `see the run's failures: iommu-lab report ${goodRun.dir}` });
     }
-    const badVsGood = compareCellAcross({ run: goodRun, cell: cellOf(goodRun) }, { run: badRun, cell: cellOf(badRun) }, o.metric, 'bad vs good');
-    const why = endpointsProblem(badVsGood, o.metric);
+    const badVsGood = compareCellAcross(this.#side(goodRun), this.#side(badRun), metric, 'bad vs good');
+    const why = endpointsProblem(badVsGood, metric);
     if (why) throw new BisectError(why, { fix: 'bisect a metric that changed between the two commits (iommu-lab compare the two runs shows which), or add repetitions' });
-    log(`bisect: bad against good: ${(badVsGood as Comparison).reason}`);
-
+    const endpoints = badVsGood as Comparison;
+    this.#log(`bisect: bad against good: ${endpoints.reason}`);
     // git's own bisection, with the verdicts already known replayed into it.
-    await git(tree, ['bisect', 'reset', '-q'], { allowFailure: true });
-    let said = (await git(tree, ['bisect', 'start', bad, good])).out;
+    await git(this.tree, ['bisect', 'reset', '-q'], { allowFailure: true });
+    let said = (await git(this.tree, ['bisect', 'start', this.bad, this.good])).out;
     // `git bisect good|bad|skip` exits non-zero when only skipped commits are left: the text says what happened.
-    for (const s of steps.filter((x) => x.role === 'step')) said = (await git(tree, ['bisect', s.verdict, s.commit], { allowFailure: true })).out;
+    for (const s of this.steps.filter((x) => x.role === 'step')) said = (await git(this.tree, ['bisect', s.verdict, s.commit], { allowFailure: true })).out;
     for (;;) {
-      const first = /^([0-9a-f]{40}) is the first bad commit/m.exec(said);
-      if (first) {
-        const firstBad = { commit: first[1]!, subject: await subjectOf(tree, first[1]!) };
-        const seconds = (Date.now() - t0) / 1000;
-        await save({ firstBad, seconds });
-        log(`bisect: first bad commit ${firstBad.commit.slice(0, 12)} ${firstBad.subject}`);
-        return { dir, log: JSON.parse(await readFile(logFile, 'utf8')) as BisectLog, firstBad, seconds, resumed };
-      }
-      if (/only 'skip'ped commits left/.test(said)) {
-        const candidates = [...said.matchAll(/^([0-9a-f]{40})$/gm)].map((m) => m[1]!);
-        const seconds = (Date.now() - t0) / 1000;
-        await save({ candidates, seconds });
-        return { dir, log: JSON.parse(await readFile(logFile, 'utf8')) as BisectLog, candidates, seconds, resumed };
-      }
-      const head = (await git(tree, ['rev-parse', 'HEAD'])).out;
-      const m = await measure(head);
+      const ended = await this.#ended(said, t0);
+      if (ended) return ended;
+      const head = (await git(this.tree, ['rev-parse', 'HEAD'])).out;
+      const m = await this.#measure(head);
       const call = callStep(
-        compareCellAcross({ run: goodRun, cell: cellOf(goodRun) }, { run: m.run, cell: cellOf(m.run) }, o.metric, 'step vs good'),
-        compareCellAcross({ run: badRun, cell: cellOf(badRun) }, { run: m.run, cell: cellOf(m.run) }, o.metric, 'step vs bad'),
-        badVsGood as Comparison,
+        compareCellAcross(this.#side(goodRun), this.#side(m.run), metric, 'step vs good'),
+        compareCellAcross(this.#side(badRun), this.#side(m.run), metric, 'step vs bad'),
+        endpoints,
       );
-      await record(head, 'step', call.verdict, call.reason, m);
-      said = (await git(tree, ['bisect', call.verdict, head], { allowFailure: true })).out;
+      await this.#record(head, 'step', call.verdict, call.reason, m);
+      said = (await git(this.tree, ['bisect', call.verdict, head], { allowFailure: true })).out;
     }
-  } finally {
-    // Back where the user was, whatever happened; the log keeps what was measured.
-    await git(tree, ['bisect', 'reset', '-q', original], { allowFailure: true });
-    await git(tree, ['checkout', '-q', original], { allowFailure: true });
+  }
+
+  /** The result, once git says the bisection is over (a first bad commit, or only skipped ones left). */
+  async #ended(said: string, t0: number): Promise<BisectResult | undefined> {
+    const first = /^([0-9a-f]{40}) is the first bad commit/m.exec(said);
+    const candidates = first ? undefined : /only 'skip'ped commits left/.test(said) ? [...said.matchAll(/^([0-9a-f]{40})$/gm)].map((m) => m[1]!) : undefined;
+    if (!first && !candidates) return undefined;
+    const seconds = (Date.now() - t0) / 1000;
+    const firstBad = first ? { commit: first[1]!, subject: await subjectOf(this.tree, first[1]!) } : undefined;
+    await this.#save({ ...(firstBad ? { firstBad } : {}), ...(candidates ? { candidates } : {}), seconds });
+    if (firstBad) this.#log(`bisect: first bad commit ${firstBad.commit.slice(0, 12)} ${firstBad.subject}`);
+    const log = JSON.parse(await readFile(this.#logFile, 'utf8')) as BisectLog;
+    return { dir: this.dir, log, ...(firstBad ? { firstBad } : {}), ...(candidates ? { candidates } : {}), seconds, resumed: this.resumed };
   }
 }

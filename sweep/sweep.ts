@@ -16,21 +16,17 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expand } from '../cell/expand.js';
+import type { Plan } from '../cell/types.js';
 import { analyse } from '../analysis/analyse.js';
 import { loadRun } from '../analysis/load.js';
 import type { ReportFiles } from '../analysis/report/write.js';
-import { buildImage, currentImage } from '../guest-images/build.js';
 import { chooseProvisioner, type ProvisionHow } from '../infra/provisioner.js';
 import { assertLocalRoot, type Hypervisor } from '../infra/up.js';
 import { isLocalUri } from '../infra/hypervisor.js';
-import { composeInventory } from '../inventory/load.js';
-import type { Inventory } from '../inventory/types.js';
 import { writeJsonAtomic } from '../core/atomic.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
-import { failureOf } from '../runner/failure.js';
-import type { Failure } from '../result/types.js';
-import { loadScenarioFile } from '../scenario/load.js';
-import { acquireLock } from './lock.js';
+import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
+import { underLock, withGuests } from './lifecycle.js';
 import { pruneRuns } from './retention.js';
 import { publishLatest } from './latest.js';
 import { shardPlan } from './shard.js';
@@ -105,49 +101,21 @@ async function unfinishedRun(sf: string, sha256: string, log: (line: string) => 
 export async function sweep(o: SweepOptions): Promise<SweepResult> {
   const log = o.log ?? (() => {});
   const t0 = Date.now();
-  const secs = { image: 0, up: 0, run: 0, report: 0, down: 0, total: 0, fio: 0 };
   const root = await ensureResultsRoot(o.resultsRoot);
-  const lock = await acquireLock(root, o.scenarioFile);
-  try {
+  return underLock(root, o.scenarioFile, async () => {
     const loaded = await loadScenarioFile(o.scenarioFile, o.hostsFile ? { hostsFile: o.hostsFile } : {});
-    const whole = expand(loaded);
+    const { plan, sharded } = planOf(loaded, o.shard, log);
     const name = loaded.scenario.name;
-    const sharded = o.shard ? shardPlan(whole, loaded.scenario, o.shard) : undefined;
-    const plan = sharded?.plan ?? whole;
-    if (sharded) log(`shard ${o.shard!.index}/${o.shard!.count}: ${sharded.record.targets.length ? `${sharded.record.targets.join(', ')} (${plan.cells.length} of ${whole.cells.length} cells)` : 'no targets (more shards than targets); an empty part'}`);
-
     const sf = stateFile(root, name, o.shard);
     const resume = o.fresh ? undefined : await unfinishedRun(sf, loaded.sha256, log);
-
-    let guests: Inventory | undefined;
-    /** Guests that did not come up: their cells are recorded failed with the reason, the others run (and the next sweep completes the run). */
-    const unavailable = new Map<string, Failure>();
+    // Local guests need root (libvirt's system instance, the image cache); static hosts alone do not.
+    if (plan.guests.length > 0 && o.hypervisors.some((h) => isLocalUri(h.uri))) assertLocalRoot();
     // Whoever brings the guests up takes them down (infra/provisioner.ts).
     const provisioner = plan.guests.length > 0 ? await chooseProvisioner(o.provision ?? 'auto', name, o.hypervisors) : undefined;
-    try {
-      if (provisioner) {
-        // Local guests need root (libvirt's system instance, the image cache); static hosts alone do not.
-        if (o.hypervisors.some((h) => isLocalUri(h.uri))) assertLocalRoot();
-        let t = Date.now();
-        let image = await currentImage();
-        if (!image) {
-          log('building the guest image (once per recipe; about 2–3 minutes)…');
-          image = await buildImage({ onLog: log });
-        }
-        secs.image = (Date.now() - t) / 1000;
-        t = Date.now();
-        log(provisioner.kind === 'pulumi' ? `pulumi up --stack ${name}` : `guests up on ${o.hypervisors.map((h) => h.uri).join(', ')}`);
-        const provisioned = await provisioner.up({
-          loaded, plan, image, inventoryFile: join(root, `${name}-inventory.json`),
-          onProgress: log, ...(o.signal ? { signal: o.signal } : {}),
-          onGuest: (g, boot) => log(`${g}: SSH after ${boot.seconds.toFixed(1)} s${boot.retried ? ` (retried once: ${boot.retried})` : ''}`),
-        });
-        guests = provisioned.inventory;
-        for (const f of provisioned.failed) unavailable.set(f.guest, failureOf(f.error));
-        secs.up = (Date.now() - t) / 1000;
-      }
-      const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(loaded.hosts ? { hosts: loaded.hosts } : {}), hostNames: loaded.scenario.targets.hosts.filter((h) => plan.cells.some((c) => c.target.name === h)) });
-
+    if (provisioner) log(provisioner.kind === 'pulumi' ? `pulumi up --stack ${name}` : `guests up on ${o.hypervisors.map((h) => h.uri).join(', ')}`);
+    const phases = { image: 0, up: 0, down: 0 };
+    let run = 0;
+    const done = await withGuests({ provisioner, loaded, plan, inventoryFile: join(root, `${name}-inventory.json`), keep: Boolean(o.keepGuests), log, seconds: phases, ...(o.signal ? { signal: o.signal } : {}) }, async ({ inventory, unavailable }) => {
       const t = Date.now();
       const summary = await runPlan({
         loaded, plan, inventory, resultsRoot: root, unavailable,
@@ -161,42 +129,61 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
           o.onRunEvent?.(e);
         },
       });
-      secs.run = (Date.now() - t) / 1000;
+      run = (Date.now() - t) / 1000;
+      return { summary, after: await afterRun({ root, name, sf, sha256: loaded.sha256, summary, sharded, shard: o.shard, keepRuns: o.keepRuns, log }) };
+    });
+    const { summary, after } = done;
+    const seconds = { ...phases, run, report: after.reportSeconds, fio: after.fioSeconds, total: (Date.now() - t0) / 1000 };
+    return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(after.report ? { report: after.report } : {}), regression: after.regression, pruned: after.pruned, seconds, ...(sharded ? { shard: sharded.record } : {}) };
+  });
+}
 
-      const run = await loadRun(summary.dir);
-      for (const reps of run.reps.values()) for (const r of reps) {
-        const cell = run.cells.get(r.cell)!;
-        secs.fio += repetitionShape(cell, r.rep, run.scenario.tracing).fioSeconds;
-      }
-      let report: ReportFiles | undefined;
-      let regression = false;
-      // A shard is not a night: its report, baseline comparison and history come from the merged run.
-      if (sharded && !summary.interrupted) log(`shard ${o.shard!.index}/${o.shard!.count} done: ${summary.dir}; put the shards together with iommu-lab merge`);
-      if (!summary.interrupted && !sharded) {
-        const tr = Date.now();
-        const a = await analyse(run, { root, onBaselineError: (e) => log(`baseline: ${(e as Error).message}`) });
-        report = a.files;
-        await publishLatest(root, name, report);
-        regression = a.report.regression;
-        secs.report = (Date.now() - tr) / 1000;
-      }
-      if (summary.failed === 0 && !summary.interrupted) await rm(sf, { force: true });
-      else {
-        await writeJsonAtomic(sf, { scenario_sha256: loaded.sha256, run: summary.dir, ended: summary.interrupted ? 'interrupted' : 'failed' } satisfies SweepState).catch(() => {});
-        log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
-      }
-      const pruned = !summary.interrupted && o.keepRuns ? await pruneRuns(root, name, o.keepRuns, [summary.dir]) : [];
-      return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(report ? { report } : {}), regression, pruned, seconds: secs, ...(sharded ? { shard: sharded.record } : {}) };
-    } finally {
-      if (provisioner && !o.keepGuests) {
-        const t = Date.now();
-        log('taking the guests down');
-        await provisioner.down().catch((e) => log(`down failed: ${(e as Error).message}; run \`iommu-lab down --scenario ${name}\``));
-        secs.down = (Date.now() - t) / 1000;
-      }
-      secs.total = (Date.now() - t0) / 1000;
-    }
-  } finally {
-    await lock.release();
+/** The plan to run: the whole matrix, or one shard of it. */
+function planOf(loaded: LoadedScenario, shard: ShardSpec | undefined, log: (line: string) => void): { plan: Plan; sharded?: ReturnType<typeof shardPlan> } {
+  const whole = expand(loaded);
+  if (!shard) return { plan: whole };
+  const sharded = shardPlan(whole, loaded.scenario, shard);
+  log(`shard ${shard.index}/${shard.count}: ${sharded.record.targets.length ? `${sharded.record.targets.join(', ')} (${sharded.plan.cells.length} of ${whole.cells.length} cells)` : 'no targets (more shards than targets); an empty part'}`);
+  return { plan: sharded.plan, sharded };
+}
+
+interface AfterRun {
+  readonly report?: ReportFiles;
+  readonly regression: boolean;
+  readonly pruned: readonly string[];
+  readonly fioSeconds: number;
+  readonly reportSeconds: number;
+}
+
+/**
+ * After the run: the analysis (not for a shard: its report, baseline and
+ * history come from the merged run), what the next sweep must complete, and the
+ * old runs pruned.
+ */
+async function afterRun(a: {
+  root: string; name: string; sf: string; sha256: string; summary: RunSummary; sharded: ReturnType<typeof shardPlan> | undefined; shard: ShardSpec | undefined; keepRuns: number | undefined; log: (line: string) => void;
+}): Promise<AfterRun> {
+  const { summary, log } = a;
+  const run = await loadRun(summary.dir);
+  let fioSeconds = 0;
+  for (const reps of run.reps.values()) for (const r of reps) fioSeconds += repetitionShape(run.cells.get(r.cell)!, r.rep, run.scenario.tracing).fioSeconds;
+  let report: ReportFiles | undefined;
+  let regression = false;
+  let reportSeconds = 0;
+  if (a.sharded && !summary.interrupted) log(`shard ${a.shard!.index}/${a.shard!.count} done: ${summary.dir}; put the shards together with iommu-lab merge`);
+  if (!summary.interrupted && !a.sharded) {
+    const tr = Date.now();
+    const analysis = await analyse(run, { root: a.root, onBaselineError: (e) => log(`baseline: ${(e as Error).message}`) });
+    report = analysis.files;
+    await publishLatest(a.root, a.name, report);
+    regression = analysis.report.regression;
+    reportSeconds = (Date.now() - tr) / 1000;
   }
+  if (summary.failed === 0 && !summary.interrupted) await rm(a.sf, { force: true });
+  else {
+    await writeJsonAtomic(a.sf, { scenario_sha256: a.sha256, run: summary.dir, ended: summary.interrupted ? 'interrupted' : 'failed' } satisfies SweepState).catch(() => {});
+    log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
+  }
+  const pruned = !summary.interrupted && a.keepRuns ? await pruneRuns(a.root, a.name, a.keepRuns, [summary.dir]) : [];
+  return { ...(report ? { report } : {}), regression, pruned, fioSeconds, reportSeconds };
 }
