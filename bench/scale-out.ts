@@ -82,7 +82,7 @@ try {
   const plan = expand(target);
   const cost = targetCosts(plan, target.scenario, {
     bootS: measured.bootS,
-    repetitionS: (shape) => shape.fioSeconds + (measured.overhead[kindOf(shape.scripts)] ?? measured.overhead['timing']!),
+    repetitionS: (shape) => shape.workloadSeconds + (measured.overhead[kindOf(shape.scripts)] ?? measured.overhead['timing']!),
   });
   const rows: string[] = [];
   const estimates: { hosts: number; wallS: number; shards: number[] }[] = [];
@@ -118,7 +118,7 @@ async function overheadsOf(runDir: string): Promise<{ overhead: Record<string, n
     for (const r of reps) {
       const shape = repetitionShape(cell, r.rep, run.scenario.tracing);
       const wall = (Date.parse(r.finished) - Date.parse(r.started)) / 1000;
-      (samples[kindOf(shape.scripts)] ??= []).push(wall - shape.fioSeconds);
+      (samples[kindOf(shape.scripts)] ??= []).push(wall - shape.workloadSeconds);
     }
   }
   return { overhead: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])), samples };

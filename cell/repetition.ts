@@ -23,7 +23,7 @@ export interface RepetitionShape<J extends Job = Job> {
   /** The job as it runs in this repetition. */
   readonly job: J;
   /** The workload's own time (fio's runtime plus ramp; the DMA-map benchmark's runtime). */
-  readonly fioSeconds: number;
+  readonly workloadSeconds: number;
 }
 
 type Tracing = Pick<TracingSpec, 'scripts' | 'in_timing_repetitions'>;
@@ -58,12 +58,12 @@ export function tracedRepetitionsOf(cell: Pick<Cell, 'job'>, traced: number): nu
 
 export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepRef, tracing: Tracing): RepetitionShape<J> {
   const j: Job = cell.job;
-  if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, fioSeconds: j.runtime };
+  if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime };
   const scripts = tracedScripts(tracing, rep);
   const traced = scripts.length > 0;
   // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.
   const job: J = traced ? { ...cell.job, ramp_time: 0 } : cell.job;
-  return { scripts, traced, job, fioSeconds: j.runtime + (traced ? 0 : j.ramp_time) };
+  return { scripts, traced, job, workloadSeconds: j.runtime + (traced ? 0 : j.ramp_time) };
 }
 
 /** The repetitions a cell has (timing, then traced). */
@@ -76,5 +76,5 @@ export function repetitionsOf(cell: Cell, reps: { readonly timing: number; reado
 
 /** Seconds the cell's workload runs over all its repetitions (before boots, preflight and the lab's own overhead). */
 export function cellWorkloadSeconds(cell: Cell, reps: { readonly timing: number; readonly traced: number }, tracing: Tracing): number {
-  return repetitionsOf(cell, reps).reduce((n, r) => n + repetitionShape(cell, r, tracing).fioSeconds, 0);
+  return repetitionsOf(cell, reps).reduce((n, r) => n + repetitionShape(cell, r, tracing).workloadSeconds, 0);
 }

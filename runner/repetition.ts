@@ -68,11 +68,11 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   const job = buildJobFile({ ...task.cell, job: shape.job }, { run: ctx.run, rep: repId(task.rep), path: disk.path });
   const jobPath = `${st.remoteDir}/${task.cell.id}-${repId(task.rep)}.fio`;
   // Budget: the job's own length plus the scenario's per-cell allowance.
-  const timeoutMs = (shape.fioSeconds + ctx.scenario.timeouts.cell_s) * 1000;
+  const timeoutMs = (shape.workloadSeconds + ctx.scenario.timeouts.cell_s) * 1000;
   const virtualTime = timebaseOf(target.vm?.clock) === 'virtual';
   const files: Record<string, string> = { 'fio.job': job };
   const base: RepExtra = { ...st.extra, job };
-  const workload = detachedWorkload(ctx, ['fio', '--output-format=json+', jobPath], { timeoutMs, expectedMs: shape.fioSeconds * 1000, window: !shape.traced });
+  const workload = detachedWorkload(ctx, ['fio', '--output-format=json+', jobPath], { timeoutMs, expectedMs: shape.workloadSeconds * 1000, window: !shape.traced });
 
   await st.link.session.upload(jobPath, job);
   let res: DetachedResult;

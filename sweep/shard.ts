@@ -35,7 +35,7 @@ export interface CostModel {
 }
 
 /** The estimate `--shard` balances by (bench/scale-out.ts passes a measured model instead). */
-export const ESTIMATED_COSTS: CostModel = { bootS: BOOT_ESTIMATE_S, repetitionS: (shape) => shape.fioSeconds + REPETITION_OVERHEAD_ESTIMATE_S };
+export const ESTIMATED_COSTS: CostModel = { bootS: BOOT_ESTIMATE_S, repetitionS: (shape) => shape.workloadSeconds + REPETITION_OVERHEAD_ESTIMATE_S };
 
 /** Seconds of each target of the plan: its repetitions and its boots (static hosts boot never). */
 export function targetCosts(plan: Plan, scenario: Pick<Scenario, 'targets' | 'tracing'>, model: CostModel = ESTIMATED_COSTS): Map<string, number> {

@@ -61,8 +61,8 @@ export interface SweepResult {
   readonly pruned: readonly string[];
   /** Set when the sweep ran one shard: what its run records. */
   readonly shard?: ShardRecord;
-  /** Wall seconds per phase, and the seconds fio itself ran (runtime + ramp of passed repetitions). */
-  readonly seconds: { readonly image: number; readonly up: number; readonly run: number; readonly report: number; readonly down: number; readonly total: number; readonly fio: number };
+  /** Wall seconds per phase, and the seconds the workloads themselves ran (fio's runtime + ramp, the DMA-map benchmark's runtime, of the repetitions recorded). */
+  readonly seconds: { readonly image: number; readonly up: number; readonly run: number; readonly report: number; readonly down: number; readonly total: number; readonly workload: number };
 }
 
 interface SweepState {
@@ -133,7 +133,7 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
       return { summary, after: await afterRun({ root, name, sf, sha256: loaded.sha256, summary, sharded, shard: o.shard, keepRuns: o.keepRuns, log }) };
     });
     const { summary, after } = done;
-    const seconds = { ...phases, run, report: after.reportSeconds, fio: after.fioSeconds, total: (Date.now() - t0) / 1000 };
+    const seconds = { ...phases, run, report: after.reportSeconds, workload: after.workloadSeconds, total: (Date.now() - t0) / 1000 };
     return { run: summary.run, dir: summary.dir, resumed: Boolean(resume), summary, ...(after.report ? { report: after.report } : {}), regression: after.regression, pruned: after.pruned, seconds, ...(sharded ? { shard: sharded.record } : {}) };
   });
 }
@@ -151,7 +151,7 @@ interface AfterRun {
   readonly report?: ReportFiles;
   readonly regression: boolean;
   readonly pruned: readonly string[];
-  readonly fioSeconds: number;
+  readonly workloadSeconds: number;
   readonly reportSeconds: number;
 }
 
@@ -165,8 +165,8 @@ async function afterRun(a: {
 }): Promise<AfterRun> {
   const { summary, log } = a;
   const run = await loadRun(summary.dir);
-  let fioSeconds = 0;
-  for (const reps of run.reps.values()) for (const r of reps) fioSeconds += repetitionShape(run.cells.get(r.cell)!, r.rep, run.scenario.tracing).fioSeconds;
+  let workloadSeconds = 0;
+  for (const reps of run.reps.values()) for (const r of reps) workloadSeconds += repetitionShape(run.cells.get(r.cell)!, r.rep, run.scenario.tracing).workloadSeconds;
   let report: ReportFiles | undefined;
   let regression = false;
   let reportSeconds = 0;
@@ -185,5 +185,5 @@ async function afterRun(a: {
     log(`${summary.failed} repetition(s) did not pass${summary.interrupted ? ' (interrupted)' : ''}: the next sweep of this scenario completes this run, running only those (--fresh starts a new run)`);
   }
   const pruned = !summary.interrupted && a.keepRuns ? await pruneRuns(a.root, a.name, a.keepRuns, [summary.dir]) : [];
-  return { ...(report ? { report } : {}), regression, pruned, fioSeconds, reportSeconds };
+  return { ...(report ? { report } : {}), regression, pruned, workloadSeconds, reportSeconds };
 }

@@ -34,14 +34,14 @@ export const planCommand = defineCommand({
     ]);
     io.out(table(['#', 'cell', 'target', 'iommu', 'job', 'disk'], rows));
     const reps = plan.repetitions;
-    const fioSeconds = plan.cells.reduce((sum, c) => sum + cellWorkloadSeconds(c, reps, s.tracing), 0);
+    const workloadSeconds = plan.cells.reduce((sum, c) => sum + cellWorkloadSeconds(c, reps, s.tracing), 0);
     io.out('');
     io.out(
       `${plan.cells.length} cells on ${plan.guests.length} guest(s)` +
         `${s.targets.hosts.length ? ` and ${s.targets.hosts.length} static host(s)` : ''}; ` +
         `${reps.timing} timing + ${reps.traced} traced repetitions per cell` +
         `${s.targets.vms.some((v) => (v.boots ?? 1) > 1) ? ` (VM guests booted ${[...new Set(s.targets.vms.map((v) => v.boots ?? 1))].join('/')} times each)` : ''}; ` +
-        `workload time ${formatDuration(fioSeconds)} before boots and preflight`,
+        `workload time ${formatDuration(workloadSeconds)} before boots and preflight`,
     );
     return EXIT.ok;
   },

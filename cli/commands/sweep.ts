@@ -44,7 +44,7 @@ export const sweepCommand = defineCommand({
       else {
         io.out(`${s.passed} passed, ${s.failed} failed of ${s.total} repetitions${s.interrupted ? ' (interrupted: run the same command again to complete the run)' : ''}${r.resumed ? ' (resumed)' : ''}`);
         for (const f of s.failures.slice(0, 20)) io.out(`  ${f.cell} ${f.rep}: ${f.kind}: ${f.message}`);
-        io.out(`time: ${r.seconds.total.toFixed(0)} s in all (image ${r.seconds.image.toFixed(0)}, up ${r.seconds.up.toFixed(0)}, run ${r.seconds.run.toFixed(0)} of which fio ${r.seconds.fio.toFixed(0)}, report ${r.seconds.report.toFixed(0)}, down ${r.seconds.down.toFixed(0)})`);
+        io.out(`time: ${r.seconds.total.toFixed(0)} s in all (image ${r.seconds.image.toFixed(0)}, up ${r.seconds.up.toFixed(0)}, run ${r.seconds.run.toFixed(0)} of which the workloads ${r.seconds.workload.toFixed(0)}, report ${r.seconds.report.toFixed(0)}, down ${r.seconds.down.toFixed(0)})`);
         if (r.pruned.length) io.out(`removed ${r.pruned.length} old run(s)`);
         if (r.shard) io.out(`shard:   ${r.dir} (merge the shards: iommu-lab merge RUN…)`);
         if (r.report) {

@@ -121,7 +121,7 @@ describe('traced repetitions', () => {
     const cell = expand(loaded).cells[0]!;
     const timing = repetitionShape({ ...cell, job: { ...cell.job, runtime: 10, ramp_time: 2 } }, { kind: 'timing', index: 1 }, loaded.scenario.tracing);
     const traced = repetitionShape({ ...cell, job: { ...cell.job, runtime: 10, ramp_time: 2 } }, { kind: 'traced', index: 1 }, loaded.scenario.tracing);
-    expect([timing.traced, timing.job.ramp_time, timing.fioSeconds]).toEqual([false, 2, 12]);
-    expect([traced.traced, traced.scripts, traced.job.ramp_time, traced.fioSeconds]).toEqual([true, ['iotlb-invalidations'], 0, 10]);
+    expect([timing.traced, timing.job.ramp_time, timing.workloadSeconds]).toEqual([false, 2, 12]);
+    expect([traced.traced, traced.scripts, traced.job.ramp_time, traced.workloadSeconds]).toEqual([true, ['iotlb-invalidations'], 0, 10]);
   });
 });
