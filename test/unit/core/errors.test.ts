@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../cli/main.js';
 import { BpftraceError, ERROR_REGISTRY, EXIT, FAILURE_KIND_NAMES, GuestDiedError, InvalidInputError, isLabError, LabError, SshConnectError, SshError, UsageError, YamlError } from '../../../core/errors.js';
@@ -103,6 +103,7 @@ describe('the CLI and errors', () => {
     const file = /the full trace is in (\S+),/.exec(err[0]!)?.[1];
     expect(err[0]).toMatch(/^iommu-lab: unexpected error: TypeError: boom/);
     expect(await readFile(file!, 'utf8')).toMatch(/TypeError: boom\n\s+at /);
+    await rm(file!, { force: true });
     expect(isLabError(new TypeError('x'))).toBe(false);
   });
 });
