@@ -7,9 +7,9 @@
  * Needs root, libvirtd (scripts/start-libvirtd.sh) and the image (iommu-lab image build).
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { requireImage } from '../guest-images/build.js';
-import { createGuest, domainName, GUESTS_DIR, removeGuest } from '../infra/guest.js';
+import { createGuest, domainName, removeGuest } from '../infra/guest.js';
+import { localConsoleLog } from '../infra/host.js';
 import { guestName } from '../cell/expand.js';
 import type { IommuDevice, IommuMode } from '../scenario/types.js';
 
@@ -23,7 +23,7 @@ const ready: number[] = [];
 for (let i = 0; i < Number(boots); i++) {
   const t0 = Date.now();
   let readyAt: number | undefined;
-  const log = join(GUESTS_DIR, domainName(guest), 'console.log');
+  const log = localConsoleLog(domainName(guest));
   const poll = setInterval(async () => {
     if (readyAt) return;
     const text = await readFile(log, 'utf8').catch(() => '');

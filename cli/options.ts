@@ -69,6 +69,6 @@ export function provisionOf(text: string): ProvisionHow {
 export const HOSTS_OPTION = { flags: '--hosts <file>', description: "hosts file: the scenario's static hosts, and remote hypervisors with their pinned keys (default: the scenario's hosts_file)" } as const;
 export const HYPERVISORS_OPTION = { flags: '--hypervisor <uris>', description: "comma-separated libvirt URIs, each optionally =CAPACITY; remote ones (qemu+ssh://) are pinned in the hosts file (default: the hosts file's hypervisors, else qemu:///system)" } as const;
 /** `--results <dir>`, saying what the command keeps there. */
-export const resultsOption = <const D extends string>(what: D) => ({ flags: '--results <dir>', description: `results root (${what})`, default: 'results' }) as const;
+export const resultsOption = (what: string) => ({ flags: '--results <dir>', description: `results root (${what})`, default: 'results' }) as const;
 /** `--json`, saying what it prints. */
-export const jsonOption = <const D extends string>(what: D) => ({ flags: '--json', description: `print ${what} as JSON` }) as const;
+export const jsonOption = (what: string) => ({ flags: '--json', description: `print ${what} as JSON` }) as const;

@@ -126,6 +126,7 @@ export async function buildImage(options: BuildOptions = {}): Promise<Image & { 
   if (existing && !options.force) return { dir, manifest: existing, cached: true };
 
   await checkPrerequisites(root);
+  (options.onLog ?? (() => {}))('building the guest image (once per recipe; about 2–3 minutes)…');
   await mkdir(base, { recursive: true });
   // Leftovers of an interrupted build are never results: remove them.
   for (const name of await readdir(base)) if (name.startsWith(`.build-${hash}-`)) await rm(join(base, name), { recursive: true, force: true });

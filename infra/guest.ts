@@ -23,11 +23,10 @@ import { buildDmaMapTool, dmaMapToolSources } from '../guest-images/kernel/dma-m
 import { buildProfiler, type ProfilerBuild } from './profiler/build.js';
 import { MIN_QEMU, olderThan, Virsh, type HypervisorVersions } from './virsh.js';
 import type { Hypervisor } from './hypervisor.js';
-import { fileTail, GUESTS_DIR, hypervisorHost, LocalHost, ownedByQemu, runsHere, type GuestToStage, type HypervisorHost, type StagedGuest } from './host.js';
+import { fileTail, GUESTS_DIR, hypervisorHost, localConsoleLog, ownedByQemu, runsHere, type GuestFiles, type GuestToStage, type HypervisorHost, type PlacedImage } from './host.js';
 import type { GuestSpec } from '../cell/types.js';
 import type { LoadedScenario } from '../scenario/load.js';
 
-export { GUESTS_DIR, portIsFree } from './host.js';
 
 
 /**
@@ -317,13 +316,15 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
   const profiler = await profilerFor(req, host, join(GUESTS_DIR, domain));
   const target = guestTarget(req, port, k, versions, profiler.inventory);
   const virtType = mustUseTcg(req.profile, host.kind === 'remote', brokenKvm.has(req.uri)) ? 'qemu' : await host.virsh.virtType();
-  const spec = (staged: StagedGuest, virt: 'kvm' | 'qemu'): DomainSpec => ({
+  // What QEMU opens, where it runs: the image's root and the kernel copied to another host by digest, once.
+  const placed: PlacedImage = await host.placeImage(req.image, k);
+  const spec = (files: GuestFiles, virt: 'kvm' | 'qemu'): DomainSpec => ({
     domain, guest: req.guest, scenario: req.scenario, profile: req.profile, iommu: req.iommu, virtType: virt,
-    rootOverlay: staged.files.overlay, kernel: staged.kernel, initrd: staged.initrd,
-    imageDigest: req.image.manifest.digest, disks: staged.files.disks, sshPort: port, consoleLog: staged.files.consoleLog,
+    rootOverlay: files.overlay, kernel: placed.kernel, initrd: placed.initrd,
+    imageDigest: req.image.manifest.digest, disks: files.disks, sshPort: port, consoleLog: files.consoleLog,
     ...(profiler.load ? { profiler: profiler.load } : {}),
   });
-  const staging: GuestToStage = { domain, image: req.image, kernel: k, disks: req.profile.disks, instantDisks: CLOCKS[req.profile.clock].instantDisks };
+  const staging: GuestToStage = { domain, root: placed.root, disks: req.profile.disks, instantDisks: CLOCKS[req.profile.clock].instantDisks };
   const boot = await bootOnHost(host, target, { staging, spec, virtType, bootTimeoutS: req.bootTimeoutS, ...(profiler.load ? { profilerDir: profiler.load.dir } : {}) });
   return { target, boot };
 }
@@ -337,16 +338,16 @@ export async function createGuest(req: GuestRequest, options: { taken?: Set<numb
  */
 async function bootOnHost(
   host: HypervisorHost, target: InventoryTarget,
-  o: { staging: GuestToStage; spec: (staged: StagedGuest, virt: 'kvm' | 'qemu') => DomainSpec; virtType: 'kvm' | 'qemu'; bootTimeoutS: number; profilerDir?: string },
+  o: { staging: GuestToStage; spec: (files: GuestFiles, virt: 'kvm' | 'qemu') => DomainSpec; virtType: 'kvm' | 'qemu'; bootTimeoutS: number; profilerDir?: string },
 ): Promise<BootRecord> {
   const { domain } = o.staging;
   let virtType = o.virtType;
   let kvmFallback: string | undefined = brokenKvm.get(host.uri);
   let retried: string | undefined;
   for (let attempt = 1; ; attempt++) {
-    const staged = await host.stageGuest(o.staging);
+    const files = await host.stageGuest(o.staging);
     if (o.profilerDir) await prepareProfilerDir(o.profilerDir);
-    await host.virsh.define(domainXml(o.spec(staged, virtType)));
+    await host.virsh.define(domainXml(o.spec(files, virtType)));
     const t0 = Date.now();
     try {
       await host.virsh.start(domain);
@@ -402,7 +403,7 @@ export async function rebootGuest(target: InventoryTarget, timeoutMs: number): P
 
 /** The serial console log of a guest on this machine, where the lab can read it; undefined elsewhere. */
 export function consoleLogOf(target: InventoryTarget): string | undefined {
-  return target.vm && runsHere(target.vm) ? new LocalHost(target.vm.hypervisor_uri).followedConsole(target.vm.domain) : undefined;
+  return target.vm && runsHere(target.vm) ? localConsoleLog(target.vm.domain) : undefined;
 }
 
 /** Whether the guest is paused between its repetitions (see core/clock.ts, parkWhenIdle). */
@@ -473,8 +474,11 @@ export async function guestLiveness(uri: string, guest: string, ssh?: InventoryS
 }
 
 export async function removeGuest(uri: string, guest: string, ssh?: InventorySsh): Promise<void> {
-  const host = await hypervisorHost(uri, ssh);
-  const domain = domainName(guest);
+  await removeGuestFrom(await hypervisorHost(uri, ssh), domainName(guest));
+}
+
+/** The domain and its files gone from the host. */
+export async function removeGuestFrom(host: HypervisorHost, domain: string): Promise<void> {
   await host.virsh.remove(domain);
   await host.removeGuestFiles(domain);
 }

@@ -26,18 +26,18 @@ export interface GuestFiles {
   readonly consoleLog: string;
 }
 
-/** What QEMU opens for one boot: the guest's files, and the kernel and initrd on that host. */
-export interface StagedGuest {
-  readonly files: GuestFiles;
+/** Where QEMU on the host opens the image's root file system and the guest's kernel and initrd. */
+export interface PlacedImage {
+  readonly root: string;
   readonly kernel: string;
   readonly initrd: string;
 }
 
-/** What staging a guest needs: its image, the kernel it boots, and its disks. */
+/** What staging a guest's files needs: the root they lie over, and its disks. */
 export interface GuestToStage {
   readonly domain: string;
-  readonly image: Image;
-  readonly kernel: { readonly vmlinuz: string; readonly initrd: string };
+  /** The image's root file system on the host (PlacedImage.root). */
+  readonly root: string;
   readonly disks: readonly { readonly name: string; readonly bus: DiskBus; readonly size_mib: number }[];
   /** Disks without a file behind them (QEMU's null-co, the virtual clock). */
   readonly instantDisks: boolean;
@@ -51,8 +51,10 @@ export interface HypervisorHost {
   readonly ssh?: InventorySsh;
   /** A test of whether a port on the host's 127.0.0.1 is free, taken now. */
   portTest(): Promise<(port: number) => boolean | Promise<boolean>>;
-  /** The guest's files made afresh, and the image's root and the kernel where QEMU can open them. */
-  stageGuest(g: GuestToStage): Promise<StagedGuest>;
+  /** The image's root and the guest's kernel where QEMU on the host can open them; once per guest. */
+  placeImage(image: Image, kernel: { readonly vmlinuz: string; readonly initrd: string }): Promise<PlacedImage>;
+  /** The guest's files made afresh (each boot attempt starts from new ones). */
+  stageGuest(g: GuestToStage): Promise<GuestFiles>;
   /** The serial console log the lab can follow while the guest boots; undefined where it cannot (another host). */
   followedConsole(domain: string): string | undefined;
   /** The end of the guest's console (and QEMU's own log, where the lab can read it), for an error. */
@@ -72,6 +74,8 @@ export async function hypervisorHost(uri: string, ssh?: InventorySsh): Promise<H
 export const runsHere = (vm: Pick<InventoryVm, 'hypervisor_uri'>): boolean => isLocalUri(vm.hypervisor_uri);
 
 export const GUESTS_DIR = process.env['IOMMU_LAB_GUESTS'] ?? '/var/lib/iommu-lab/guests';
+/** The serial console log of a guest of this machine. */
+export const localConsoleLog = (domain: string): string => join(GUESTS_DIR, domain, 'console.log');
 const QEMU_LOG_DIR = '/var/log/libvirt/qemu';
 
 /**
@@ -91,13 +95,17 @@ export class LocalHost implements HypervisorHost {
     return portIsFree;
   }
 
-  async stageGuest(g: GuestToStage): Promise<StagedGuest> {
-    await exposeImage(g.image);
+  async placeImage(image: Image, kernel: { readonly vmlinuz: string; readonly initrd: string }): Promise<PlacedImage> {
+    await exposeImage(image);
+    return { root: join(image.dir, 'rootfs.qcow2'), kernel: kernel.vmlinuz, initrd: kernel.initrd };
+  }
+
+  async stageGuest(g: GuestToStage): Promise<GuestFiles> {
     const dir = join(GUESTS_DIR, g.domain);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true, mode: 0o755 });
     const overlay = join(dir, 'root.qcow2');
-    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(g.image.dir, 'rootfs.qcow2'), overlay]);
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', g.root, overlay]);
     const disks: GuestDiskFile[] = [];
     for (const d of g.disks) {
       // Instant disks (virtual clock) are QEMU's null-co: no file behind them.
@@ -115,11 +123,11 @@ export class LocalHost implements HypervisorHost {
     // libvirt relabels what <disk>, <kernel> and <initrd> name, but not files that only
     // <qemu:commandline> names (the NVMe disks): QEMU runs as libvirt-qemu and must own them.
     await ownedByQemu([dir, ...disks.flatMap((d) => (d.file ? [d.file] : [])), consoleLog]);
-    return { files: { overlay, disks, consoleLog }, kernel: g.kernel.vmlinuz, initrd: g.kernel.initrd };
+    return { overlay, disks, consoleLog };
   }
 
   followedConsole(domain: string): string {
-    return join(GUESTS_DIR, domain, 'console.log');
+    return localConsoleLog(domain);
   }
 
   async consoleTail(domain: string): Promise<string> {
@@ -200,12 +208,16 @@ export class RemoteHost implements HypervisorHost {
     return (port) => !listening.has(port);
   }
 
-  async stageGuest(g: GuestToStage): Promise<StagedGuest> {
-    const root = await ensureBlob(this.session, this.uri, join(g.image.dir, 'rootfs.qcow2'), g.image.manifest.artifacts['rootfs.qcow2']);
-    const kernel = await ensureBlob(this.session, this.uri, g.kernel.vmlinuz);
-    const initrd = await ensureBlob(this.session, this.uri, g.kernel.initrd);
-    const files = await stageRemoteGuest(this.session, { domain: g.domain, rootBlob: root, disks: g.disks, instantDisks: g.instantDisks });
-    return { files, kernel, initrd };
+  async placeImage(image: Image, kernel: { readonly vmlinuz: string; readonly initrd: string }): Promise<PlacedImage> {
+    return {
+      root: await ensureBlob(this.session, this.uri, join(image.dir, 'rootfs.qcow2'), image.manifest.artifacts['rootfs.qcow2']),
+      kernel: await ensureBlob(this.session, this.uri, kernel.vmlinuz),
+      initrd: await ensureBlob(this.session, this.uri, kernel.initrd),
+    };
+  }
+
+  stageGuest(g: GuestToStage): Promise<GuestFiles> {
+    return stageRemoteGuest(this.session, { domain: g.domain, rootBlob: g.root, disks: g.disks, instantDisks: g.instantDisks });
   }
 
   followedConsole(): undefined {

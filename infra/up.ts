@@ -12,7 +12,7 @@ import { writeJsonAtomic } from '../core/atomic.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { availableParallelism } from 'node:os';
 import { bootsSideBySide } from '../core/clock.js';
-import { createGuest, describeGuest, domainName, removeGuest, type BootRecord } from './guest.js';
+import { createGuest, describeGuest, domainName, removeGuestFrom, type BootRecord } from './guest.js';
 import { isLocalUri, place, type Hypervisor } from './hypervisor.js';
 import { hypervisorHost } from './host.js';
 import { metadataAttr } from './virsh.js';
@@ -133,7 +133,7 @@ export async function down(hypervisors: readonly Hypervisor[], options: { scenar
     const host = await hypervisorHost(h.uri, h.ssh);
     const mine = (await host.virsh.labDomains()).filter((d) => !options.scenario || metadataAttr(d.metadata, 'scenario') === options.scenario);
     // Removing is waiting on libvirt, not work: all of a host's guests at once.
-    await Promise.all(mine.map((d) => removeGuest(h.uri, d.name.replace(/^iommu-lab-/, ''), h.ssh)));
+    await Promise.all(mine.map((d) => removeGuestFrom(host, d.name)));
     removed.push(...mine.map((d) => d.name));
     // Guest directories without a domain: a crash between files and define.
     for (const name of await host.guestDirs()) {

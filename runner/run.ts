@@ -26,8 +26,6 @@ import { interleave, type Task } from './order.js';
 import { Recorder, type RecordedFailure } from './record.js';
 import { HOST_LOAD_LIMIT_CPUS } from './repetition.js';
 
-export { MAX_HEALS_PER_GUEST, MAX_HEALS_PER_RUN } from './heal.js';
-export { destructiveWriteRefusal } from './refusal.js';
 
 
 export const LAB_VERSION = (JSON.parse(readFileSync(labPath('package.json'), 'utf8')) as { version: string }).version;

@@ -88,7 +88,7 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
     return { kind: 'ready', link: ctx.link, remoteDir, extra, profiler: await profilerOf(target, session, remoteDir) };
   } catch (e) {
     ctx.link.close();
-    // Nothing can be recorded any more: the run stops (runner/run.ts).
+    // Nothing can be recorded any more: the run stops (runner/run.ts, runner/group.ts).
     if (e instanceof DiskFullError) throw e;
     // A command of the preflight that failed is a preflight failure; lost connections keep their kind.
     return { kind: 'failed', failure: failureOf(e instanceof SshCommandError ? new PreflightError(e.message, { detail: e.detail }) : e) };

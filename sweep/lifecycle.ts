@@ -6,13 +6,11 @@
  * happened — unless they are to be kept.
  */
 import type { Plan } from '../cell/types.js';
-import { buildImage, currentImage, type Image } from '../guest-images/build.js';
+import { buildImage, type Image } from '../guest-images/build.js';
 import type { Provisioner } from '../infra/provisioner.js';
 import type { GuestFailure } from '../infra/up.js';
 import { composeInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
-import type { Failure } from '../result/types.js';
-import { failureOf } from '../runner/failure.js';
 import type { LoadedScenario } from '../scenario/load.js';
 import { acquireLock } from './lock.js';
 
@@ -26,9 +24,7 @@ export interface PhaseSeconds {
 export interface GuestsUp {
   /** The guests that came up, and the plan's static hosts. */
   readonly inventory: Inventory;
-  /** Guests that did not come up: their cells are recorded failed with why, the others run. */
-  readonly unavailable: ReadonlyMap<string, Failure>;
-  /** The same, with the errors themselves. */
+  /** Guests that did not come up, and why. */
   readonly failed: readonly GuestFailure[];
 }
 
@@ -60,14 +56,6 @@ export async function underLock<T>(root: string, what: string, body: () => Promi
   }
 }
 
-/** The cached guest image, built first when there is none. */
-export async function guestImage(log: (line: string) => void): Promise<Image> {
-  const cached = await currentImage();
-  if (cached) return cached;
-  log('building the guest image (once per recipe; about 2–3 minutes)…');
-  return buildImage({ onLog: log });
-}
-
 /** The plan's guests up (after the image), `body` run with them and the static hosts, the guests down always. */
 export async function withGuests<T>(o: WithGuestsOptions, body: (up: GuestsUp) => Promise<T>): Promise<T> {
   const seconds = o.seconds ?? { image: 0, up: 0, down: 0 };
@@ -75,10 +63,10 @@ export async function withGuests<T>(o: WithGuestsOptions, body: (up: GuestsUp) =
   try {
     let guests: Inventory | undefined;
     let failed: readonly GuestFailure[] = [];
-    const unavailable = new Map<string, Failure>();
     if (o.provisioner) {
       let t = Date.now();
-      const image = await guestImage(o.log);
+      // The cached image, or built first (once per recipe).
+      const image = await buildImage({ onLog: o.log });
       await o.checkImage?.(image);
       seconds.image = (Date.now() - t) / 1000;
       t = Date.now();
@@ -89,11 +77,10 @@ export async function withGuests<T>(o: WithGuestsOptions, body: (up: GuestsUp) =
       });
       guests = provisioned.inventory;
       failed = provisioned.failed;
-      for (const f of failed) unavailable.set(f.guest, failureOf(f.error));
       seconds.up = (Date.now() - t) / 1000;
     }
     const inventory = composeInventory({ ...(guests ? { guests } : {}), ...(o.loaded.hosts ? { hosts: o.loaded.hosts } : {}), hostNames });
-    return await body({ inventory, unavailable, failed });
+    return await body({ inventory, failed });
   } finally {
     if (o.provisioner && !o.keep) {
       const t = Date.now();

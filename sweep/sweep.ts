@@ -26,6 +26,7 @@ import { isLocalUri } from '../infra/hypervisor.js';
 import { writeJsonAtomic } from '../core/atomic.js';
 import { runPlan, type RunEvent, type RunSummary } from '../runner/run.js';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
+import { failureOf } from '../runner/failure.js';
 import { underLock, withGuests } from './lifecycle.js';
 import { pruneRuns } from './retention.js';
 import { publishLatest } from './latest.js';
@@ -115,7 +116,9 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     if (provisioner) log(provisioner.kind === 'pulumi' ? `pulumi up --stack ${name}` : `guests up on ${o.hypervisors.map((h) => h.uri).join(', ')}`);
     const phases = { image: 0, up: 0, down: 0 };
     let run = 0;
-    const done = await withGuests({ provisioner, loaded, plan, inventoryFile: join(root, `${name}-inventory.json`), keep: Boolean(o.keepGuests), log, seconds: phases, ...(o.signal ? { signal: o.signal } : {}) }, async ({ inventory, unavailable }) => {
+    const done = await withGuests({ provisioner, loaded, plan, inventoryFile: join(root, `${name}-inventory.json`), keep: Boolean(o.keepGuests), log, seconds: phases, ...(o.signal ? { signal: o.signal } : {}) }, async ({ inventory, failed }) => {
+      // Guests that did not come up: their cells are recorded failed with why, the others run (the next sweep completes the run).
+      const unavailable = new Map(failed.map((f) => [f.guest, failureOf(f.error)]));
       const t = Date.now();
       const summary = await runPlan({
         loaded, plan, inventory, resultsRoot: root, unavailable,

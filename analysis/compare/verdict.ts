@@ -48,7 +48,7 @@ function cannotJudge(c: Pending, t: Thresholds): Judgement | undefined {
   if (c.test === 'none' && c.needsReps !== undefined) {
     return { verdict: 'inconclusive', reason: `varies from run to run (${c.variesWhy ?? 'driven by a timer or a queue, not by the I/Os'}), so it is compared over traced repetitions: needs ≥ ${c.needsReps} a side, has ${c.ref.n} and ${c.cand.n}` };
   }
-  if (c.ref.n < 2 && c.cand.n < 2 && c.test !== 'boot-t' && c.test !== 'zero') return { verdict: 'inconclusive', reason: `needs at least 2 repetitions a side (has ${c.ref.n} and ${c.cand.n})` };
+  if (c.ref.n < 2 && c.cand.n < 2 && c.test !== 'boot-t') return { verdict: 'inconclusive', reason: `needs at least 2 repetitions a side (has ${c.ref.n} and ${c.cand.n})` };
   if (c.noisy) return { verdict: 'inconclusive', reason: `noisy: CV ${Math.max(c.ref.cvPct, c.cand.cvPct).toFixed(1)} % above max_cv_pct ${maxCv(t, c.metric)} %; not trusted` };
   if (c.test === 'none' && c.within) {
     return {

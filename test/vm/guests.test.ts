@@ -13,7 +13,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expand } from '../../cell/expand.js';
-import { GUESTS_DIR } from '../../infra/guest.js';
+import { GUESTS_DIR } from '../../infra/host.js';
 import { down, LOCAL, up, type UpResult } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
 import { RunStore } from '../../result/store.js';

@@ -1,6 +1,6 @@
 /**
  * A guest that dies during a repetition is named, booted again and the
- * repetition run anew (runner/run.ts heal): here the guest's QEMU is destroyed
+ * repetition run anew (runner/group.ts GroupRun heal): here the guest's QEMU is destroyed
  * (`virsh destroy`) while its first timing repetition runs. The sweep must
  * end with every repetition passed, the retried one saying why, no stack trace,
  * and the guest taken down.

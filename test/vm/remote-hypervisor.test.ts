@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portIsFree } from '../../infra/guest.js';
+import { portIsFree } from '../../infra/host.js';
 import { LOCAL } from '../../infra/up.js';
 import { Virsh } from '../../infra/virsh.js';
 import type { Inventory } from '../../inventory/types.js';

@@ -45,7 +45,7 @@ describe('the error registry', () => {
 describe('failure kinds', () => {
   /** Kinds the runner records without an error class: the function that does, beside the class that does for the rest. */
   const direct: Record<string, string> = {
-    'destructive-write-refused': 'runner/run.ts destructiveWriteRefusal',
+    'destructive-write-refused': 'runner/refusal.ts destructiveWriteRefusal',
     'host-contention': 'runner/repetition.ts timedWorkload',
     internal: 'runner/failure.ts failureOf (an error the lab does not know)',
   };
