@@ -26,7 +26,31 @@ const DMA_MAP_AXES = [
   ['threads', 't'],
   ['granule', 'g'],
 ] as const;
-const AXES = [...FIO_AXES, ...DMA_MAP_AXES] as const;
+const NETWORK_AXES = [
+  ['direction', ''],
+  ['flows', 'f'],
+  ['message_size', 'm'],
+] as const;
+const AXES = [...FIO_AXES, ...DMA_MAP_AXES, ...NETWORK_AXES] as const;
+
+/** The fields a workload's list values expand, by its kind. */
+function axesOf(w: WorkloadSpec): readonly (readonly [string, string])[] {
+  if (w.kind === 'dma-map-benchmark') return DMA_MAP_AXES;
+  return w.kind === 'network' ? NETWORK_AXES : FIO_AXES;
+}
+
+/** What a workload's jobs share, whatever their list values. */
+function jobBase(w: WorkloadSpec): Record<string, unknown> {
+  if (w.kind === 'dma-map-benchmark') return { kind: w.kind, workload: w.name, runtime: w.runtime, dma_bits: w.dma_bits, direction: w.direction, transmit_delay_ns: w.transmit_delay_ns };
+  if (w.kind === 'network') return { kind: w.kind, workload: w.name, test: w.test, runtime: w.runtime, omit: w.omit, ...(w.udp_rate ? { udp_rate: w.udp_rate } : {}) };
+  return { workload: w.name, size: w.size, runtime: w.runtime, ramp_time: w.ramp_time, direct: w.direct, options: w.options ?? {} };
+}
+
+/** The test devices of a target a workload runs on: its disks, or for a network workload its test links. */
+function devicesFor(w: WorkloadSpec, devices: { readonly disks: readonly string[]; readonly nics: readonly string[] }): readonly string[] {
+  if (w.kind === 'network') return devices.nics.filter((n) => !w.nics || w.nics.includes(n));
+  return devices.disks.filter((d) => !w.disks || w.disks.includes(d));
+}
 
 function idPart(v: string | number): string {
   return String(v).toLowerCase().replace(/[^a-z0-9]+/g, '');
@@ -80,12 +104,9 @@ export function kernelSiblingKey(cell: Cell): string | undefined {
 
 /** Every combination of the workload's list values, in written order. */
 export function expandWorkload(w: WorkloadSpec): { job: Job; axes: Record<string, string | number> }[] {
-  const base: Record<string, unknown> = w.kind === 'dma-map-benchmark'
-    ? { kind: w.kind, workload: w.name, runtime: w.runtime, dma_bits: w.dma_bits, direction: w.direction, transmit_delay_ns: w.transmit_delay_ns }
-    : { workload: w.name, size: w.size, runtime: w.runtime, ramp_time: w.ramp_time, direct: w.direct, options: w.options ?? {} };
-  let variants: { job: Record<string, unknown>; axes: Record<string, string | number> }[] = [{ job: base, axes: {} }];
+  let variants: { job: Record<string, unknown>; axes: Record<string, string | number> }[] = [{ job: jobBase(w), axes: {} }];
   const fields = w as unknown as Record<string, string | number | readonly (string | number)[]>;
-  for (const [key] of w.kind === 'dma-map-benchmark' ? DMA_MAP_AXES : FIO_AXES) {
+  for (const [key] of axesOf(w)) {
     const raw = fields[key]!;
     const values = asList(raw);
     const isAxis = Array.isArray(raw);
@@ -107,9 +128,9 @@ export function expand(loaded: LoadedScenario): Plan {
   const s = loaded.scenario;
   const cells: Cell[] = [];
   const guests: GuestSpec[] = [];
-  const push = (target: CellTarget, iommu: IommuConfig, disks: readonly string[]) => {
+  const push = (target: CellTarget, iommu: IommuConfig, devices: { readonly disks: readonly string[]; readonly nics: readonly string[] }) => {
     for (const w of s.workloads) {
-      const wanted = disks.filter((d) => !w.disks || w.disks.includes(d));
+      const wanted = devicesFor(w, devices);
       for (const { job, axes } of expandWorkload(w)) {
         for (const disk of wanted) {
           cells.push({ id: cellId(job, axes, iommu, target, disk), index: cells.length, job, iommu, target, disk, axes });
@@ -125,7 +146,7 @@ export function expand(loaded: LoadedScenario): Plan {
         const name = guestName(vm.name, iommu, kernelAxis ? kernel : undefined);
         const kernelBuild = s.kernels.find((k) => k.name === kernel);
         guests.push({ name, profile: vm.name, kernel, ...(kernelBuild ? { kernelBuild } : {}), iommu });
-        push({ kind: 'vm', profile: vm.name, kernel, kernelAxis, name }, iommu, vm.disks.map((d) => d.name));
+        push({ kind: 'vm', profile: vm.name, kernel, kernelAxis, name }, iommu, { disks: vm.disks.map((d) => d.name), nics: (vm.nics ?? []).map((n) => n.name) });
       }
     }
   }
@@ -133,7 +154,7 @@ export function expand(loaded: LoadedScenario): Plan {
   for (const hostName of s.targets.hosts) {
     const h = hosts.get(hostName);
     if (!h) continue; // reported by the loader
-    push({ kind: 'static', host: h.name, name: h.name }, h.iommu, h.disks.map((d) => d.name));
+    push({ kind: 'static', host: h.name, name: h.name }, h.iommu, { disks: h.disks.map((d) => d.name), nics: [] });
   }
 
   if (cells.length > MAX_CELLS) {

@@ -5,7 +5,7 @@
  * fio time it reports) all read it.
  */
 import type { TracingSpec } from '../scenario/types.js';
-import { isDmaMapJob, type Cell, type Job } from './types.js';
+import { isDmaMapJob, isFioJob, isNetworkJob, type Cell, type Job } from './types.js';
 
 export type RepKind = 'timing' | 'traced';
 
@@ -48,17 +48,19 @@ export function tracedRepetitionCount(tracing: Pick<TracingSpec, 'scripts' | 'in
 }
 
 /**
- * Traced repetitions of one cell. The DMA-map benchmark has none: it times
- * the mapping path inside the kernel, and a probe on that path would be in
- * its own measurement.
+ * Traced repetitions of one cell: fio's. The DMA-map benchmark has none: it
+ * times the mapping path inside the kernel, and a probe on that path would be
+ * in its own measurement. Network cells have none either: their counts come
+ * from the QEMU plugin in every repetition (docs/network.md).
  */
 export function tracedRepetitionsOf(cell: Pick<Cell, 'job'>, traced: number): number {
-  return isDmaMapJob(cell.job) ? 0 : traced;
+  return isFioJob(cell.job) ? traced : 0;
 }
 
 export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepRef, tracing: Tracing): RepetitionShape<J> {
   const j: Job = cell.job;
   if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime };
+  if (isNetworkJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime + j.omit };
   const scripts = tracedScripts(tracing, rep);
   const traced = scripts.length > 0;
   // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.

@@ -1,6 +1,6 @@
 /** A cell is one point of the matrix: a concrete job (fio, or the DMA-map benchmark) on one disk of one target in one IOMMU configuration. */
 import type { KernelBuildSpec } from '../guest-images/kernel/under-test.js';
-import type { DmaDirection, FioOptionValue, IoEngine, IommuDevice, IommuMode, RwPattern, WorkloadKind } from '../scenario/types.js';
+import type { DmaDirection, FioOptionValue, IoEngine, IommuDevice, IommuMode, NetworkDirection, NetworkTest, RwPattern, WorkloadKind } from '../scenario/types.js';
 
 /** A fio job. Cells stored before the DMA-map benchmark have no `kind`: they are fio jobs. */
 export interface FioJob {
@@ -30,19 +30,34 @@ export interface DmaMapJob {
   readonly transmit_delay_ns: number;
 }
 
-export type Job = FioJob | DmaMapJob;
+/** One iperf3 run over a test link (runner/network.ts). */
+export interface NetworkJob {
+  readonly kind: 'network';
+  readonly workload: string;
+  readonly test: NetworkTest;
+  readonly flows: number;
+  readonly direction: NetworkDirection;
+  /** Bytes per write: a number, or a size like fio's ("128k"). */
+  readonly message_size: string | number;
+  readonly udp_rate?: string;
+  readonly runtime: number;
+  readonly omit: number;
+}
+
+export type Job = FioJob | DmaMapJob | NetworkJob;
 
 export const isDmaMapJob = (job: Job): job is DmaMapJob => job.kind === 'dma-map-benchmark';
-export const isFioJob = (job: Job): job is FioJob => job.kind !== 'dma-map-benchmark';
+export const isNetworkJob = (job: Job): job is NetworkJob => job.kind === 'network';
+export const isFioJob = (job: Job): job is FioJob => job.kind === undefined || job.kind === 'fio';
 
 /** The workload tool a job runs. */
-export const toolOf = (job: Job): WorkloadKind => (isDmaMapJob(job) ? 'dma-map-benchmark' : 'fio');
+export const toolOf = (job: Job): WorkloadKind => job.kind ?? 'fio';
 
-/** A job in a few words, for tables: `randread 4k qd16 j1 libaio`, `dma-map t4 g1 32-bit bidirectional`. */
+/** A job in a few words, for tables: `randread 4k qd16 j1 libaio`, `dma-map t4 g1 32-bit bidirectional`, `tcp-stream transmit 4 flows 128k`. */
 export function describeJob(job: Job): string {
-  return isDmaMapJob(job)
-    ? `dma-map t${job.threads} g${job.granule} ${job.dma_bits}-bit ${job.direction}${job.transmit_delay_ns ? ` delay ${job.transmit_delay_ns} ns` : ''}`
-    : `${job.rw} ${job.bs} qd${job.iodepth} j${job.numjobs} ${job.ioengine}`;
+  if (isDmaMapJob(job)) return `dma-map t${job.threads} g${job.granule} ${job.dma_bits}-bit ${job.direction}${job.transmit_delay_ns ? ` delay ${job.transmit_delay_ns} ns` : ''}`;
+  if (isNetworkJob(job)) return `${job.test} ${job.direction} ${job.flows} flow${job.flows === 1 ? '' : 's'} ${job.message_size}${job.udp_rate ? ` at ${job.udp_rate}bit/s` : ''}`;
+  return `${job.rw} ${job.bs} qd${job.iodepth} j${job.numjobs} ${job.ioengine}`;
 }
 
 export type { IommuConfig } from '../core/iommu.js';
@@ -68,6 +83,7 @@ export interface Cell {
   readonly job: Job;
   readonly iommu: IommuConfig;
   readonly target: CellTarget;
+  /** The test device the cell measures: a test disk, or for a network workload a test link (its NICs). */
   readonly disk: string;
   /** The list-valued workload fields and the value this cell takes (what makes it differ from its siblings). */
   readonly axes: Readonly<Record<string, string | number>>;

@@ -8,7 +8,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, verbose: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
 ajv.addVocabulary(['x-hint']);
 // ajv-formats is CommonJS; its default export arrives under `.default` from ESM.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => void;

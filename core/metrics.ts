@@ -33,16 +33,20 @@
 import type { IommuMode } from './iommu.js';
 import { IOMMU_PATH, type SubsystemId } from './subsystems.js';
 
-/** Workload tools: fio (what an application sees) and the kernel's DMA-map benchmark (the mapping path alone). */
-export const WORKLOAD_KINDS = ['fio', 'dma-map-benchmark'] as const;
+/** Workload tools: fio (what an application sees), the kernel's DMA-map benchmark (the mapping path alone) and network I/O (iperf3 over a test link). */
+export const WORKLOAD_KINDS = ['fio', 'dma-map-benchmark', 'network'] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type Better = 'higher' | 'lower';
 export type MetricKind = 'timing' | 'count' | 'exposure' | 'exact';
-export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark' | 'profiler';
+export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark' | 'profiler' | 'iperf3';
 export type CountVariation = 'exact' | 'varies' | 'poisson';
-/** What one value is per: each I/O (a rate per I/O, or one I/O's latency), the repetition, or a second of it. */
-export type Per = 'io' | 'repetition' | 'second';
+/**
+ * What one value is per: each I/O (a rate per I/O, or one I/O's latency; for
+ * a network workload an I/O is a packet on the test link), a MiB moved on the
+ * test link (network workloads), the repetition, or a second of it.
+ */
+export type Per = 'io' | 'mib' | 'repetition' | 'second';
 
 export interface CountModel {
   readonly variation: CountVariation;
@@ -96,7 +100,18 @@ export interface ProfilerExtraction {
   readonly of: { readonly instructions: readonly SubsystemId[] } | { readonly calls: readonly string[] };
 }
 
-export type Extraction = FioExtraction | BpftraceExtraction | DmaMapExtraction | ProfilerExtraction;
+/**
+ * How a metric comes out of a network repetition (runner/network-parse.ts):
+ * iperf3's `--json` end summary (throughput at the receiver, retransmits, CPU
+ * of each end, UDP loss and jitter), or the test NICs' own counters around
+ * the workload (packets per second).
+ */
+export interface NetworkExtraction {
+  readonly tool: 'iperf3';
+  readonly field: 'throughput_mbit_s' | 'packets_per_s' | 'retransmits' | 'cpu_sender_pct' | 'cpu_receiver_pct' | 'udp_lost_pct' | 'udp_jitter_ms' | 'mib';
+}
+
+export type Extraction = FioExtraction | BpftraceExtraction | DmaMapExtraction | ProfilerExtraction | NetworkExtraction;
 
 export interface MetricDescription {
   readonly name: string;
@@ -113,6 +128,8 @@ export interface MetricDescription {
 
 /** The metric that per-I/O counts are divided by, and that turns them back into events. */
 export const EXPOSURE_METRIC = 'ios';
+/** The metric that per-MiB counts of network workloads are divided by. */
+export const MIB_EXPOSURE_METRIC = 'mib';
 
 const fio = (name: string, title: string, unit: string, better: Better, per: Per, extract: FioField, description: string): MetricDescription =>
   ({ name, title, unit, better, kind: 'timing', per, extract: { tool: 'fio', ...extract }, description });
@@ -130,12 +147,17 @@ const insns = (name: string, title: string, subsystems: readonly SubsystemId[], 
 const calls = (name: string, title: string, functions: readonly string[], per: Per, description: string, count: CountModel): MetricDescription =>
   ({ name, title, unit: per === 'io' ? 'calls/IO' : 'calls', better: 'lower', kind: 'exact', per, extract: { tool: 'profiler', of: { calls: functions } }, description, count });
 
+const net = (name: string, title: string, unit: string, better: Better, kind: MetricKind, per: Per, field: NetworkExtraction['field'], description: string, count?: CountModel): MetricDescription =>
+  ({ name, title, unit, better, kind, per, extract: { tool: 'iperf3', field }, description, ...(count ? { count } : {}) });
+const perMib = (name: string, title: string, of: ProfilerExtraction['of'], unit: string, description: string): MetricDescription =>
+  ({ name, title, unit, better: 'lower', kind: 'exact', per: 'mib', extract: { tool: 'profiler', of }, description });
+
 const DMA = 'dma-map-latency';
 const IOTLB = 'iotlb-invalidations';
 
 export const METRICS: readonly MetricDescription[] = [
   { name: EXPOSURE_METRIC, title: 'Completed I/Os', unit: 'IOs', better: 'higher', kind: 'exposure', per: 'repetition', extract: { tool: 'fio', quantity: 'total_ios' },
-    description: 'I/Os completed in the repetition (all jobs); the exposure that turns per-I/O counts back into event counts for rate tests.' },
+    description: 'I/Os completed in the repetition (all jobs); the exposure that turns per-I/O counts back into event counts for rate tests. A network repetition\'s I/Os are the packets its test link\'s two NICs sent during the workload (the sum of their tx_packets: data and ACKs, both ends, from the kernel\'s counters right around it): per-I/O counts of a network cell are per packet.' },
   fio('iops', 'IOPS', 'IO/s', 'higher', 'second', { quantity: 'iops' }, 'Completed I/Os per second, reads and writes together, summed over jobs.'),
   fio('read_iops', 'Read IOPS', 'IO/s', 'higher', 'second', { quantity: 'iops', direction: 'read' }, 'Completed reads per second (absent when the job reads nothing).'),
   fio('write_iops', 'Write IOPS', 'IO/s', 'higher', 'second', { quantity: 'iops', direction: 'write' }, 'Completed writes per second (absent when the job writes nothing).'),
@@ -176,6 +198,22 @@ export const METRICS: readonly MetricDescription[] = [
     "Mean time of one dma_unmap_single: strict mode's synchronous IOTLB invalidation is paid here, lazy mode's deferred one mostly is not."),
   bench('dmabench_unmap_sd_us', 'DMA unmap latency (benchmark), SD', 'unmap_sd_us',
     'Standard deviation of the unmap times within the repetition; lazy mode\'s occasional flush-queue flush shows here.'),
+  net(MIB_EXPOSURE_METRIC, 'MiB on the test link', 'MiB', 'higher', 'exposure', 'repetition', 'mib',
+    "Bytes the test link's two NICs sent during the workload (tx_bytes, headers included), in MiB: what per-MiB counts are divided by."),
+  net('net_throughput_mbit_s', 'Network throughput', 'Mbit/s', 'higher', 'timing', 'second', 'throughput_mbit_s',
+    "Payload received per second over all streams (iperf3's receiver sum; bidirectional: both directions added)."),
+  net('net_packets_per_s', 'Packets per second', 'packets/s', 'higher', 'timing', 'second', 'packets_per_s',
+    "Packets on the test link per second: the NICs' tx_packets during the workload over iperf3's measured seconds (omitted seconds included)."),
+  net('net_retransmits', 'TCP retransmits', 'retransmits', 'lower', 'count', 'repetition', 'retransmits',
+    "TCP segments the senders retransmitted in the repetition (iperf3's sum_sent.retransmits); varies from run to run, compared over repetitions.", { variation: 'varies' }),
+  net('net_cpu_sender_pct', 'CPU, sending end', '%', 'lower', 'timing', 'second', 'cpu_sender_pct',
+    "CPU time of the sending iperf3 process (user + system) as a share of wall time (iperf3's cpu_utilization_percent); the DMA mapping of transmitted packets is paid partly here, partly in softirq."),
+  net('net_cpu_receiver_pct', 'CPU, receiving end', '%', 'lower', 'timing', 'second', 'cpu_receiver_pct',
+    'CPU time of the receiving iperf3 process as a share of wall time.'),
+  net('net_udp_lost_pct', 'UDP datagrams lost', '%', 'lower', 'timing', 'repetition', 'udp_lost_pct',
+    'Datagrams sent but not received, in percent of those sent (udp-stream only).'),
+  net('net_udp_jitter_ms', 'UDP jitter', 'ms', 'lower', 'timing', 'io', 'udp_jitter_ms',
+    "iperf3's smoothed interarrival jitter at the receiver (RFC 1889), udp-stream only."),
   insns('insn_iommu_per_io', 'IOMMU-path instructions per I/O', IOMMU_PATH,
     'Guest instructions per I/O in the IOMMU path: the DMA API, the IOVA allocator, the IOMMU page tables and the IOMMU driver (core/subsystems.ts). The figure that says what a configuration costs the CPU; repeats to about 0.01 % across boots and host load.'),
   insns('insn_page_tables_per_io', 'IOMMU page-table instructions per I/O', ['page-tables'], 'Instructions per I/O making and removing IOMMU mappings (core map/unmap, the page-table walk, virtio-iommu map requests).'),
@@ -194,6 +232,12 @@ export const METRICS: readonly MetricDescription[] = [
   calls('calls_fq_flush_per_io', 'Flush-queue flushes per I/O (exact)', ['fq_flush_iotlb'], 'io', 'fq_flush_iotlb calls per I/O (lazy mode\'s deferred flushes), counted by the plugin; a timer drives them.', { variation: 'exact', variesIn: ['lazy'] }),
   calls('calls_iova_alloc_per_io', 'IOVA allocations per I/O (exact)', ['alloc_iova_fast'], 'io', 'alloc_iova_fast calls per I/O, counted by the plugin: one per mapping in the translating modes.', { variation: 'exact' }),
   calls('calls_iommu_faults', 'IOMMU faults (exact)', ['report_iommu_fault'], 'repetition', 'report_iommu_fault calls in the repetition, counted by the plugin; any non-zero value is worth a look.', { variation: 'poisson' }),
+  perMib('insn_iommu_per_mib', 'IOMMU-path instructions per MiB', { instructions: IOMMU_PATH }, 'insns/MiB',
+    'Network workloads: guest instructions in the IOMMU path per MiB moved on the test link (per packet: insn_iommu_per_io). What a configuration costs per byte, whatever the packet size.'),
+  perMib('calls_dma_map_per_mib', 'DMA maps per MiB (exact)', { calls: ['dma_map_page_attrs', 'dma_map_sg_attrs'] }, 'calls/MiB',
+    'Network workloads: DMA map calls per MiB moved on the test link, counted by the plugin (receive buffers and transmitted packets alike).'),
+  perMib('calls_sync_inval_per_mib', 'Synchronous invalidations per MiB (exact)', { calls: ['qi_submit_sync', 'viommu_sync_req'] }, 'calls/MiB',
+    'Network workloads: synchronous IOTLB invalidations per MiB moved on the test link, counted by the plugin.'),
 ];
 
 /** Which tool produces the metric. */
@@ -201,9 +245,13 @@ export function sourceOf(d: MetricDescription): MetricSource {
   return d.extract.tool;
 }
 
-/** The workload tools whose cells have the metric: fio's cells have fio's and bpftrace's, the DMA-map benchmark's its own; the plugin counts both. */
+/**
+ * The workload tools whose cells have the metric: fio's cells have fio's and bpftrace's, the DMA-map
+ * benchmark's and the network's their own; the plugin counts all (its per-MiB counts only network cells).
+ */
 export function workloadToolsOf(d: MetricDescription): readonly WorkloadKind[] {
-  if (d.extract.tool === 'profiler') return WORKLOAD_KINDS;
+  if (d.extract.tool === 'profiler') return d.per === 'mib' ? ['network'] : WORKLOAD_KINDS;
+  if (d.extract.tool === 'iperf3') return ['network'];
   return d.extract.tool === 'dma-map-benchmark' ? ['dma-map-benchmark'] : ['fio'];
 }
 
@@ -222,8 +270,9 @@ export function describeExtraction(d: MetricDescription): string {
   }
   if (x.tool === 'profiler') {
     const what = 'instructions' in x.of ? `instructions of ${x.of.instructions.map((s) => `\`${s}\``).join(' + ')}` : `calls of ${x.of.calls.map((f) => `\`${f}\``).join(' + ')}`;
-    return `QEMU plugin (infra/profiler): ${what}${d.per === 'io' ? ' ÷ the window\'s I/Os' : ''}`;
+    return `QEMU plugin (infra/profiler): ${what}${d.per === 'io' ? ' ÷ the window\'s I/Os' : d.per === 'mib' ? ' ÷ the window\'s MiB on the test link' : ''}`;
   }
+  if (x.tool === 'iperf3') return x.field === 'mib' || x.field === 'packets_per_s' ? `the test NICs' counters (tx_packets, tx_bytes) around the workload${x.field === 'packets_per_s' ? ' ÷ iperf3\'s seconds' : ''}` : `iperf3 \`--json\`: ${x.field}`;
   if (x.tool === 'dma-map-benchmark') return `\`dma_map_benchmark\` (the kernel's selftest tool): ${x.field.startsWith('map') ? 'map' : 'unmap'} latency, ${x.field.includes('_sd_') ? 'standard deviation' : 'average'}`;
   const field = x.quantity === 'clat_percentile_us' ? `p${x.percentile} of the merged \`clat_ns.bins\`` : `\`${x.quantity}\``;
   return `fio json+: ${field}${'direction' in x && x.direction ? ` (${x.direction}s)` : ''}, over all jobs`;
@@ -235,8 +284,12 @@ export function describeExtraction(d: MetricDescription): string {
  * repetition (value = events).
  */
 export function exposureOf(d: MetricDescription, metrics: Readonly<Record<string, number>>): number {
-  return d.per === 'io' ? metrics[EXPOSURE_METRIC] ?? NaN : 1;
+  if (d.per === 'io') return metrics[EXPOSURE_METRIC] ?? NaN;
+  return d.per === 'mib' ? metrics[MIB_EXPOSURE_METRIC] ?? NaN : 1;
 }
+
+/** Whether a metric is a count normalised by an exposure (per I/O or per MiB), so its rate test weighs by it. */
+export const isNormalised = (d: MetricDescription): boolean => d.per === 'io' || d.per === 'mib';
 
 const byName = new Map(METRICS.map((m) => [m.name, m]));
 
@@ -271,8 +324,14 @@ export function measuredVariation(d: MetricDescription, mode: IommuMode, evidenc
 export const DEFAULT_METRICS: readonly string[] = ['iops', 'bw_mib_s', 'clat_p50_us', 'clat_p99_us', 'cpu_sys_pct'];
 /** What a scenario with DMA-map benchmark workloads gets by default beside them. */
 export const DEFAULT_DMA_MAP_METRICS: readonly string[] = ['dmabench_map_us', 'dmabench_unmap_us'];
+/** What a scenario with network workloads gets by default beside them. */
+export const DEFAULT_NETWORK_METRICS: readonly string[] = ['net_throughput_mbit_s', 'net_packets_per_s', 'net_retransmits', 'net_cpu_sender_pct'];
 
 /** The default metrics for the workload tools a scenario runs. */
 export function defaultMetrics(tools: ReadonlySet<WorkloadKind>): readonly string[] {
-  return [...(tools.has('fio') ? DEFAULT_METRICS : []), ...(tools.has('dma-map-benchmark') ? DEFAULT_DMA_MAP_METRICS : [])];
+  return [
+    ...(tools.has('fio') ? DEFAULT_METRICS : []),
+    ...(tools.has('dma-map-benchmark') ? DEFAULT_DMA_MAP_METRICS : []),
+    ...(tools.has('network') ? DEFAULT_NETWORK_METRICS : []),
+  ];
 }

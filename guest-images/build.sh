@@ -66,8 +66,9 @@ for modroot in "$rootfs"/lib/modules/*; do
   cp "$rootfs/bin/busybox" "$ird/bin/busybox"
   install -m 0755 "$here/files/initramfs-init" "$ird/init"
   : > "$ird/modules/order"
-  # virtio_iommu first: devices behind it wait for it; then buses, disks, network, entropy.
-  for m in virtio_iommu virtio_pci virtio_blk virtio_net virtio_rng nvme ext4; do
+  # virtio_iommu first: devices behind it wait for it; then buses, disks, network, entropy; the
+  # emulated Intel NICs a test link may have last.
+  for m in virtio_iommu virtio_pci virtio_blk virtio_net virtio_rng nvme ext4 e1000e igb; do
     # The image's own kmod resolves dependencies (paths are inside the chroot).
     chroot "$rootfs" modprobe -S "$kver" --show-depends "$m" 2>/dev/null | while read -r kind path _; do
       [ "$kind" = insmod ] || continue

@@ -28,6 +28,7 @@ export const RECIPE: Recipe = {
     'linux-image-amd64', // Debian 12's 6.1; 6.12 comes from backports (virtio-iommu needs it)
     'openssh-server',
     'fio',
+    'iperf3', // network workloads (runner/network.ts)
     'bpftrace',
     'bpftool', // the runner lists bpftrace's attached probes and their programs' recursion misses (runner/traced.ts)
     'iproute2',

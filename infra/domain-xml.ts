@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { CLOCKS } from '../core/clock.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { kernelCmdline } from './kernel-cmdline.js';
+import { linkQemuArgs } from './test-links.js';
 
 export const LAB_XMLNS = 'https://iommu-lab.dev/xmlns/guest/1';
 
@@ -90,6 +91,7 @@ export function domainXml(spec: DomainSpec): string {
     ...nvmeDisks.flatMap((d, i) => [...blockdevArgs(d), '-device', `nvme,drive=lab-${d.name},serial=${d.name},bus=pcie.0,addr=${nvmeAddr(i)}`]),
     // iommu_platform=on negotiates ACCESS_PLATFORM (the vIOMMU translates the disk); it needs a modern-only device.
     ...instantVirtioDisks.flatMap((d, i) => [...blockdevArgs(d), '-device', `virtio-blk-pci,drive=lab-${d.name},serial=${d.name},iommu_platform=on,disable-legacy=on,bus=pcie.0,addr=${instantVirtioAddr(i)}`]),
+    ...linkQemuArgs(profile.nics ?? []),
     ...clock.qemuArgs,
     ...(spec.profiler ? ['-plugin', `${spec.profiler.plugin},out=${spec.profiler.dir},count=${spec.profiler.count}`] : []),
   ];
@@ -97,7 +99,8 @@ export function domainXml(spec: DomainSpec): string {
   const iommuXml = intel
     ? // caching_mode stays off: with it the guest silently runs strict even when lazy is asked
       // ("IOMMU batching disallowed due to virtualization"); it is only needed for VFIO.
-      `<iommu model='intel'><driver intremap='on' caching_mode='off' aw_bits='48'/></iommu>`
+      // iotlb='on' (device-iotlb): a test link with ats needs it.
+      `<iommu model='intel'><driver intremap='on' caching_mode='off' aw_bits='48'${(profile.nics ?? []).some((n) => n.ats) ? ` iotlb='on'` : ''}/></iommu>`
     : iommu.device === 'virtio'
       ? `<iommu model='virtio'/>`
       : '';

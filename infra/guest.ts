@@ -14,6 +14,7 @@ import { SshSession } from '../transport/ssh.js';
 import type { IommuDevice, IommuMode, VmProfile } from '../scenario/types.js';
 import { CLOCKS } from '../core/clock.js';
 import { domainXml, type DomainSpec, type ProfilerLoad } from './domain-xml.js';
+import { inventoryNics } from './test-links.js';
 import { kernelCmdline } from './kernel-cmdline.js';
 import { GUEST_DEATH, qemuPidOf } from './isolation.js';
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
@@ -145,6 +146,7 @@ export function guestTarget(req: GuestRequest, port: number, k: BootKernel, vers
       // VM test disks are scratch files made for this guest.
       allow_destructive_writes: true,
     })),
+    ...(req.profile.nics?.length ? { nics: inventoryNics(req.profile.nics, req.iommu.device !== 'none' && req.iommu.mode !== 'off') } : {}),
     vm: {
       profile: req.profile.name,
       hypervisor_uri: req.uri,

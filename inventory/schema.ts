@@ -1,6 +1,6 @@
 import { KERNEL_IDENTITY_SCHEMA } from '../guest-images/kernel/identity.js';
 import { NAME_MAX_LENGTH, NAME_PATTERN } from '../core/names.js';
-import { DISK_BUSES, HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, VM_CLOCKS } from '../scenario/types.js';
+import { DISK_BUSES, HOST_IOMMU_DEVICES, IOMMU_DEVICES, IOMMU_MODES, NIC_MODELS, VM_CLOCKS } from '../scenario/types.js';
 
 const sshSchema = {
   type: 'object',
@@ -61,6 +61,37 @@ export const inventorySchema: Record<string, unknown> = {
                 behind_iommu: { type: 'boolean' },
                 allow_destructive_writes: { type: 'boolean' },
                 pci_address: { type: 'string', pattern: '^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$' },
+              },
+            },
+          },
+          nics: {
+            type: 'array',
+            description: 'Test links for network workloads (docs/network.md): two NICs joined inside QEMU, one network namespace per end.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'model', 'iommu_platform', 'ats', 'behind_iommu', 'ends'],
+              properties: {
+                name,
+                model: { enum: [...NIC_MODELS] },
+                iommu_platform: { type: 'boolean' },
+                ats: { type: 'boolean' },
+                behind_iommu: { type: 'boolean' },
+                ends: {
+                  type: 'array',
+                  minItems: 2,
+                  maxItems: 2,
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['mac', 'namespace', 'address'],
+                    properties: {
+                      mac: { type: 'string', pattern: '^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$' },
+                      namespace: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
+                      address: { type: 'string', pattern: '^[0-9.]+/[0-9]+$' },
+                    },
+                  },
+                },
               },
             },
           },

@@ -4,7 +4,7 @@
  * reached over SSH. Documented in docs/inventory.md; schema in schemas/.
  */
 import type { KernelIdentity } from '../guest-images/kernel/identity.js';
-import type { DiskBus, HostIommuDevice, IommuDevice, IommuMode, VmClock } from '../scenario/types.js';
+import type { DiskBus, HostIommuDevice, IommuDevice, IommuMode, NicModel, VmClock } from '../scenario/types.js';
 
 export interface InventoryDisk {
   readonly name: string;
@@ -16,6 +16,28 @@ export interface InventoryDisk {
   readonly allow_destructive_writes: boolean;
   /** PCI address in the target, where known, so preflight finds the disk's IOMMU group directly. */
   readonly pci_address?: string;
+}
+
+/** One end of a test link: a NIC the lab finds by its MAC and moves into a network namespace of its own. */
+export interface InventoryLinkEnd {
+  readonly mac: string;
+  readonly namespace: string;
+  /** The end's address with its prefix, e.g. `10.77.0.1/24`. */
+  readonly address: string;
+}
+
+/**
+ * A test link of a guest (docs/network.md): two NICs of one model joined
+ * inside QEMU; the first end runs the iperf3 client, the second the server.
+ */
+export interface InventoryNic {
+  readonly name: string;
+  readonly model: NicModel;
+  readonly iommu_platform: boolean;
+  readonly ats: boolean;
+  /** Whether DMA for the link's NICs is translated by the IOMMU. */
+  readonly behind_iommu: boolean;
+  readonly ends: readonly [InventoryLinkEnd, InventoryLinkEnd];
 }
 
 export interface InventorySsh {
@@ -57,6 +79,8 @@ export interface InventoryTarget {
   /** The configuration the target is expected to run in; preflight proves it. */
   readonly iommu: { readonly device: IommuDevice | HostIommuDevice; readonly mode: IommuMode };
   readonly disks: readonly InventoryDisk[];
+  /** Test links for network workloads (absent: none). */
+  readonly nics?: readonly InventoryNic[];
   readonly vm?: InventoryVm;
 }
 

@@ -118,9 +118,11 @@ export interface ProfileRecord {
   readonly count: 'inline' | 'callback';
   /** The plugin's window number in that QEMU process. */
   readonly window: number;
-  /** The per-I/O denominator: the test disks' completed requests (fio), or the benchmark's maps. */
+  /** The per-I/O denominator: the test disks' completed requests (fio), the benchmark's maps, or the packets the test link's NICs sent (network). */
   readonly ios: number;
-  readonly ios_from: 'disk-stats' | 'dma-map-calls';
+  readonly ios_from: 'disk-stats' | 'dma-map-calls' | 'nic-stats';
+  /** Network windows: MiB the test link's NICs sent (the per-MiB denominator). */
+  readonly mib?: number;
   /** Instructions of the window per subsystem (core/subsystems.ts), not divided. */
   readonly instructions: Readonly<Record<SubsystemId, number>>;
 }

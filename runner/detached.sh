@@ -15,9 +15,11 @@
 #   MARKER   the lab's window marker (infra/profiler/mark.c), or -: run right
 #            before and right after the command, it opens and closes the
 #            window the QEMU plugin counts
-#   DISKS    test disks (colon-separated device paths, or -): their block
-#            statistics are read just outside the window (stat.before,
-#            stat.after), so the window's I/Os are known exactly
+#   DISKS    test devices (colon-separated, or -): a disk's device path, or a
+#            test NIC as net/NAMESPACE/INTERFACE; their statistics (block
+#            stat; tx_packets tx_bytes rx_packets rx_bytes) are read just
+#            outside the window (stat.before, stat.after), so the window's
+#            I/Os (or packets) are known exactly
 # Under the virtual clock the guest's pacer (see guest-images/files/initramfs-init)
 # is stopped for exactly the workload.
 dir=$1 token=$2 console=$3 marker=$4 disks=$5
@@ -28,6 +30,11 @@ shift 6
 diskstats() {
   [ "$disks" = - ] && return 0
   echo "$disks" | tr ':' '\n' | while read -r d; do
+    case "$d" in net/*/*)
+      ns=${d#net/}; ns=${ns%%/*}
+      ip netns exec "$ns" sh -c 'cd "/sys/class/net/$1/statistics" && echo "$2 $(cat tx_packets tx_bytes rx_packets rx_bytes | tr "\n" " ")"' _ "${d##*/}" "$d"
+      continue ;;
+    esac
     b=$(basename "$(readlink -f "$d")")
     glob=$(echo "$b" | sed -n 's/^\(nvme[0-9]*\)n\([0-9]*\)$/\1c*n\2/p')
     paths=

@@ -7,8 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { labPath } from '../core/paths.js';
 import type { InventoryTarget } from '../inventory/types.js';
-import { cmdlineProblems, expectedGroupType, modeOfGroupType, iommuActive } from '../core/iommu.js';
+import { cmdlineProblems, expectedGroupType, modeOfGroupType, iommuActive, type IommuConfig } from '../core/iommu.js';
 import { shellQuote, type SshSession } from '../transport/ssh.js';
+import { ACCESS_PLATFORM_BIT, linkProblems, prepareLinks, type LinkFacts } from './links.js';
 
 export interface DiskFacts {
   readonly name: string;
@@ -34,6 +35,8 @@ export interface PreflightFacts {
   readonly groups: Readonly<Record<string, string>>;
   readonly disks: readonly DiskFacts[];
   readonly boot: readonly string[];
+  /** The test links' ends and iperf3 (runner/links.ts), when the target has links. */
+  readonly links?: LinkFacts;
 }
 
 export function parsePreflight(stdout: string): PreflightFacts {
@@ -75,8 +78,6 @@ export function parsePreflight(stdout: string): PreflightFacts {
   return { kernel, cmdline, ...(bootId ? { bootId } : {}), tools: { fio, bpftrace }, btf, iommuClass, groups, disks, boot };
 }
 
-/** VIRTIO_F_ACCESS_PLATFORM: without it a virtio device bypasses the (v)IOMMU. */
-const ACCESS_PLATFORM_BIT = 33;
 
 export type IommuVerdict =
   | { readonly ok: true; readonly observed: Readonly<Record<string, string>> }
@@ -93,7 +94,7 @@ function deviceClassMatches(device: string, classes: readonly string[]): boolean
 }
 
 /** Compares what sysfs says with what the target was meant to run; every difference is a reason. */
-export function judgeIommu(target: Pick<InventoryTarget, 'iommu' | 'disks' | 'kind'>, facts: PreflightFacts): IommuVerdict {
+export function judgeIommu(target: Pick<InventoryTarget, 'iommu' | 'disks' | 'kind' | 'nics'>, facts: PreflightFacts): IommuVerdict {
   const { device, mode } = target.iommu;
   const reasons: string[] = [];
   const observed: Record<string, string> = {};
@@ -130,6 +131,11 @@ export function judgeIommu(target: Pick<InventoryTarget, 'iommu' | 'disks' | 'ki
       reasons.push(`disk ${disk.name}: virtio feature ACCESS_PLATFORM (bit 33) is off, so its DMA bypasses the IOMMU; give the disk <driver iommu='on'/>`);
     }
   }
+  if (target.nics?.length) {
+    if (!facts.links) reasons.push('the test links were not set up (no facts from runner/links.sh)');
+    else reasons.push(...linkProblems(target.nics, { device: target.iommu.device as IommuConfig['device'], mode }, facts.links));
+    for (const e of facts.links?.ends ?? []) observed[`${e.link}.${e.end}`] = e.groupType ?? 'none';
+  }
   return reasons.length ? { ok: false, observed, reasons } : { ok: true, observed };
 }
 
@@ -139,5 +145,8 @@ export async function runPreflight(session: SshSession, target: InventoryTarget,
   scriptText ??= readFileSync(labPath('runner', 'preflight.sh'), 'utf8');
   const args = [sysfsRoot, ...target.disks.flatMap((d) => [d.name, d.path])].map(shellQuote).join(' ');
   const { stdout } = await session.exec(`sh -s -- ${args}`, { stdin: scriptText, timeoutMs: 60_000 });
-  return { raw: stdout, facts: parsePreflight(stdout) };
+  if (!target.nics?.length) return { raw: stdout, facts: parsePreflight(stdout) };
+  // The links are set up here, once per boot: their namespaces and addresses are what the network cells use.
+  const links = await prepareLinks(session, target.nics);
+  return { raw: `${stdout}${links.raw}`, facts: { ...parsePreflight(stdout), links: links.facts } };
 }

@@ -1,6 +1,6 @@
 /**
  * Stage 3: one repetition on a ready target. A DMA-map benchmark cell runs
- * in runner/dma-map.ts; a fio cell here: uploads the job, runs fio (with
+ * in runner/dma-map.ts, a network cell in runner/network.ts; a fio cell here: uploads the job, runs fio (with
  * its bpftrace scripts attached in a traced repetition, detached from the SSH
  * session so a dropped connection does not lose it), keeps the raw outputs as
  * files, turns them into metrics (core/metrics.ts) and checks. A timing
@@ -12,13 +12,14 @@
  * connection (reconnect and retry), a guest that died (heal), an interruption.
  */
 import { repetitionShape } from '../cell/repetition.js';
-import { isDmaMapJob, type Cell } from '../cell/types.js';
+import { isDmaMapJob, isNetworkJob, type Cell } from '../cell/types.js';
 import { timebaseOf } from '../core/clock.js';
 import { BpftraceError, FioError, InterruptedError, TraceMissedError } from '../core/errors.js';
 import { EXPOSURE_METRIC } from '../core/metrics.js';
 import type { InventoryDisk, InventoryTarget } from '../inventory/types.js';
 import { repId, type Check, type TraceRecord } from '../result/types.js';
 import { measureDmaMap } from './dma-map.js';
+import { measureNetwork } from './network.js';
 import { failureOf } from './failure.js';
 import { buildJobFile } from './fio-job.js';
 import { parseFio } from './fio-parse.js';
@@ -63,6 +64,7 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   const { target, st, task, signal } = ctx;
   const cellJob = task.cell.job;
   if (isDmaMapJob(cellJob)) return measureDmaMap(ctx, cellJob);
+  if (isNetworkJob(cellJob)) return measureNetwork(ctx, cellJob);
   const shape = repetitionShape({ ...task.cell, job: cellJob }, task.rep, ctx.scenario.tracing);
   const disk = diskOf(target, task.cell);
   const job = buildJobFile({ ...task.cell, job: shape.job }, { run: ctx.run, rep: repId(task.rep), path: disk.path });

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { bootsOfCell } from '../cell/expand.js';
-import type { Cell, Plan } from '../cell/types.js';
+import { isNetworkJob, type Cell, type Plan } from '../cell/types.js';
 import { tracedRepetitionsOf } from '../cell/repetition.js';
 import { ResumeScenarioChangedError, UsageError } from '../core/errors.js';
 import { labPath } from '../core/paths.js';
@@ -77,7 +77,7 @@ export function concurrencyGroup(target: InventoryTarget): string {
   return target.kind === 'vm' && target.vm ? `hypervisor:${target.vm.hypervisor_uri}` : `target:${target.name}`;
 }
 
-/** Checks that every cell has its target and disk in the inventory, before anything connects. */
+/** Checks that every cell has its target and test device (disk, or test link) in the inventory, before anything connects. */
 export function bindTargets(plan: Plan, inventory: Inventory, unavailable: ReadonlyMap<string, Failure> = new Map()): Map<string, InventoryTarget> {
   const byName = new Map(inventory.targets.map((t) => [t.name, t]));
   const missing = new Set<string>();
@@ -85,7 +85,7 @@ export function bindTargets(plan: Plan, inventory: Inventory, unavailable: Reado
     const t = byName.get(c.target.name);
     if (!t && unavailable.has(c.target.name)) continue;
     if (!t) missing.add(`target ${c.target.name}`);
-    else if (!t.disks.some((d) => d.name === c.disk)) missing.add(`disk ${c.disk} of target ${c.target.name}`);
+    else if (isNetworkJob(c.job) ? !t.nics?.some((n) => n.name === c.disk) : !t.disks.some((d) => d.name === c.disk)) missing.add(`${isNetworkJob(c.job) ? 'test link' : 'disk'} ${c.disk} of target ${c.target.name}`);
   }
   if (missing.size > 0) {
     throw new UsageError(

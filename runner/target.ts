@@ -75,6 +75,7 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
       return fail({ kind: 'iommu-mode-mismatch', message: `${target.name}: ${verdict.reasons.join('; ')}` }, extra);
     }
     if (pre.facts.tools.fio === 'missing') return fail({ kind: 'preflight', message: `${target.name}: fio is not installed on the target (apt-get install fio)` }, extra);
+    if (target.nics?.length && pre.facts.links?.iperf3 === 'missing') return fail({ kind: 'preflight', message: `${target.name}: iperf3 is not installed on the target (apt-get install iperf3): its test links cannot be measured` }, extra);
     // Under the virtual clock the guest's pacer must run, or SSH to the idle guest fails at random (docs/runner.md).
     if (target.vm && CLOCKS[target.vm.clock].kernelArgs.includes(PACER_ARG)) {
       const pacer = await session.exec('kill -0 "$(cat /run/iommu-lab-pacer.pid 2>/dev/null)" 2>/dev/null', { timeoutMs: 30_000, allowFailure: true });

@@ -79,11 +79,17 @@ export interface Measured {
 }
 
 /** A workload command run detached on the target, watched on the serial console where the target has one. */
-export function detachedWorkload(ctx: RepetitionContext, command: readonly string[], o: { timeoutMs: number; expectedMs: number; window?: boolean }): () => Promise<DetachedResult> {
+export function detachedWorkload(
+  ctx: RepetitionContext, command: readonly string[],
+  o: { timeoutMs: number; expectedMs: number; window?: boolean; devices?: readonly string[] },
+): () => Promise<DetachedResult> {
   const { target, st, task, signal } = ctx;
   const consoleLog = consoleLogOf(target);
-  // The plugin's window: the marker right around the workload, the test disks' statistics right outside it.
-  const window = o.window && st.profiler.state === 'ready' ? { marker: st.profiler.guest.marker, disks: target.disks.map((d) => d.path) } : undefined;
+  // The plugin's window: the marker right around the workload, the test devices' statistics right outside it
+  // (the test disks; a network cell names its NICs).
+  // Without the plugin a network cell still reads its NICs' counters (its packets); the marker is then '-'.
+  const marker = o.window && st.profiler.state === 'ready' ? st.profiler.guest.marker : undefined;
+  const window = marker ? { marker, disks: o.devices ?? target.disks.map((d) => d.path) } : o.devices ? { marker: '-', disks: o.devices } : undefined;
   return () => runDetached({
     remoteDir: st.remoteDir, name: `${task.cell.id}.${repId(task.rep)}`, command,
     timeoutMs: o.timeoutMs, expectedMs: o.expectedMs, ...(window ? { window } : {}),

@@ -14,7 +14,8 @@ import { combinationProblem, configName } from '../core/iommu.js';
 import { defaultMetrics, describeMetric, scriptOf, sourceOf, workloadToolsOf } from '../core/metrics.js';
 import { hostsSchema, scenarioSchema } from './schema.js';
 import { checkSchema } from './schema-check.js';
-import { isImageKernel, usesBpftrace, type WorkloadSpec, type HostsFile, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
+import { isImageKernel, usesBpftrace, type DmaMapWorkloadSpec, type WorkloadSpec, type HostsFile, type KernelBuildSpec, type Scenario, type StaticHost } from './types.js';
+import { networkProblems } from './network.js';
 import { problemAt, readYamlFile, type PathSegment, type YamlSource } from './yaml-source.js';
 
 export interface LoadedHosts {
@@ -55,7 +56,8 @@ export function withDefaults(data: unknown): Scenario {
   return { ...written, workloads, metrics: written.metrics ?? defaultMetrics(new Set(workloads.map((w) => w.kind))) };
 }
 
-export const asList = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? (v as readonly T[]) : [v as T]);
+export { asList } from './types.js';
+import { asList } from './types.js';
 
 export async function loadHostsFile(file: string): Promise<LoadedHosts> {
   const src = await readYamlFile(file);
@@ -159,6 +161,7 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
   problems.push(...duplicates(src, ['workloads'], s.workloads.map((w) => w.name), 'workload'));
   problems.push(...duplicates(src, ['targets', 'vms'], s.targets.vms.map((v) => v.name), 'VM profile'));
   s.targets.vms.forEach((v, i) => {
+    if (v.disks.length === 0 && !v.nics?.length) problems.push(problemAt(src, ['targets', 'vms', i], `VM profile "${v.name}" has no test disk and no test link`, 'give it disks: (for fio and the DMA-map benchmark) or nics: (for network workloads)'));
     if ((v.boots ?? 1) > s.repetitions) problems.push(problemAt(src, ['targets', 'vms', i, 'boots'], `${v.boots} boots but only ${s.repetitions} timing repetitions: each boot needs at least one`, `set repetitions to at least ${v.boots}, or boots to at most ${s.repetitions}`));
   });
 
@@ -218,7 +221,9 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
     h.disks.forEach((d) => hostDisks.add(d.name));
   });
 
+  problems.push(...networkProblems(src, s));
   s.workloads.forEach((w, i) => {
+    if (w.kind === 'network') return;
     (w.disks ?? []).forEach((d, j) => {
       if (!vmDisks.has(d) && !hostDisks.has(d)) {
         const known = [...new Set([...vmDisks, ...hostDisks])];
@@ -262,12 +267,15 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
     if (sourceOf(d) === 'profiler') {
       if (!s.targets.vms.some((v) => v.profiler !== false)) {
         problems.push(problemAt(src, ['metrics', i], `${name} is counted by the lab's QEMU plugin, which only the scenario's emulated guests load, and no VM profile has it (profiler: false, or no vms:)`, `remove ${name} from metrics, or add a VM profile without profiler: false`));
+      } else if (d.per === 'mib' && !tools.has('network')) {
+        problems.push(problemAt(src, ['metrics', i], `${name} is per MiB moved on a test link, but no workload is a network one`, `add a network workload, or remove ${name} from metrics`));
       }
       return;
     }
     const tool = workloadToolsOf(d)[0]!;
     if (!tools.has(tool)) {
-      problems.push(problemAt(src, ['metrics', i], `${name} comes from ${tool === 'fio' ? (sourceOf(d) === 'bpftrace' ? 'bpftrace during fio' : 'fio') : "the kernel's DMA-map benchmark"}, but no workload runs ${tool}, so nothing would produce it`, `add a ${tool} workload, or remove ${name} from metrics`));
+      const from = tool === 'fio' ? (sourceOf(d) === 'bpftrace' ? 'bpftrace during fio' : 'fio') : tool === 'network' ? 'network workloads' : "the kernel's DMA-map benchmark";
+      problems.push(problemAt(src, ['metrics', i], `${name} comes from ${from}, but no workload runs ${tool}, so nothing would produce it`, `add a ${tool} workload, or remove ${name} from metrics`));
       return;
     }
     const script = scriptOf(d);
@@ -294,7 +302,7 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
  * driver may come back under another name).
  */
 function dmaMapProblems(src: YamlSource, s: Scenario, i: number, hosts: ReadonlyMap<string, StaticHost>): Problem[] {
-  const w = s.workloads[i]!;
+  const w = s.workloads[i] as DmaMapWorkloadSpec;
   const out: Problem[] = [];
   const on = (disks: readonly string[]) => disks.filter((d) => !w.disks || w.disks.includes(d));
   for (const name of s.targets.hosts) {
@@ -303,7 +311,7 @@ function dmaMapProblems(src: YamlSource, s: Scenario, i: number, hosts: Readonly
   }
   const disks = [...new Set(s.targets.vms.flatMap((v) => on(v.disks.map((d) => d.name))))];
   for (const [j, f] of s.workloads.entries()) {
-    if (f.kind === 'dma-map-benchmark') continue;
+    if (f.kind !== 'fio') continue;
     const shared = disks.filter((d) => !f.disks || f.disks.includes(d));
     if (shared.length) out.push(problemAt(src, ['workloads', i], `shares disk ${shared.join(', ')} with the fio workload "${f.name}" (workloads[${j}]): the benchmark takes a disk's device from its driver`, 'give the VM profile a disk for each (disks: [{ name: dmadev, bus: nvme }]) and restrict both workloads with disks:'));
   }

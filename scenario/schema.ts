@@ -15,6 +15,9 @@ import {
   IOMMU_DEVICES,
   IOMMU_MODES,
   DMA_DIRECTIONS,
+  NETWORK_DIRECTIONS,
+  NETWORK_TESTS,
+  NIC_MODELS,
   RW_PATTERNS,
   VM_CLOCKS,
 } from './types.js';
@@ -59,7 +62,7 @@ const fioWorkload: Schema = {
   additionalProperties: false,
   required: ['name', 'rw', 'bs'],
   properties: {
-    kind: { const: 'fio', default: 'fio', description: 'fio (the default) or dma-map-benchmark.', 'x-hint': 'kind is fio (the default: a fio job) or dma-map-benchmark (the kernel\'s DMA-map benchmark, docs/dma-map-benchmark.md)' },
+    kind: { const: 'fio', default: 'fio', description: 'fio (the default), dma-map-benchmark or network.', 'x-hint': 'kind is fio (the default: a fio job), dma-map-benchmark (the kernel\'s DMA-map benchmark, docs/dma-map-benchmark.md) or network (iperf3 over a test link, docs/network.md)' },
     name: name('Workload name; part of the cell id.'),
     description: { type: 'string', maxLength: 500 },
     rw: oneOrMany({ enum: [...RW_PATTERNS] }, 'fio rw pattern.'),
@@ -104,11 +107,48 @@ const dmaMapWorkload: Schema = {
   },
 };
 
-/** A workload is a fio job unless it says `kind: dma-map-benchmark` (the errors then come from that schema alone). */
+const bitRate: Schema = {
+  type: 'string',
+  pattern: '^[1-9][0-9]*[kKmMgG]?$',
+  'x-hint': 'write a rate in bits per second as iperf3 does: a number with an optional k, m or g suffix, e.g. "200M"',
+};
+
+/** Network I/O with iperf3 over a test link (docs/network.md). iperf3 runs at most 128 parallel streams. */
+const networkWorkload: Schema = {
+  type: 'object',
+  description: 'Network I/O with iperf3 between the two ends of a test link (two test NICs of a guest joined inside QEMU, each end in its own network namespace). Every list value multiplies the cells.',
+  additionalProperties: false,
+  required: ['kind', 'name'],
+  properties: {
+    kind: { const: 'network' },
+    name: name('Workload name; part of the cell id.'),
+    description: { type: 'string', maxLength: 500 },
+    test: { enum: [...NETWORK_TESTS], default: 'tcp-stream', description: 'tcp-stream: TCP bulk transfer; udp-stream: UDP at udp_rate (loss and jitter measured).' },
+    flows: oneOrMany({ type: 'integer', minimum: 1, maximum: 128, 'x-hint': 'iperf3 runs 1 to 128 parallel streams' }, 'Parallel streams (iperf3 -P, 1–128).', 1),
+    direction: oneOrMany({ enum: [...NETWORK_DIRECTIONS] }, "Which way data goes, seen from the link's first end: transmit, receive (iperf3 -R) or bidirectional (--bidir).", 'transmit'),
+    message_size: oneOrMany(
+      { type: ['string', 'integer'], pattern: fioSize['pattern'], minimum: 1, 'x-hint': 'write a size as a number of bytes with an optional k, m or g suffix, e.g. 1448 or "128k"', description: 'Bytes per write, e.g. 128k (TCP) or 1448 (UDP: at most 65507).' },
+      'Bytes per write (iperf3 -l).', '128k'),
+    udp_rate: { ...bitRate, description: 'udp-stream only: the sending rate per stream in bits per second (iperf3 -b), e.g. "200M".' },
+    runtime: { type: 'integer', minimum: 1, maximum: 3600, default: 10, description: 'Seconds measured (iperf3 -t).' },
+    omit: { type: 'integer', minimum: 0, maximum: 60, default: 1, description: "Seconds at the start left out of the throughput (iperf3 -O): TCP's slow start." },
+    nics: {
+      type: 'array',
+      items: name('Name of a test link of the target (its VM profile\'s nics:).'),
+      minItems: 1,
+      uniqueItems: true,
+      description: "Test links to run on; all of the target's links when absent.",
+    },
+  },
+};
+
+const kindIs = (kind: string): Schema => ({ type: 'object', required: ['kind'], properties: { kind: { const: kind } } });
+
+/** A workload is a fio job unless it says `kind: dma-map-benchmark` or `kind: network` (the errors then come from that schema alone). */
 const workload: Schema = {
-  if: { type: 'object', required: ['kind'], properties: { kind: { const: 'dma-map-benchmark' } } },
+  if: kindIs('dma-map-benchmark'),
   then: dmaMapWorkload,
-  else: fioWorkload,
+  else: { if: kindIs('network'), then: networkWorkload, else: fioWorkload },
 };
 
 const iommuEntry: Schema = {
@@ -125,7 +165,7 @@ const iommuEntry: Schema = {
 const vmProfile: Schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'disks'],
+  required: ['name'],
   properties: {
     name: name('VM profile name; part of the cell id and guest name.'),
     vcpus: { type: 'integer', minimum: 1, maximum: 64, default: 2 },
@@ -140,8 +180,9 @@ const vmProfile: Schema = {
     profiler: { type: 'boolean', default: true, description: "Load the lab's QEMU plugin into the guest's emulator (TCG only): it counts, per guest kernel function, the instructions and calls of each repetition's workload, outside the guest (docs/profiler.md). Exact counts from every repetition, at no cost in guest time; the guest runs under TCG even where the host offers KVM (the plugin sees only TCG-translated code). false: bpftrace alone, and KVM where there is one." },
     disks: {
       type: 'array',
-      minItems: 1,
       maxItems: 8,
+      default: [],
+      description: 'Test disks (fio and the DMA-map benchmark run on them). A profile has test disks, test links (nics:), or both.',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -150,6 +191,23 @@ const vmProfile: Schema = {
           name: name('Test disk name.'),
           bus: { enum: [...DISK_BUSES], description: 'nvme: emulated NVMe controller; virtio-blk with iommu=on. Both sit behind the IOMMU.' },
           size_mib: { type: 'integer', minimum: 16, maximum: 65536, default: 1024 },
+        },
+      },
+    },
+    nics: {
+      type: 'array',
+      maxItems: 3,
+      default: [],
+      description: 'Test links for network workloads: each is two NICs of one model joined inside QEMU (nothing leaves the guest), one end per network namespace, so every packet crosses two DMA paths behind the IOMMU (docs/network.md). The SSH connection keeps its own NIC.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: name('Test link name.'),
+          model: { enum: [...NIC_MODELS], default: 'virtio-net', description: 'virtio-net (behind the IOMMU through ACCESS_PLATFORM), e1000e or igb (emulated Intel NICs; their drivers map every buffer through the DMA API).' },
+          iommu_platform: { type: 'boolean', default: true, description: 'virtio-net only: negotiate ACCESS_PLATFORM so the IOMMU translates the NIC\'s DMA. false is refused under an active IOMMU: the NIC would bypass it.' },
+          ats: { type: 'boolean', default: false, description: 'virtio-net on intel-iommu only: give the NIC a device IOTLB (PCIe ATS); invalidations then reach the device too.' },
         },
       },
     },

@@ -2,6 +2,9 @@
 
 export type OneOrMany<T> = T | readonly T[];
 
+/** A list-valued field's values (one value is a list of one). */
+export const asList = <T>(v: OneOrMany<T>): readonly T[] => (Array.isArray(v) ? (v as readonly T[]) : [v as T]);
+
 export const RW_PATTERNS = ['read', 'write', 'randread', 'randwrite', 'rw', 'randrw'] as const;
 export type RwPattern = (typeof RW_PATTERNS)[number];
 
@@ -75,7 +78,39 @@ export interface DmaMapWorkloadSpec extends WorkloadCommon {
   readonly transmit_delay_ns: number;
 }
 
-export type WorkloadSpec = FioWorkloadSpec | DmaMapWorkloadSpec;
+/** The network tests the lab runs with iperf3: a TCP stream, or a UDP stream at a given rate. */
+export const NETWORK_TESTS = ['tcp-stream', 'udp-stream'] as const;
+export type NetworkTest = (typeof NETWORK_TESTS)[number];
+
+/**
+ * Which way the data goes on a test link, seen from its first end (the
+ * iperf3 client): it transmits, it receives (`-R`), or both at once (`--bidir`).
+ */
+export const NETWORK_DIRECTIONS = ['transmit', 'receive', 'bidirectional'] as const;
+export type NetworkDirection = (typeof NETWORK_DIRECTIONS)[number];
+
+/**
+ * Network I/O with iperf3 between the two ends of a test link (two test NICs
+ * of one guest joined inside QEMU, each end in its own network namespace:
+ * docs/network.md): every packet crosses two DMA paths behind the IOMMU.
+ */
+export interface NetworkWorkloadSpec extends Omit<WorkloadCommon, 'disks'> {
+  readonly kind: 'network';
+  readonly test: NetworkTest;
+  /** Parallel streams (iperf3 -P). */
+  readonly flows: OneOrMany<number>;
+  readonly direction: OneOrMany<NetworkDirection>;
+  /** Bytes per write (iperf3 -l): a number, or a size like fio's ("128k"). */
+  readonly message_size: OneOrMany<string | number>;
+  /** UDP only: the sending rate in bits per second (iperf3 -b), e.g. "200M". */
+  readonly udp_rate?: string;
+  /** Seconds at the start left out of the throughput (iperf3 -O), TCP's slow start. */
+  readonly omit: number;
+  /** Test links (by name) this workload runs on; all of the target's links when absent. */
+  readonly nics?: readonly string[];
+}
+
+export type WorkloadSpec = FioWorkloadSpec | DmaMapWorkloadSpec | NetworkWorkloadSpec;
 
 export interface IommuSpec {
   readonly device: OneOrMany<IommuDevice>;
@@ -86,6 +121,24 @@ export interface VmDiskSpec {
   readonly name: string;
   readonly bus: DiskBus;
   readonly size_mib: number;
+}
+
+/**
+ * Emulated NIC models a test link can have: virtio-net (behind the IOMMU with
+ * iommu_platform, the ACCESS_PLATFORM feature) and Intel's e1000e and igb,
+ * whose drivers map every buffer through the DMA API.
+ */
+export const NIC_MODELS = ['virtio-net', 'e1000e', 'igb'] as const;
+export type NicModel = (typeof NIC_MODELS)[number];
+
+/** A test link of a VM profile: two NICs of this model, joined inside QEMU, one end per network namespace. */
+export interface VmNicSpec {
+  readonly name: string;
+  readonly model: NicModel;
+  /** virtio-net only: negotiate ACCESS_PLATFORM (default true); without it the NIC's DMA bypasses the IOMMU and the lab refuses the link. */
+  readonly iommu_platform: boolean;
+  /** virtio-net on intel-iommu only: a device IOTLB (PCIe ATS), the IOMMU's device-TLB invalidations then included. */
+  readonly ats: boolean;
 }
 
 export interface VmProfile {
@@ -100,6 +153,8 @@ export interface VmProfile {
   /** Boots per run (default 1); the timing repetitions are split over them. */
   readonly boots?: number;
   readonly disks: readonly VmDiskSpec[];
+  /** Test links for network workloads (none when absent). */
+  readonly nics?: readonly VmNicSpec[];
 }
 
 export interface TracingSpec {

@@ -6,7 +6,7 @@
  * level (analysis/boots.ts): repetitions as units only where both sides ran in
  * the same boots.
  */
-import { EXPOSURE_METRIC, type MetricDescription } from '../../core/metrics.js';
+import { EXPOSURE_METRIC, isNormalised, MIB_EXPOSURE_METRIC, type MetricDescription } from '../../core/metrics.js';
 import type { Thresholds } from '../../scenario/types.js';
 import { bootTest, byBoot, sameBoots, type BootNoise } from '../boots.js';
 import { compareRates, cvPct, exactFloor, hodgesLehmann, mannWhitney, mean, median, power, tTestMde, welchLog } from '../stats/index.js';
@@ -46,11 +46,11 @@ export function compareSamples(
  * rates weighed by the repetition's I/Os, per-repetition counts by one.
  */
 function compareCounts(base: Side, cand: Side, d: MetricDescription, compared: Compared): Pending | string {
-  const weight = (side: Side) => (d.per === 'io' ? side.exposures : side.values.map(() => 1));
+  const weight = (side: Side) => (isNormalised(d) ? side.exposures : side.values.map(() => 1));
   const [w1, w2] = [weight(base), weight(cand)];
   const e1 = sum(w1);
   const e2 = sum(w2);
-  if (!(e1 > 0) || !(e2 > 0)) return `no I/O count (${EXPOSURE_METRIC}) beside the per-I/O counts`;
+  if (!(e1 > 0) || !(e2 > 0)) return `no exposure (${d.per === 'mib' ? MIB_EXPOSURE_METRIC : EXPOSURE_METRIC}) beside the per-${d.per === 'mib' ? 'MiB' : 'I/O'} counts`;
   const k1 = base.values.reduce((s, x, i) => s + x * w1[i]!, 0);
   const k2 = cand.values.reduce((s, x, i) => s + x * w2[i]!, 0);
   const r = compareRates(Math.round(k1), e1, Math.round(k2), e2);

@@ -85,24 +85,27 @@ export class GuestProfiler {
    * A window as metrics: per I/O over `ios` (fio: the test disks' requests; the DMA-map benchmark:
    * undefined, then its dma_map_page_attrs calls).
    */
-  profile(w: Window, ios: number | undefined, what: string): Profiled {
+  profile(w: Window, ios: number | undefined, what: string, linkBytes?: number): Profiled {
     const p = attribute(w, this.symbols);
     const n = ios ?? callsOf(p, ['dma_map_page_attrs']);
-    if (!(n > 0)) throw new ProfilerWindowError(`the window of ${what} holds no I/O (${ios === undefined ? 'no dma_map_page_attrs call' : 'the test disks completed no request'}): the marker ran, the workload did not reach the disk`);
-    const record: ProfileRecord = { plugin_version: this.version, count: this.count, window: w.seq, ios: n, ios_from: ios === undefined ? 'dma-map-calls' : 'disk-stats', instructions: p.bySubsystem };
-    return { metrics: exactMetrics(p, n), record, table: profileTable(p) };
+    const from = ios === undefined ? 'dma-map-calls' : linkBytes === undefined ? 'disk-stats' : 'nic-stats';
+    if (!(n > 0)) throw new ProfilerWindowError(`the window of ${what} holds no I/O (${{ 'dma-map-calls': 'no dma_map_page_attrs call', 'disk-stats': 'the test disks completed no request', 'nic-stats': 'the test NICs sent no packet' }[from]}): the marker ran, the workload did not reach the device`);
+    const mib = linkBytes === undefined ? undefined : linkBytes / (1024 * 1024);
+    const record: ProfileRecord = { plugin_version: this.version, count: this.count, window: w.seq, ios: n, ios_from: from, ...(mib !== undefined ? { mib } : {}), instructions: p.bySubsystem };
+    return { metrics: exactMetrics(p, n, mib), record, table: profileTable(p) };
   }
 }
 
 const exact = METRICS.filter((d): d is MetricDescription & { extract: { tool: 'profiler' } } => d.extract.tool === 'profiler');
 
-/** Every exact metric of a profile, per I/O over `ios` where the metric is per I/O. */
-export function exactMetrics(p: Profile, ios: number): Record<string, number> {
+/** Every exact metric of a profile, per I/O over `ios` where the metric is per I/O, per MiB over `mib` (network windows; without it none). */
+export function exactMetrics(p: Profile, ios: number, mib?: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const d of exact) {
+    if (d.per === 'mib' && !(mib !== undefined && mib > 0)) continue;
     const of = d.extract.of;
     const total = 'instructions' in of ? of.instructions.reduce((s, id) => s + p.bySubsystem[id], 0) : callsOf(p, of.calls);
-    out[d.name] = d.per === 'io' ? total / ios : total;
+    out[d.name] = d.per === 'io' ? total / ios : d.per === 'mib' ? total / mib! : total;
   }
   return out;
 }

@@ -95,7 +95,7 @@ describe('a dma-map-benchmark workload in a scenario', () => {
     const dmaOnly = SCENARIO({ kernels, dmaDisks: '[nvme1]', metrics: 'metrics: [iops, dmabench_unmap_us]\n' }).replace(/  - \{ name: rr.*\n/, '');
     expect(await problems(dmaOnly)).toMatch(/metrics\[0\]: iops comes from fio, but no workload runs fio, so nothing would produce it/);
     const typo = await problems(SCENARIO({ kernels }).replace('kind: dma-map-benchmark', 'kind: dmamap'));
-    expect(typo).toMatch(/workloads\[1\]\.kind: .*\n\s+fix: kind is fio \(the default: a fio job\) or dma-map-benchmark/);
+    expect(typo).toMatch(/workloads\[1\]\.kind: .*\n\s+fix: kind is fio \(the default: a fio job\), dma-map-benchmark .* or network/);
     const range = await problems(SCENARIO({ kernels, fioDisks: '[nvme0]', dmaDisks: '[nvme1]', threads: '2000' }));
     expect(range).toMatch(/workloads\[1\]\.threads/);
   });

@@ -1,7 +1,8 @@
 /**
  * Every metric of core/metrics.ts, extracted from saved real outputs (fio
- * json+, bpftrace -f json, the DMA-map benchmark's text and the QEMU plugin's
- * window with the same boot's kallsyms, from lab guests) as its description says, against
+ * json+, bpftrace -f json, the DMA-map benchmark's text, iperf3's JSON with
+ * the test NICs' counters, and the QEMU plugin's windows of a fio and of an
+ * iperf3 run with the same boot's kallsyms, from lab guests) as its description says, against
  * golden values (test/fixtures/metrics-golden.json, written by the parsers
  * before metric extraction moved into the table, so the move changed nothing).
  */
@@ -18,6 +19,8 @@ import { windowIos } from '../../../runner/profile/disk-stats.js';
 import { exactMetrics } from '../../../runner/profile/guest.js';
 import { KernelSymbols } from '../../../runner/profile/kallsyms.js';
 import { parseWindow } from '../../../runner/profile/window.js';
+import { MIB, networkMetrics, windowTraffic } from '../../../runner/network-parse.js';
+import type { NetworkJob } from '../../../cell/types.js';
 
 const F = join(import.meta.dirname, '../../fixtures');
 const golden = JSON.parse(readFileSync(join(F, 'metrics-golden.json'), 'utf8')) as Record<string, Record<string, number>>;
@@ -37,7 +40,18 @@ function extractAll(): Record<string, Record<string, number>> {
   for (const cfg of readdirSync(join(F, 'profiler'))) {
     const file = (f: string) => readFileSync(join(F, 'profiler', cfg, f));
     const p = attribute(parseWindow(gunzipSync(file('window.tsv.gz')).toString('utf8')), KernelSymbols.parse(gunzipSync(file('kallsyms.txt.gz')).toString('utf8')));
-    out[`profiler/${cfg}`] = exactMetrics(p, windowIos(file('stat.before').toString('utf8'), file('stat.after').toString('utf8'))!);
+    const [before, after] = [file('stat.before').toString('utf8'), file('stat.after').toString('utf8')];
+    // A network window: per packet and per MiB over the test NICs' counters, beside iperf3's own metrics.
+    const traffic = windowTraffic(before, after);
+    out[`profiler/${cfg}`] = traffic
+      ? { ...networkMetrics(file('iperf3.json').toString('utf8'), { test: 'tcp-stream', direction: 'transmit' }, traffic), ...exactMetrics(p, traffic.packets, traffic.bytes / MIB) }
+      : exactMetrics(p, windowIos(before, after)!);
+  }
+  for (const f of readdirSync(join(F, 'network')).filter((x) => x.endsWith('.iperf3.json'))) {
+    const name = f.replace('.iperf3.json', '');
+    const job = (JSON.parse(readFileSync(join(F, 'network', `${name}.expected.json`), 'utf8')) as { job: NetworkJob }).job;
+    const [before, after] = readFileSync(join(F, 'network', `${name}.nic-stats.txt`), 'utf8').split('--\n') as [string, string];
+    out[`network/${f}`] = networkMetrics(readFileSync(join(F, 'network', f), 'utf8'), job, windowTraffic(before, after)!);
   }
   return out;
 }

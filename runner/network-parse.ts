@@ -1,0 +1,124 @@
+/**
+ * A network repetition's outputs as metrics (core/metrics.ts, tool `iperf3`):
+ * iperf3's `--json` end summary, and the test NICs' counters read right
+ * around the workload (runner/detached.sh, `net/NS/IF tx_packets tx_bytes
+ * rx_packets rx_bytes`). Pure; tested on saved real outputs
+ * (test/fixtures/network/).
+ */
+import type { NetworkJob } from '../cell/types.js';
+import { NetworkError } from '../core/errors.js';
+
+interface Sum {
+  readonly bytes?: number;
+  readonly seconds?: number;
+  readonly bits_per_second?: number;
+  readonly retransmits?: number;
+  readonly jitter_ms?: number;
+  readonly lost_percent?: number;
+}
+
+interface Iperf3Json {
+  readonly error?: string;
+  readonly end?: {
+    readonly sum?: Sum;
+    readonly sum_sent?: Sum;
+    readonly sum_received?: Sum;
+    readonly sum_sent_bidir_reverse?: Sum;
+    readonly sum_received_bidir_reverse?: Sum;
+    readonly cpu_utilization_percent?: { readonly host_total?: number; readonly remote_total?: number };
+  };
+}
+
+/** What the NICs carried in the window. */
+export interface Traffic {
+  readonly packets: number;
+  readonly bytes: number;
+}
+
+export const MIB = 1024 * 1024;
+
+/** `net/NS/IF tx_packets tx_bytes rx_packets rx_bytes` lines → counters per interface. */
+function nicCounters(text: string): Map<string, { txPackets: number; txBytes: number }> {
+  const m = new Map<string, { txPackets: number; txBytes: number }>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (!f[0]?.startsWith('net/') || f.length < 5) continue;
+    m.set(f[0], { txPackets: Number(f[1]), txBytes: Number(f[2]) });
+  }
+  return m;
+}
+
+/**
+ * Packets and bytes the test NICs sent between the two readings: each packet on a link is sent by one
+ * end and received by the other, so the ends' tx counters together count every packet once.
+ * Undefined when a NIC is missing from either reading.
+ */
+export function windowTraffic(before: string, after: string): Traffic | undefined {
+  const a = nicCounters(before);
+  const b = nicCounters(after);
+  if (a.size === 0 || a.size !== b.size) return undefined;
+  let packets = 0;
+  let bytes = 0;
+  for (const [nic, x] of a) {
+    const y = b.get(nic);
+    if (!y || ![x.txPackets, x.txBytes, y.txPackets, y.txBytes].every(Number.isFinite)) return undefined;
+    packets += y.txPackets - x.txPackets;
+    bytes += y.txBytes - x.txBytes;
+  }
+  return { packets, bytes };
+}
+
+function parseJson(stdout: string): Iperf3Json {
+  const start = stdout.indexOf('{');
+  if (start < 0) throw new NetworkError('iperf3 printed no JSON', { detail: stdout.slice(0, 2000) });
+  try {
+    return JSON.parse(stdout.slice(start)) as Iperf3Json;
+  } catch (e) {
+    throw new NetworkError(`iperf3's JSON cannot be read: ${(e as Error).message}`, { detail: stdout.slice(0, 2000) });
+  }
+}
+
+/** iperf3's error, when its JSON carries one (it exits 1 then). */
+export function iperf3Error(stdout: string): string | undefined {
+  try {
+    return parseJson(stdout).error;
+  } catch {
+    return undefined;
+  }
+}
+
+const finite = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/**
+ * The repetition's network metrics. Throughput is what the receivers got (both directions added when
+ * bidirectional); the sending end's CPU is the client's unless the client receives (`receive`).
+ */
+export function networkMetrics(stdout: string, job: Pick<NetworkJob, 'test' | 'direction'>, traffic: Traffic): Record<string, number> {
+  const j = parseJson(stdout);
+  if (j.error) throw new NetworkError(`iperf3: ${j.error}`);
+  const end = j.end;
+  const received = job.test === 'udp-stream' ? end?.sum_received ?? end?.sum : end?.sum_received;
+  const sent = end?.sum_sent ?? end?.sum;
+  if (!received || !finite(received.bits_per_second) || !sent || !finite(sent.seconds) || !(sent.seconds > 0)) {
+    throw new NetworkError('iperf3\'s JSON has no end summary (end.sum_received, end.sum_sent): the test did not complete', { detail: stdout.slice(-2000) });
+  }
+  const reverse = job.direction === 'bidirectional' ? end?.sum_received_bidir_reverse?.bits_per_second ?? 0 : 0;
+  const cpu = end?.cpu_utilization_percent ?? {};
+  const [senderCpu, receiverCpu] = job.direction === 'receive' ? [cpu.remote_total, cpu.host_total] : [cpu.host_total, cpu.remote_total];
+  const out: Record<string, number> = {
+    net_throughput_mbit_s: (received.bits_per_second + reverse) / 1e6,
+    net_packets_per_s: traffic.packets / sent.seconds,
+    ios: traffic.packets,
+    mib: traffic.bytes / MIB,
+  };
+  if (finite(senderCpu)) out['net_cpu_sender_pct'] = senderCpu;
+  if (finite(receiverCpu)) out['net_cpu_receiver_pct'] = receiverCpu;
+  if (job.test === 'tcp-stream') {
+    out['net_retransmits'] = (sent.retransmits ?? 0) + (job.direction === 'bidirectional' ? end?.sum_sent_bidir_reverse?.retransmits ?? 0 : 0);
+  } else {
+    const udp = end?.sum ?? received;
+    if (finite(udp.lost_percent)) out['net_udp_lost_pct'] = udp.lost_percent;
+    if (finite(udp.jitter_ms)) out['net_udp_jitter_ms'] = udp.jitter_ms;
+  }
+  return out;
+}
