@@ -8,7 +8,7 @@
  * the comparisons behind it are sound; otherwise the advice says what to
  * measure next. Pure: comparisons in, sentences out.
  */
-import type { Cell } from '../cell/types.js';
+import { isNetworkJob, type Cell } from '../cell/types.js';
 import { configName, configOrder, MODES, translates, type IommuConfig } from '../core/iommu.js';
 import { describeMetric } from '../core/metrics.js';
 import { type Comparison, type ComparisonSet } from './compare/index.js';
@@ -33,6 +33,8 @@ export interface Advice {
   readonly metric: string;
   readonly virtual: boolean;
   readonly reference: string;
+  /** What the counts are per: an I/O, or for a network workload a packet on its test link. */
+  readonly per: 'I/O' | 'packet';
   /** Cheapest first. */
   readonly ranking: readonly ModeCost[];
   /** One line: the mode to run and why; or, when the data are not sound, that there is no recommendation. */
@@ -48,13 +50,20 @@ const sound = (c: Comparison | undefined): c is Comparison => c !== undefined &&
 
 /**
  * The timing metric advice is given on: IOPS when the group has it (fio),
- * the unmap latency for the DMA-map benchmark (where strict pays its
- * invalidation), else the first timing compared.
+ * throughput for network workloads, the unmap latency for the DMA-map
+ * benchmark (where strict pays its invalidation), else the first timing
+ * compared.
  */
 function decidingMetric(cs: readonly Comparison[]): string | undefined {
   const timings = cs.filter((c) => c.metricKind === 'timing');
-  return ['iops', 'dmabench_unmap_us'].find((m) => timings.some((c) => c.metric === m)) ?? timings[0]?.metric;
+  return ['iops', 'net_throughput_mbit_s', 'dmabench_unmap_us'].find((m) => timings.some((c) => c.metric === m)) ?? timings[0]?.metric;
 }
+
+/** What a group's counts are per: a network workload's I/Os are the packets on its test link. */
+const perOf = (cs: readonly Comparison[], cells: ReadonlyMap<string, Cell>): Advice['per'] => {
+  const job = cells.get(cs[0]?.cell ?? '')?.job;
+  return job && isNetworkJob(job) ? 'packet' : 'I/O';
+};
 
 /** Cost as a fraction of the reference, in the direction that is worse: "−15.2 % [−15.4, −15.0]" of IOPS. */
 function share(c: Comparison): string {
@@ -110,11 +119,12 @@ export function adviseModes(modes: ComparisonSet, cells: ReadonlyMap<string, Cel
       const strictCost = strict ? find(strict, reference, metric) : undefined;
       const strictVsLazy = lazy && strict ? find(strict, lazy, metric) : undefined;
       const refName = configName(reference);
-      const base = { group: `${group} (${device})`, metric, virtual, reference: refName };
+      const per = perOf(cs, cells);
+      const base = { group: `${group} (${device})`, metric, virtual, reference: refName, per };
       const better = d?.better ?? 'higher';
       // How much worse the candidate is, as a positive percentage (higher-is-better metrics: a ratio below 1).
       const worsePct = (c: Comparison) => (better === 'higher' ? (1 - c.ratio) * 100 : (c.ratio - 1) * 100);
-      const counts = (x: IommuConfig | undefined) => (x && sync(x) !== undefined ? ` (${fmtNum(sync(x)!)} synchronous invalidations per I/O)` : '');
+      const counts = (x: IommuConfig | undefined) => (x && sync(x) !== undefined ? ` (${fmtNum(sync(x)!)} synchronous invalidations per ${per})` : '');
       if (lazy && strict && sound(lazyCost) && sound(strictVsLazy)) {
         const extra = worsePct(strictVsLazy);
         const lazyLine = `lazy gives ${share(lazyCost)} of ${refName}'s ${what}`;
@@ -137,7 +147,7 @@ export function adviseModes(modes: ComparisonSet, cells: ReadonlyMap<string, Cel
       const weak = [strictVsLazy, lazyCost, strictCost].find((c): c is Comparison => c !== undefined && !isSound(c));
       const next = weak ? nextMeasurement(weak) : 'measure the translated modes against passthrough in the same run';
       const cpu = refInsns !== undefined && translated.some((x) => insns(x) !== undefined)
-        ? `; by the exact counts, ${translated.filter((x) => insns(x) !== undefined).map((x) => `${configName(x)} runs ${fmtNum(insns(x)! - refInsns)} more IOMMU-path instructions per I/O than ${refName}${counts(x)}`).join(', ')}`
+        ? `; by the exact counts, ${translated.filter((x) => insns(x) !== undefined).map((x) => `${configName(x)} runs ${fmtNum(insns(x)! - refInsns)} more IOMMU-path instructions per ${per} than ${refName}${counts(x)}`).join(', ')}`
         : '';
       out.push({ ...base, ranking, sound: false, recommendation: `no timing recommendation: ${weak ? `${weak.label} ${weak.metric} is ${weak.verdict} (${weak.reason})` : 'a comparison is missing'}${cpu}`, next });
     }
@@ -150,7 +160,7 @@ export function rankingText(a: Advice, m: ModeCost): string {
   const pct = (r: number | undefined) => ((r ?? NaN) * 100).toFixed(1);
   const interval = Number.isFinite(m.lower) && Number.isFinite(m.upper) ? ` [${pct(m.lower)}, ${pct(m.upper)}]` : ' (no interval)';
   const cost = m.ratio === undefined ? 'the reference' : `${pct(m.ratio)} %${interval} of ${a.reference}'s ${a.virtual ? 'virtual-time ' : ''}${a.metric}`;
-  return `${m.config}: ${cost}${m.insnPerIo !== undefined ? `, ${fmtNum(m.insnPerIo)} IOMMU-path instructions per I/O` : ''}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per I/O` : ''}; ${m.isolation}`;
+  return `${m.config}: ${cost}${m.insnPerIo !== undefined ? `, ${fmtNum(m.insnPerIo)} IOMMU-path instructions per ${a.per}` : ''}${m.syncPerIo !== undefined ? `, ${fmtNum(m.syncPerIo)} synchronous invalidations per ${a.per}` : ''}; ${m.isolation}`;
 }
 
 function nextMeasurement(c: Comparison): string {

@@ -14,7 +14,7 @@ import { rankingText } from '../advice.js';
 import { type Comparison } from '../compare/index.js';
 import { fmtEffect, fmtNum, fmtP, fmtPct } from '../format.js';
 import type { Report } from './model.js';
-import { VIRTUAL_TIME_NOTE } from './markdown.js';
+import { NETWORK_IO_NOTE, VIRTUAL_TIME_NOTE } from './markdown.js';
 import { workHtml } from './work.js';
 import { configColors } from './colors.js';
 import { LATENCY_QUANTILES, quantileLabel, quantileName } from '../latency.js';
@@ -74,6 +74,7 @@ code{font-size:12px}
 ${workHtml(r.work)}
 <section><h2>Findings per pair of IOMMU configurations</h2><ul>${findings || '<li class="muted">No pairs of configurations to compare.</li>'}</ul>
 ${r.cells.some((c) => c.timebase === 'virtual') ? `<p>${h(VIRTUAL_TIME_NOTE)}</p>` : ''}
+${r.cells.some((c) => c.tool === 'network') ? `<p>${h(NETWORK_IO_NOTE)}</p>` : ''}
 <p class="muted">Timings: Mann–Whitney U on repetitions, Hodges–Lehmann effect with the interval from the same test; counts: exact Poisson rate test; Benjamini–Hochberg at α = ${r.modes.thresholds.alpha}; minimum effect ${r.modes.thresholds.min_effect_pct} %; cells with CV above ${r.modes.thresholds.max_cv_pct} % are flagged noisy and not trusted.</p></section>
 ${r.costs.length ? `<section><h2>Where the time goes</h2><ul>${r.costs.map((c) => `<li><code>${h(c.group)}</code> ${h(c.summary)}</li>`).join('')}</ul></section>` : ''}
 ${r.crossChecks.length ? `<section><h2>Emulated against real hosts</h2><ul>${r.crossChecks.map((x) => `<li>${x.sameSign && x.magnitudesAgree ? '✅' : '⚠️'} <code>${h(x.workload)}</code> ${h(x.summary)}</li>`).join('')}</ul></section>` : ''}

@@ -9,6 +9,8 @@ import { LATENCY_QUANTILES, quantileLabel, quantileName } from '../latency.js';
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
 /** What a reader must know about virtual-time timings, said once per report where any cell has them. */
+/** Said wherever a report with network cells shows counts per I/O. */
+export const NETWORK_IO_NOTE = 'For network workloads an I/O is a packet on the test link: the packets its two NICs sent during the workload (tx_packets), so a count per I/O there is per packet; per-MiB counts are per MiB the NICs sent. Drivers count TSO super-frames differently (docs/network.md): compare NIC models per MiB.';
 export const VIRTUAL_TIME_NOTE = 'Timings of cells on the virtual clock are guest virtual time (a fixed instruction-count clock, instant test disks): they count the guest\'s own work per I/O — DMA API, IOMMU driver, invalidation submission and wait as the guest sees them — and leave out device latency, the silicon cost of an IOTLB invalidation, the vIOMMU emulation inside QEMU and lock contention between vCPUs (docs/timing.md). They are never compared with wall-clock timings.';
 
 const metricLabel = (c: Comparison) => (c.timebase === 'virtual' && c.metricKind === 'timing' ? `${c.metric} (virtual)` : c.metric);
@@ -29,6 +31,7 @@ export function renderMarkdown(r: Report): string {
   out.push(`${r.cells.length} cells, ${r.run.repetitions.timing} timing + ${r.run.repetitions.traced} traced repetitions each; α = ${r.modes.thresholds.alpha} (Benjamini–Hochberg over the matrix), minimum effect ${r.modes.thresholds.min_effect_pct} %, noisy above CV ${r.modes.thresholds.max_cv_pct} %.`, '');
   out.push(...workMarkdown(r.work));
   if (r.cells.some((c) => c.timebase === 'virtual')) out.push(VIRTUAL_TIME_NOTE, '');
+  if (r.cells.some((c) => c.tool === 'network')) out.push(NETWORK_IO_NOTE, '');
   if (r.baseline) {
     const cs = r.baseline.set.comparisons;
     out.push(`### Against the baseline ${r.baseline.id}`, '', counts(cs), '');

@@ -2,7 +2,8 @@
  * Everything a report shows, computed once: the renderers (HTML, Markdown,
  * JUnit, JSON) only format it.
  */
-import { describeMetric, METRICS } from '../../core/metrics.js';
+import { describeMetric, METRICS, type WorkloadKind } from '../../core/metrics.js';
+import { toolOf } from '../../cell/types.js';
 import { detectChanges, type ChangeReport, type Night } from '../changepoint.js';
 import { siblingKey } from '../../cell/expand.js';
 import { configName, configOrder } from '../../core/iommu.js';
@@ -26,6 +27,9 @@ export interface CellStats {
   readonly configOrder: number;
   readonly target: string;
   readonly workload: string;
+  /** The workload's tool: fio, the DMA-map benchmark, or network (whose I/Os are packets). */
+  readonly tool: WorkloadKind;
+  /** The test device: a disk, or a network cell's test link. */
   readonly disk: string;
   readonly profile: string;
   /** What its timings measured: guest virtual time or wall-clock time. */
@@ -99,6 +103,7 @@ export function buildReport(run: LoadedRun, options: { baseline?: LoadedRun; his
     configOrder: configOrder(c.iommu),
     target: c.target.name,
     workload: c.job.workload,
+    tool: toolOf(c.job),
     disk: c.disk,
     profile: c.target.kind === 'vm' ? c.target.profile : c.target.host,
     timebase: timebaseOfCell(run, c),

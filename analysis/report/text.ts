@@ -10,6 +10,7 @@ import { type Comparison } from '../compare/index.js';
 import { fmtNum, fmtPct } from '../format.js';
 import { quantileName, LATENCY_QUANTILES } from '../latency.js';
 import type { CellStats, Report } from './model.js';
+import { NETWORK_IO_NOTE } from './markdown.js';
 
 export const TEXT_WIDTH = 72;
 
@@ -153,6 +154,7 @@ export function renderText(r: Report): string {
   if (r.reference.set.comparisons.some((c) => c.metricKind === 'timing' && Number.isFinite(c.lower) && c.confidence < 0.949)) out.push(...wrap('*: an interval at the confidence its test can reach with these repetitions, below 95 % (the HTML report gives it).'));
   if (noInterval) out.push(...wrap('(no CI): no interval for that timing here, the sides ran in different boots and nothing yet tells how much boots differ (boots: 2 in the VM profile, or the scenario\'s history, gives one). Exact counts need none.'));
   if (r.cells.some((c) => c.timebase === 'virtual')) out.push(...wrap('Timings marked (virtual) are guest virtual time: the guest\'s own work per I/O, not device latency (docs/timing.md).'));
+  if (r.cells.some((c) => c.tool === 'network')) out.push(...wrap(NETWORK_IO_NOTE));
   if (r.cells.some((c) => Object.keys(c.metrics).some((m) => m.startsWith('insn_') || m.startsWith('calls_')))) out.push(...wrap('Counts per I/O: exact, from the lab\'s QEMU plugin (docs/profiler.md).'));
   if (r.failures.length) {
     out.push(...wrap(`Failed repetitions (${r.failures.length}): ${r.failures.slice(0, 8).map((f) => `${f.cell} ${f.rep} (${f.kind})`).join('; ')}${r.failures.length > 8 ? '; …' : ''}`));

@@ -32,7 +32,7 @@ export const planCommand = defineCommand({
       describeJob(c.job),
       c.disk,
     ]);
-    io.out(table(['#', 'cell', 'target', 'iommu', 'job', 'disk'], rows));
+    io.out(table(['#', 'cell', 'target', 'iommu', 'job', 'device'], rows));
     const reps = plan.repetitions;
     const workloadSeconds = plan.cells.reduce((sum, c) => sum + cellWorkloadSeconds(c, reps, s.tracing), 0);
     io.out('');
