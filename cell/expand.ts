@@ -7,7 +7,7 @@
 import { InvalidInputError } from '../core/errors.js';
 import { asList, type LoadedScenario } from '../scenario/load.js';
 import { configName, type IommuConfig } from '../core/iommu.js';
-import type { IommuDevice, IommuMode, WorkloadSpec } from '../scenario/types.js';
+import { DEFAULT_MESSAGE_SIZE, type IommuDevice, type IommuMode, type WorkloadSpec } from '../scenario/types.js';
 import type { Cell, CellTarget, GuestSpec, Job, Plan } from './types.js';
 import { tracedRepetitionCount } from './repetition.js';
 
@@ -107,7 +107,7 @@ export function expandWorkload(w: WorkloadSpec): { job: Job; axes: Record<string
   let variants: { job: Record<string, unknown>; axes: Record<string, string | number> }[] = [{ job: jobBase(w), axes: {} }];
   const fields = w as unknown as Record<string, string | number | readonly (string | number)[]>;
   for (const [key] of axesOf(w)) {
-    const raw = fields[key]!;
+    const raw = key === 'message_size' && w.kind === 'network' ? w.message_size ?? DEFAULT_MESSAGE_SIZE[w.test] : fields[key]!;
     const values = asList(raw);
     const isAxis = Array.isArray(raw);
     variants = variants.flatMap((v) =>

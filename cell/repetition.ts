@@ -60,7 +60,8 @@ export function tracedRepetitionsOf(cell: Pick<Cell, 'job'>, traced: number): nu
 export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepRef, tracing: Tracing): RepetitionShape<J> {
   const j: Job = cell.job;
   if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime };
-  if (isNetworkJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime + j.omit };
+  // iperf3 runs its omitted seconds first; sockperf its own warm-up (under a second).
+  if (isNetworkJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime + (j.test === 'tcp-rr' ? 1 : j.omit) };
   const scripts = tracedScripts(tracing, rep);
   const traced = scripts.length > 0;
   // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.

@@ -56,6 +56,7 @@ export const toolOf = (job: Job): WorkloadKind => job.kind ?? 'fio';
 /** A job in a few words, for tables: `randread 4k qd16 j1 libaio`, `dma-map t4 g1 32-bit bidirectional`, `tcp-stream transmit 4 flows 128k`. */
 export function describeJob(job: Job): string {
   if (isDmaMapJob(job)) return `dma-map t${job.threads} g${job.granule} ${job.dma_bits}-bit ${job.direction}${job.transmit_delay_ns ? ` delay ${job.transmit_delay_ns} ns` : ''}`;
+  if (isNetworkJob(job) && job.test === 'tcp-rr') return `tcp-rr ${job.message_size} B requests`;
   if (isNetworkJob(job)) return `${job.test} ${job.direction} ${job.flows} flow${job.flows === 1 ? '' : 's'} ${job.message_size}${job.udp_rate ? ` at ${job.udp_rate}bit/s` : ''}`;
   return `${job.rw} ${job.bs} qd${job.iodepth} j${job.numjobs} ${job.ioengine}`;
 }

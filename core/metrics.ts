@@ -39,7 +39,7 @@ export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
 export type Better = 'higher' | 'lower';
 export type MetricKind = 'timing' | 'count' | 'exposure' | 'exact';
-export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark' | 'profiler' | 'iperf3';
+export type MetricSource = 'fio' | 'bpftrace' | 'dma-map-benchmark' | 'profiler' | 'network';
 export type CountVariation = 'exact' | 'varies' | 'poisson';
 /**
  * What one value is per: each I/O (a rate per I/O, or one I/O's latency; for
@@ -102,13 +102,17 @@ export interface ProfilerExtraction {
 
 /**
  * How a metric comes out of a network repetition (runner/network-parse.ts):
- * iperf3's `--json` end summary (throughput at the receiver, retransmits, CPU
- * of each end, UDP loss and jitter), or the test NICs' own counters around
- * the workload (packets per second).
+ * iperf3's `--json` end summary for streams (throughput at the receiver,
+ * retransmits, CPU of each end, UDP loss and jitter), sockperf's ping-pong
+ * summary for request/response (round trips per second, round-trip time and
+ * its percentiles), or the test NICs' own counters around the workload
+ * (packets per second, MiB).
  */
 export interface NetworkExtraction {
-  readonly tool: 'iperf3';
-  readonly field: 'throughput_mbit_s' | 'packets_per_s' | 'retransmits' | 'cpu_sender_pct' | 'cpu_receiver_pct' | 'udp_lost_pct' | 'udp_jitter_ms' | 'mib';
+  readonly tool: 'network';
+  readonly field:
+    | 'throughput_mbit_s' | 'packets_per_s' | 'retransmits' | 'cpu_sender_pct' | 'cpu_receiver_pct' | 'udp_lost_pct' | 'udp_jitter_ms' | 'mib'
+    | 'rr_per_s' | 'rtt_mean_us' | 'rtt_p50_us' | 'rtt_p99_us' | 'rtt_p999_us';
 }
 
 export type Extraction = FioExtraction | BpftraceExtraction | DmaMapExtraction | ProfilerExtraction | NetworkExtraction;
@@ -148,7 +152,7 @@ const calls = (name: string, title: string, functions: readonly string[], per: P
   ({ name, title, unit: per === 'io' ? 'calls/IO' : 'calls', better: 'lower', kind: 'exact', per, extract: { tool: 'profiler', of: { calls: functions } }, description, count });
 
 const net = (name: string, title: string, unit: string, better: Better, kind: MetricKind, per: Per, field: NetworkExtraction['field'], description: string, count?: CountModel): MetricDescription =>
-  ({ name, title, unit, better, kind, per, extract: { tool: 'iperf3', field }, description, ...(count ? { count } : {}) });
+  ({ name, title, unit, better, kind, per, extract: { tool: 'network', field }, description, ...(count ? { count } : {}) });
 const perMib = (name: string, title: string, of: ProfilerExtraction['of'], unit: string, description: string): MetricDescription =>
   ({ name, title, unit, better: 'lower', kind: 'exact', per: 'mib', extract: { tool: 'profiler', of }, description });
 
@@ -214,6 +218,12 @@ export const METRICS: readonly MetricDescription[] = [
     'Datagrams sent but not received, in percent of those sent (udp-stream only).'),
   net('net_udp_jitter_ms', 'UDP jitter', 'ms', 'lower', 'timing', 'io', 'udp_jitter_ms',
     "iperf3's smoothed interarrival jitter at the receiver (RFC 1889), udp-stream only."),
+  net('net_rr_per_s', 'Request/response round trips per second', 'RTs/s', 'higher', 'timing', 'second', 'rr_per_s',
+    "tcp-rr: round trips completed per second of sockperf's measured duration (one request in flight; warm-up left out)."),
+  net('net_rtt_mean_us', 'Round-trip time, mean', 'µs', 'lower', 'timing', 'io', 'rtt_mean_us', 'tcp-rr: mean time from sending a request to receiving its response (sockperf --full-rtt).'),
+  net('net_rtt_p50_us', 'Round-trip time, p50', 'µs', 'lower', 'timing', 'io', 'rtt_p50_us', 'tcp-rr: median round-trip time.'),
+  net('net_rtt_p99_us', 'Round-trip time, p99', 'µs', 'lower', 'timing', 'io', 'rtt_p99_us', 'tcp-rr: 99th percentile round-trip time.'),
+  net('net_rtt_p999_us', 'Round-trip time, p99.9', 'µs', 'lower', 'timing', 'io', 'rtt_p999_us', 'tcp-rr: 99.9th percentile round-trip time.'),
   insns('insn_iommu_per_io', 'IOMMU-path instructions per I/O', IOMMU_PATH,
     'Guest instructions per I/O in the IOMMU path: the DMA API, the IOVA allocator, the IOMMU page tables and the IOMMU driver (core/subsystems.ts). The figure that says what a configuration costs the CPU; repeats to about 0.01 % across boots and host load.'),
   insns('insn_page_tables_per_io', 'IOMMU page-table instructions per I/O', ['page-tables'], 'Instructions per I/O making and removing IOMMU mappings (core map/unmap, the page-table walk, virtio-iommu map requests).'),
@@ -251,7 +261,7 @@ export function sourceOf(d: MetricDescription): MetricSource {
  */
 export function workloadToolsOf(d: MetricDescription): readonly WorkloadKind[] {
   if (d.extract.tool === 'profiler') return d.per === 'mib' ? ['network'] : WORKLOAD_KINDS;
-  if (d.extract.tool === 'iperf3') return ['network'];
+  if (d.extract.tool === 'network') return ['network'];
   return d.extract.tool === 'dma-map-benchmark' ? ['dma-map-benchmark'] : ['fio'];
 }
 
@@ -272,7 +282,10 @@ export function describeExtraction(d: MetricDescription): string {
     const what = 'instructions' in x.of ? `instructions of ${x.of.instructions.map((s) => `\`${s}\``).join(' + ')}` : `calls of ${x.of.calls.map((f) => `\`${f}\``).join(' + ')}`;
     return `QEMU plugin (infra/profiler): ${what}${d.per === 'io' ? ' ÷ the window\'s I/Os' : d.per === 'mib' ? ' ÷ the window\'s MiB on the test link' : ''}`;
   }
-  if (x.tool === 'iperf3') return x.field === 'mib' || x.field === 'packets_per_s' ? `the test NICs' counters (tx_packets, tx_bytes) around the workload${x.field === 'packets_per_s' ? ' ÷ iperf3\'s seconds' : ''}` : `iperf3 \`--json\`: ${x.field}`;
+  if (x.tool === 'network') {
+    if (x.field === 'mib' || x.field === 'packets_per_s') return `the test NICs' counters (tx_packets, tx_bytes) around the workload${x.field === 'packets_per_s' ? ' ÷ the tool\'s seconds' : ''}`;
+    return x.field.startsWith('r') ? `sockperf ping-pong --full-rtt (tcp-rr): ${x.field}` : `iperf3 \`--json\` (streams): ${x.field}`;
+  }
   if (x.tool === 'dma-map-benchmark') return `\`dma_map_benchmark\` (the kernel's selftest tool): ${x.field.startsWith('map') ? 'map' : 'unmap'} latency, ${x.field.includes('_sd_') ? 'standard deviation' : 'average'}`;
   const field = x.quantity === 'clat_percentile_us' ? `p${x.percentile} of the merged \`clat_ns.bins\`` : `\`${x.quantity}\``;
   return `fio json+: ${field}${'direction' in x && x.direction ? ` (${x.direction}s)` : ''}, over all jobs`;

@@ -28,7 +28,8 @@ export const RECIPE: Recipe = {
     'linux-image-amd64', // Debian 12's 6.1; 6.12 comes from backports (virtio-iommu needs it)
     'openssh-server',
     'fio',
-    'iperf3', // network workloads (runner/network.ts)
+    'iperf3', // network streams (runner/network.ts)
+    'sockperf', // network request/response latency (runner/network.ts)
     'bpftrace',
     'bpftool', // the runner lists bpftrace's attached probes and their programs' recursion misses (runner/traced.ts)
     'iproute2',

@@ -1,6 +1,7 @@
 /**
- * A network repetition's outputs as metrics (core/metrics.ts, tool `iperf3`):
- * iperf3's `--json` end summary, and the test NICs' counters read right
+ * A network repetition's outputs as metrics (core/metrics.ts, tool `network`):
+ * iperf3's `--json` end summary (streams), sockperf's ping-pong summary
+ * (request/response), and the test NICs' counters read right
  * around the workload (runner/detached.sh, `net/NS/IF tx_packets tx_bytes
  * rx_packets rx_bytes`). Pure; tested on saved real outputs
  * (test/fixtures/network/).
@@ -88,6 +89,57 @@ export function iperf3Error(stdout: string): string | undefined {
 }
 
 const finite = (x: number | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** sockperf colours some lines (ESC [ … m): gone before parsing. */
+const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+/** A `key=value` of sockperf's summary line that starts with `prefix`, or NaN. */
+function field(text: string, prefix: string, key: string): number {
+  const line = text.split('\n').find((l) => l.includes(prefix));
+  const m = line ? new RegExp(`${key}=([0-9.]+)`).exec(line) : null;
+  return m ? Number(m[1]) : NaN;
+}
+
+/** sockperf's `---> percentile P = V` lines, as P → V (µs). */
+function percentiles(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/---> percentile ([0-9.]+) = +([0-9.]+)/g)) out.set(Number(m[1]), Number(m[2]));
+  return out;
+}
+
+/** How far sockperf ran past its seconds (its total run time, guest time), in %: the virtual clock's jump check. */
+export function sockperfOverrunPct(stdout: string, runtimeS: number): number | undefined {
+  const total = field(plain(stdout), '[Total Run]', 'RunTime');
+  return Number.isFinite(total) ? (100 * (total - runtimeS)) / runtimeS : undefined;
+}
+
+/**
+ * A request/response repetition's metrics from `sockperf ping-pong --full-rtt` (round-trip times, µs, over the
+ * valid duration: its warm-up left out) and the NICs' counters.
+ */
+export function requestResponseMetrics(stdout: string, traffic: Traffic): Record<string, number> {
+  const text = plain(stdout);
+  const seconds = field(text, '[Valid Duration]', 'RunTime');
+  // The NICs' counters cover the whole run, its warm-up included.
+  const total = field(text, '[Total Run]', 'RunTime');
+  const received = field(text, '[Valid Duration]', 'ReceivedMessages');
+  const mean = field(text, '====> avg-rtt', 'avg-rtt');
+  const p = percentiles(text);
+  if (!(seconds > 0) || !Number.isFinite(received) || !Number.isFinite(mean) || !p.has(50) || !p.has(99)) {
+    const error = /ERROR: (.*)/.exec(text)?.[1];
+    throw new NetworkError(error ? `sockperf: ${error}` : 'sockperf printed no round-trip summary ([Valid Duration], avg-rtt, percentiles): the test did not complete', { detail: text.slice(-2000) });
+  }
+  return {
+    net_rr_per_s: received / seconds,
+    net_rtt_mean_us: mean,
+    net_rtt_p50_us: p.get(50)!,
+    net_rtt_p99_us: p.get(99)!,
+    ...(p.has(99.9) ? { net_rtt_p999_us: p.get(99.9)! } : {}),
+    net_packets_per_s: traffic.packets / (total > 0 ? total : seconds),
+    ios: traffic.packets,
+    mib: traffic.bytes / MIB,
+  };
+}
 
 /**
  * The repetition's network metrics. Throughput is what the receivers got (both directions added when

@@ -1,7 +1,8 @@
 /**
- * Stage 3 for a network cell: one iperf3 run over a test link of the guest
- * (docs/network.md). The link's second end (its own network namespace) runs a
- * one-off iperf3 server; the first end runs the client, detached and timed
+ * Stage 3 for a network cell: one run over a test link of the guest
+ * (docs/network.md) — iperf3 for streams, sockperf ping-pong for
+ * request/response. The link's second end (its own network namespace) runs
+ * the server; the first end runs the client, detached and timed
  * like fio — QEMU at real-time priority under the virtual clock, the host's
  * load measured, a disturbed repetition run again. The plugin's window is
  * the client's run; the NICs' counters around it give its packets and bytes,
@@ -18,13 +19,15 @@ import type { DetachedResult } from './detached.js';
 import { profiledWindow } from './exact.js';
 import { failureOf } from './failure.js';
 import type { LinkEndFacts } from './links.js';
-import { iperf3Error, networkMetrics, windowTraffic } from './network-parse.js';
+import { iperf3Error, networkMetrics, requestResponseMetrics, sockperfOverrunPct, windowTraffic, type Traffic } from './network-parse.js';
+import { sizeBytes } from '../scenario/network.js';
 import type { RepExtra } from './record.js';
 import type { ReadyTarget } from './target.js';
 import { detachedWorkload, timedWorkload, type Measured, type RepetitionContext } from './timed.js';
 
-/** iperf3's own port. The server listens only on the second end's address, inside its namespace. */
+/** The servers' ports (iperf3's and sockperf's own). A server listens only on the second end's address, inside its namespace. */
 const PORT = 5201;
+const RR_PORT = 11111;
 /** Tries (0.2 s apart, each ping waiting up to 1 s) for the link to carry a ping and the server to listen. The image has busybox's ping (no iputils). */
 const READY_TRIES = 100;
 
@@ -40,6 +43,41 @@ export function iperf3ClientArgs(job: NetworkJob, server: string): string[] {
     ...(job.test === 'udp-stream' ? ['--udp', '--bitrate', job.udp_rate ?? '1M'] : []),
   ];
 }
+
+/** sockperf's client arguments for a request/response job: round-trip times, the guest's own clock (no TSC reads). */
+export function sockperfClientArgs(job: NetworkJob, server: string): string[] {
+  return ['sockperf', 'ping-pong', '--ip', server, '--port', String(RR_PORT), '--tcp', '--msg-size', String(sizeBytes(job.message_size)), '--time', String(job.runtime), '--full-rtt', '--no-rdtsc'];
+}
+
+/** What differs between the network tools: the server, the client, and what their output says. */
+interface NetworkTool {
+  readonly name: string;
+  readonly port: number;
+  server(addr: string): string;
+  client(job: NetworkJob, addr: string): string[];
+  metrics(stdout: string, job: NetworkJob, traffic: Traffic): Record<string, number>;
+  overrunPct(stdout: string, runtimeS: number): number | undefined;
+  /** The file its output is kept as. */
+  readonly output: string;
+}
+
+const IPERF3: NetworkTool = {
+  name: 'iperf3', port: PORT, output: 'iperf3.json',
+  server: (addr) => `iperf3 --server --one-off --daemon --bind ${addr} --port ${PORT}`,
+  client: iperf3ClientArgs,
+  metrics: networkMetrics,
+  overrunPct: (stdout, s) => iperf3OverrunPct(stdout, s),
+};
+
+const SOCKPERF: NetworkTool = {
+  name: 'sockperf', port: RR_PORT, output: 'sockperf.txt',
+  server: (addr) => `sockperf server --ip ${addr} --port ${RR_PORT} --tcp --daemonize`,
+  client: sockperfClientArgs,
+  metrics: (stdout, _job, traffic) => requestResponseMetrics(stdout, traffic),
+  overrunPct: sockperfOverrunPct,
+};
+
+export const toolOfJob = (job: Pick<NetworkJob, 'test'>): NetworkTool => (job.test === 'tcp-rr' ? SOCKPERF : IPERF3);
 
 /** How far iperf3 ran past its measured seconds, in guest time (%): the virtual clock's jump check. */
 export function iperf3OverrunPct(stdout: string, runtimeS: number): number | undefined {
@@ -61,18 +99,20 @@ function endsOf(st: ReadyTarget, nic: InventoryNic | undefined, cell: Cell): rea
   return [ends[0], ends[1]];
 }
 
-/** Starts a one-off server on the second end and waits until the link carries a ping and the server listens. */
-function serverStart(st: ReadyTarget, nic: InventoryNic): string {
+/** Ends whatever runs in the second end's namespace (servers of earlier attempts): the namespace is the lab's. */
+const stopServers = (nic: InventoryNic) => `ip netns pids ${shellQuote(nic.ends[1].namespace)} | xargs -r kill 2>/dev/null; true`;
+
+/** Starts the tool's server on the second end and waits until the link carries a ping and the server listens. */
+function serverStart(nic: InventoryNic, tool: NetworkTool): string {
   const q = shellQuote;
   const [a, b] = nic.ends;
   const addr = addressOf(b.address);
-  const pid = `${st.remoteDir}/iperf3-${nic.name}.pid`;
-  const log = `${st.remoteDir}/iperf3-${nic.name}.log`;
   return [
-    `[ -f ${q(pid)} ] && kill "$(cat ${q(pid)})" 2>/dev/null; rm -f ${q(pid)}`,
-    `ip netns exec ${q(b.namespace)} iperf3 --server --one-off --daemon --bind ${addr} --port ${PORT} --pidfile ${q(pid)} --logfile ${q(log)} || exit 3`,
-    `i=0; while [ $i -lt ${READY_TRIES} ]; do ip netns exec ${q(a.namespace)} busybox ping -c 1 -W 1 -q ${addr} > /dev/null 2>&1 && ip netns exec ${q(b.namespace)} ss -Hltn 'sport = :${PORT}' | grep -q . && exit 0; i=$((i + 1)); sleep 0.2; done`,
-    `echo "no ping from ${a.namespace} to ${addr}, or no server listening:"; cat ${q(log)} 2>/dev/null; ip -n ${q(a.namespace)} -s link; ip -n ${q(b.namespace)} -s link; exit 4`,
+    stopServers(nic),
+    // Every stream of the daemon away from the SSH channel, or the command waits for it to close.
+    `ip netns exec ${q(b.namespace)} ${tool.server(addr)} < /dev/null > /dev/null 2>&1 || exit 3`,
+    `i=0; while [ $i -lt ${READY_TRIES} ]; do ip netns exec ${q(a.namespace)} busybox ping -c 1 -W 1 -q ${addr} > /dev/null 2>&1 && ip netns exec ${q(b.namespace)} ss -Hltn 'sport = :${tool.port}' | grep -q . && exit 0; i=$((i + 1)); sleep 0.2; done`,
+    `echo "no ping from ${a.namespace} to ${addr}, or no ${tool.name} server listening:"; ip -n ${q(a.namespace)} -s link; ip -n ${q(b.namespace)} -s link; exit 4`,
   ].join('\n');
 }
 
@@ -84,25 +124,31 @@ export async function measureNetwork(ctx: RepetitionContext, job: NetworkJob): P
   const ends = endsOf(st, nic, task.cell);
   if (typeof ends === 'string') return fail(new NetworkError(`${target.name}: ${ends}`, { fix: 'look at the preflight (preflight.json beside the run)' }));
   const [a, b] = nic!.ends;
-  const command = ['ip', 'netns', 'exec', a.namespace, ...iperf3ClientArgs(job, addressOf(b.address))];
+  const tool = toolOfJob(job);
+  const command = ['ip', 'netns', 'exec', a.namespace, ...tool.client(job, addressOf(b.address))];
   const files: Record<string, string> = { 'command.txt': `${command.join(' ')}\n` };
-  const seconds = job.runtime + job.omit;
+  const seconds = job.runtime + (tool === IPERF3 ? job.omit : 1);
   const timeoutMs = (seconds + ctx.scenario.timeouts.cell_s) * 1000;
   const detached = detachedWorkload(ctx, command, { timeoutMs, expectedMs: seconds * 1000, window: true, devices: [`net/${a.namespace}/${ends[0].ifname}`, `net/${b.namespace}/${ends[1].ifname}`] });
   // Each attempt gets its own one-off server: a repetition measured again needs a new one.
   const workload = async (): Promise<DetachedResult> => {
-    const ready = await st.link.session.exec(serverStart(st, nic!), { timeoutMs: 180_000, allowFailure: true });
-    if (ready.code !== 0) throw new NetworkError(`${target.name}: test link ${nic!.name} is not ready: ${ready.code === 3 ? 'the iperf3 server did not start' : 'no packet crossed it, or the server did not listen'}`, { detail: `${ready.stdout}${ready.stderr}`, fix: 'the detail shows both ends\' counters; see docs/network.md' });
-    return detached();
+    const ready = await st.link.session.exec(serverStart(nic!, tool), { timeoutMs: 180_000, allowFailure: true });
+    if (ready.code !== 0) throw new NetworkError(`${target.name}: test link ${nic!.name} is not ready: ${ready.code === 3 ? `the ${tool.name} server did not start` : 'no packet crossed it, or the server did not listen'}`, { detail: `${ready.stdout}${ready.stderr}`, fix: 'the detail shows both ends\' counters; see docs/network.md' });
+    try {
+      return await detached();
+    } finally {
+      // No server stays behind to run during another cell's window.
+      await st.link.session.exec(stopServers(nic!), { timeoutMs: 60_000, allowFailure: true }).catch(() => undefined);
+    }
   };
   let timed;
   try {
-    timed = await timedWorkload(ctx, workload, timebaseOf(target.vm?.clock) === 'virtual', job.runtime, (res, s) => iperf3OverrunPct(res.stdout, s));
+    timed = await timedWorkload(ctx, workload, timebaseOf(target.vm?.clock) === 'virtual', job.runtime, (res, s) => tool.overrunPct(res.stdout, s));
   } catch (e) {
     if (e instanceof NetworkError) return fail(e, files);
     throw e;
   }
-  timed.disturbed.forEach((out, i) => (files[`iperf3-disturbed-${i + 1}.json`] = out));
+  timed.disturbed.forEach((out, i) => (files[`${tool.name}-disturbed-${i + 1}.${tool.output.split('.').pop()}`] = out));
   const res = timed.kind === 'measured' ? timed.res : timed.last;
   const checks: Check[] = [];
   const exact = res.code === 0 ? await profiledWindow(ctx, res, checks, 'nic-stats') : undefined;
@@ -112,15 +158,15 @@ export async function measureNetwork(ctx: RepetitionContext, job: NetworkJob): P
     return { outcome: { state: 'passed', metrics: exact.metrics }, extra: { ...base, files, profile: exact.record, checks: [...checks, { name: 'timing-dropped', ok: false, detail: `${timed.message}; the exact counts of the last attempt stand` }] } };
   }
   if (signal?.aborted) throw new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`);
-  files['iperf3.json'] = res.stdout;
+  files[tool.output] = res.stdout;
   // The NICs' counters the packets and MiB come from, kept as read (provenance).
   if (res.diskStats) files['nic-stats.txt'] = `${res.diskStats.before}--\n${res.diskStats.after}`;
   if (res.stderr) files['stderr.txt'] = res.stderr;
-  if (res.code !== 0) return fail(new NetworkError(`iperf3 exited with ${res.code}${iperf3Error(res.stdout) ? `: ${iperf3Error(res.stdout)}` : ''}`, { detail: res.stderr }), files);
+  if (res.code !== 0) return fail(new NetworkError(`${tool.name} exited with ${res.code}${iperf3Error(res.stdout) ? `: ${iperf3Error(res.stdout)}` : ''}`, { detail: res.stderr }), files);
   try {
     const traffic = res.diskStats ? windowTraffic(res.diskStats.before, res.diskStats.after) : undefined;
     if (!traffic) throw new NetworkError('the test NICs\' counters around the workload could not be read', { detail: res.diskStats ? `${res.diskStats.before}\n--\n${res.diskStats.after}` : 'none' });
-    const metrics = { ...networkMetrics(res.stdout, job, traffic), ...exact?.metrics };
+    const metrics = { ...tool.metrics(res.stdout, job, traffic), ...exact?.metrics };
     return { outcome: { state: 'passed', metrics }, extra: { ...base, files, ...(exact ? { profile: exact.record } : {}), checks: [...(timed.kind === 'measured' ? timed.checks : []), ...checks] } };
   } catch (e) {
     return fail(e, files);

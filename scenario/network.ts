@@ -9,8 +9,10 @@ import type { Problem } from '../core/errors.js';
 import { asList, type NetworkWorkloadSpec, type Scenario, type VmNicSpec } from './types.js';
 import { problemAt, type YamlSource } from './yaml-source.js';
 
-/** The largest UDP payload in one IPv4 datagram (65535 − 20 − 8). */
+/** The largest UDP payload in one IPv4 datagram (65535 − 20 − 8); sockperf's largest message too. */
 export const MAX_UDP_MESSAGE = 65507;
+/** sockperf's smallest message: its own header. */
+export const MIN_RR_MESSAGE = 14;
 
 /** A size as fio and iperf3 write it ("128k") in bytes, with binary suffixes. */
 export function sizeBytes(size: string | number): number {
@@ -53,14 +55,21 @@ function workloadProblems(src: YamlSource, s: Scenario, i: number, links: Readon
   if (w.test === 'udp-stream' && w.udp_rate === undefined) {
     out.push(problemAt(src, at('test'), 'a udp-stream needs udp_rate: UDP has no congestion control, so the lab will not send as fast as it can', 'add udp_rate:, the bits per second each stream sends, e.g. "200M"'));
   }
-  if (w.test === 'tcp-stream' && w.udp_rate !== undefined) {
-    out.push(problemAt(src, at('udp_rate'), 'udp_rate is for test: udp-stream; a TCP stream sends as fast as the link takes', 'remove udp_rate, or set test: udp-stream'));
+  if (w.test !== 'udp-stream' && w.udp_rate !== undefined) {
+    out.push(problemAt(src, at('udp_rate'), `udp_rate is for test: udp-stream; ${w.test === 'tcp-rr' ? 'a request/response test sends the next request when the response is back' : 'a TCP stream sends as fast as the link takes'}`, 'remove udp_rate, or set test: udp-stream'));
   }
-  if (w.test === 'udp-stream') {
-    const sizes = asList(w.message_size);
-    sizes.forEach((m, j) => {
-      if (sizeBytes(m) > MAX_UDP_MESSAGE) out.push(problemAt(src, Array.isArray(w.message_size) ? at('message_size', j) : at('message_size'), `a UDP message of ${m} does not fit in one datagram (at most ${MAX_UDP_MESSAGE} bytes)`, 'use a message_size of at most 65507, e.g. 1448 (one packet on a 1500-byte MTU)'));
-    });
+  const listed = <T>(key: string, v: T | readonly T[] | undefined) => asList(v ?? []).map((x, j) => ({ x, path: Array.isArray(v) ? at(key, j) : at(key) }));
+  for (const { x, path } of listed('message_size', w.message_size)) {
+    if (w.test === 'udp-stream' && sizeBytes(x) > MAX_UDP_MESSAGE) out.push(problemAt(src, path, `a UDP message of ${x} does not fit in one datagram (at most ${MAX_UDP_MESSAGE} bytes)`, 'use a message_size of at most 65507, e.g. 1448 (one packet on a 1500-byte MTU)'));
+    if (w.test === 'tcp-rr' && (sizeBytes(x) < MIN_RR_MESSAGE || sizeBytes(x) > MAX_UDP_MESSAGE)) out.push(problemAt(src, path, `a request of ${x} bytes: sockperf sends ${MIN_RR_MESSAGE} to ${MAX_UDP_MESSAGE} bytes (its header is ${MIN_RR_MESSAGE})`, 'use a message_size from 14 to 65507, e.g. 64'));
+  }
+  if (w.test === 'tcp-rr') {
+    for (const { x, path } of listed('flows', w.flows)) {
+      if (x !== 1) out.push(problemAt(src, path, `tcp-rr keeps one request in flight on one connection, so ${x} flows cannot be measured as one round-trip time`, 'remove flows (1); for load with many connections use tcp-stream'));
+    }
+    for (const { x, path } of listed('direction', w.direction)) {
+      if (x !== 'transmit') out.push(problemAt(src, path, `a round trip goes both ways: direction ${x} means nothing for tcp-rr`, 'remove direction'));
+    }
   }
   return out;
 }

@@ -78,9 +78,14 @@ export interface DmaMapWorkloadSpec extends WorkloadCommon {
   readonly transmit_delay_ns: number;
 }
 
-/** The network tests the lab runs with iperf3: a TCP stream, or a UDP stream at a given rate. */
-export const NETWORK_TESTS = ['tcp-stream', 'udp-stream'] as const;
+/**
+ * The network tests the lab runs: a TCP stream or a UDP stream at a given rate (iperf3), and TCP
+ * request/response, one request in flight, for latency (sockperf ping-pong).
+ */
+export const NETWORK_TESTS = ['tcp-stream', 'udp-stream', 'tcp-rr'] as const;
 export type NetworkTest = (typeof NETWORK_TESTS)[number];
+/** A network test's message size when the workload gives none: iperf3's TCP default, one 1500-byte-MTU packet of UDP, a small request. */
+export const DEFAULT_MESSAGE_SIZE: Readonly<Record<NetworkTest, string | number>> = { 'tcp-stream': '128k', 'udp-stream': 1448, 'tcp-rr': 64 };
 
 /**
  * Which way the data goes on a test link, seen from its first end (the
@@ -100,8 +105,8 @@ export interface NetworkWorkloadSpec extends Omit<WorkloadCommon, 'disks'> {
   /** Parallel streams (iperf3 -P). */
   readonly flows: OneOrMany<number>;
   readonly direction: OneOrMany<NetworkDirection>;
-  /** Bytes per write (iperf3 -l): a number, or a size like fio's ("128k"). */
-  readonly message_size: OneOrMany<string | number>;
+  /** Bytes per write (iperf3 -l; sockperf -m, the request): a number, or a size like fio's ("128k"). Absent: DEFAULT_MESSAGE_SIZE. */
+  readonly message_size?: OneOrMany<string | number>;
   /** UDP only: the sending rate in bits per second (iperf3 -b), e.g. "200M". */
   readonly udp_rate?: string;
   /** Seconds at the start left out of the throughput (iperf3 -O), TCP's slow start. */

@@ -57,7 +57,7 @@ describe('iommu-lab CLI', () => {
     const r = await runCli('plan', 'scenarios/quick.yaml');
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^#\s+cell\s+target\s+iommu\s+job\s+disk$/);
+    expect(lines[0]).toMatch(/^#\s+cell\s+target\s+iommu\s+job\s+device$/);
     expect(lines[2]).toMatch(/^1\s+randread-4k__intel-strict__tcg__nvme0\s+tcg-intel-strict\s+intel\/strict\s+randread 4k qd16 j1 libaio\s+nvme0$/);
     expect(r.stdout).toContain('4 cells on 4 guest(s); 2 timing + 0 traced repetitions per cell');
   });
@@ -66,7 +66,9 @@ describe('iommu-lab CLI', () => {
     const r = await runCli('plan', 'scenarios/nightly.yaml', '--json');
     const plan = JSON.parse(r.stdout) as { cellCount: number; cells: { id: string }[]; guests: unknown[] };
     expect(plan.cellCount).toBe(plan.cells.length);
-    expect(plan.cellCount).toBe(80);
+    expect(plan.cellCount).toBe(104);
+    // 80 fio cells, and 3 network cells (TCP with 1 and 4 flows, UDP) on the test link of each of the 8 guests.
+    expect(plan.cells.filter((c) => c.id.startsWith('tcp-stream') || c.id.startsWith('udp-1448'))).toHaveLength(24);
     expect(plan.guests).toHaveLength(8);
   });
 

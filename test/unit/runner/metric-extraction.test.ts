@@ -19,7 +19,7 @@ import { windowIos } from '../../../runner/profile/disk-stats.js';
 import { exactMetrics } from '../../../runner/profile/guest.js';
 import { KernelSymbols } from '../../../runner/profile/kallsyms.js';
 import { parseWindow } from '../../../runner/profile/window.js';
-import { MIB, networkMetrics, windowTraffic } from '../../../runner/network-parse.js';
+import { MIB, networkMetrics, requestResponseMetrics, windowTraffic } from '../../../runner/network-parse.js';
 import type { NetworkJob } from '../../../cell/types.js';
 
 const F = join(import.meta.dirname, '../../fixtures');
@@ -47,11 +47,12 @@ function extractAll(): Record<string, Record<string, number>> {
       ? { ...networkMetrics(file('iperf3.json').toString('utf8'), { test: 'tcp-stream', direction: 'transmit' }, traffic), ...exactMetrics(p, traffic.packets, traffic.bytes / MIB) }
       : exactMetrics(p, windowIos(before, after)!);
   }
-  for (const f of readdirSync(join(F, 'network')).filter((x) => x.endsWith('.iperf3.json'))) {
-    const name = f.replace('.iperf3.json', '');
+  for (const f of readdirSync(join(F, 'network')).filter((x) => x.endsWith('.iperf3.json') || x.endsWith('.sockperf.txt'))) {
+    const name = f.replace(/\.(iperf3\.json|sockperf\.txt)$/, '');
     const job = (JSON.parse(readFileSync(join(F, 'network', `${name}.expected.json`), 'utf8')) as { job: NetworkJob }).job;
     const [before, after] = readFileSync(join(F, 'network', `${name}.nic-stats.txt`), 'utf8').split('--\n') as [string, string];
-    out[`network/${f}`] = networkMetrics(readFileSync(join(F, 'network', f), 'utf8'), job, windowTraffic(before, after)!);
+    const text = readFileSync(join(F, 'network', f), 'utf8');
+    out[`network/${f}`] = job.test === 'tcp-rr' ? requestResponseMetrics(text, windowTraffic(before, after)!) : networkMetrics(text, job, windowTraffic(before, after)!);
   }
   return out;
 }

@@ -14,8 +14,8 @@ import { InvalidInputError } from '../../../core/errors.js';
 import { linkQemuArgs, inventoryNics } from '../../../infra/test-links.js';
 import { interleave } from '../../../runner/order.js';
 import { linkProblems, parseLinks } from '../../../runner/links.js';
-import { iperf3ClientArgs, iperf3OverrunPct } from '../../../runner/network.js';
-import { networkMetrics, windowTraffic } from '../../../runner/network-parse.js';
+import { iperf3ClientArgs, iperf3OverrunPct, sockperfClientArgs } from '../../../runner/network.js';
+import { networkMetrics, requestResponseMetrics, sockperfOverrunPct, windowTraffic } from '../../../runner/network-parse.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
@@ -84,6 +84,10 @@ describe('a network workload in a scenario', () => {
     const noLink = SCENARIO().replace('      nics: [{ name: net0 }]\n', '');
     expect(await problems(noLink)).toMatch(/workloads\[1\]\.kind: network workload "tcp" has no test link to run on: no VM profile declares nics:\n\s+fix: give a VM profile a test link/);
     expect(await problems(SCENARIO({ metrics: 'metrics: [iops, calls_dma_map_per_mib]\n' }).replace(/  - \{ kind: network.*\n/, '').replace('  - { name: rr', '  - { name: rr'))).toMatch(/calls_dma_map_per_mib is per MiB moved on a test link, but no workload is a network one/);
+    const rr = await problems(SCENARIO({ workload: '{ kind: network, name: rr, test: tcp-rr, flows: [1, 4], direction: receive, message_size: [8, 64] }' }));
+    expect(rr).toMatch(/workloads\[1\]\.flows\[1\]: tcp-rr keeps one request in flight on one connection, so 4 flows cannot be measured as one round-trip time/);
+    expect(rr).toMatch(/workloads\[1\]\.direction: a round trip goes both ways: direction receive means nothing for tcp-rr\n\s+fix: remove direction/);
+    expect(rr).toMatch(/workloads\[1\]\.message_size\[0\]: a request of 8 bytes: sockperf sends 14 to 65507 bytes/);
     const neither = SCENARIO().replace('      disks: [{ name: nvme0, bus: nvme }]\n', '').replace('      nics: [{ name: net0 }]\n', '');
     expect(await problems(neither)).toMatch(/targets\.vms\[0\]: VM profile "g" has no test disk and no test link/);
   });
@@ -106,6 +110,14 @@ describe('test links in the guest', () => {
     ]);
   });
 
+  it('takes each test\'s message size when the workload gives none', async () => {
+    const loaded = await loadScenarioFile(await writeIn(await tmp(), 's.yaml', SCENARIO({ workload: '{ kind: network, name: ping, test: tcp-rr }' }).replace('repetitions: 2', 'repetitions: 2\nmetrics: [net_rtt_p99_us]')));
+    const rr = expand(loaded).cells.filter((c) => isNetworkJob(c.job));
+    expect(rr.map((c) => [c.id, (c.job as NetworkJob).message_size])).toEqual([['ping__intel-strict__g__net0', 64], ['ping__intel-lazy__g__net0', 64]]);
+    expect(sockperfClientArgs(rr[0]!.job as NetworkJob, '10.77.0.2')).toEqual(['sockperf', 'ping-pong', '--ip', '10.77.0.2', '--port', '11111', '--tcp', '--msg-size', '64', '--time', '10', '--full-rtt', '--no-rdtsc']);
+    expect(sockperfClientArgs({ ...(rr[0]!.job as NetworkJob), message_size: '4k' }, '10.77.0.2')).toContain('4096');
+  });
+
   it('gives iperf3 the cell\'s job', () => {
     const job: NetworkJob = { kind: 'network', workload: 'w', test: 'udp-stream', flows: 4, direction: 'bidirectional', message_size: '1448', udp_rate: '200M', runtime: 5, omit: 1 };
     expect(iperf3ClientArgs(job, '10.77.0.2')).toEqual(['iperf3', '--client', '10.77.0.2', '--port', '5201', '--json', '--time', '5', '--omit', '1', '--parallel', '4', '--length', '1448', '--bidir', '--udp', '--bitrate', '200M']);
@@ -116,15 +128,28 @@ describe('test links in the guest', () => {
 describe('the network parsers, on outputs saved from real guests', () => {
   const cases = readdirSync(F).filter((f) => f.endsWith('.expected.json')).map((f) => f.replace('.expected.json', ''));
 
-  it('turn iperf3\'s JSON and the NICs\' counters into the metrics the run recorded', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(4);
+  it('turn iperf3\'s JSON or sockperf\'s summary and the NICs\' counters into the metrics the run recorded', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(6);
     for (const c of cases) {
       const expected = JSON.parse(readFileSync(join(F, `${c}.expected.json`), 'utf8')) as { job: NetworkJob; metrics: Record<string, number> };
       const [before, after] = readFileSync(join(F, `${c}.nic-stats.txt`), 'utf8').split('--\n') as [string, string];
       const traffic = windowTraffic(before, after);
       expect(traffic, c).toBeDefined();
-      expect(networkMetrics(readFileSync(join(F, `${c}.iperf3.json`), 'utf8'), expected.job, traffic!), c).toEqual(expected.metrics);
+      const got = expected.job.test === 'tcp-rr'
+        ? requestResponseMetrics(readFileSync(join(F, `${c}.sockperf.txt`), 'utf8'), traffic!)
+        : networkMetrics(readFileSync(join(F, `${c}.iperf3.json`), 'utf8'), expected.job, traffic!);
+      expect(got, c).toEqual(expected.metrics);
     }
+  });
+
+  it('read round-trip times from sockperf, without its colours, and its own run time for the clock check', () => {
+    const out = readFileSync(join(F, 'rr-m64-strict-vnet.sockperf.txt'), 'utf8');
+    const m = requestResponseMetrics(out, { packets: 1000, bytes: 1 << 20 });
+    expect(m).toMatchObject({ net_rtt_mean_us: 362.5, net_rtt_p50_us: 338.475, net_rtt_p99_us: 613.075, net_rtt_p999_us: 1877.052 });
+    expect(m['net_rr_per_s']).toBeCloseTo(2285 / 0.83, 6);
+    expect(sockperfOverrunPct(out, 2)).toBeCloseTo(0.05, 6);
+    // sockperf exits 0 when it cannot connect: the missing summary says so.
+    expect(() => requestResponseMetrics('sockperf: == version #3.7-no.git ==\nsockperf: ERROR: Can`t connect socket (errno=111 Connection refused)\n', { packets: 1, bytes: 1 })).toThrow(/sockperf: Can`t connect socket \(errno=111 Connection refused\)/);
   });
 
   it('count every packet once (each end\'s transmissions), and say when a NIC is missing from a reading', () => {
