@@ -2,7 +2,8 @@
  * Network I/O on real guests, from the command line as a user runs it:
  * `iommu-lab sweep` of a TCP stream over a virtio-net test link (two NICs
  * behind the IOMMU, joined inside QEMU, one network namespace per end) on
- * Intel strict, lazy and passthrough and virtio-iommu lazy. The preflight
+ * Intel strict, lazy and passthrough and virtio-iommu lazy, and TCP
+ * request/response (sockperf ping-pong) on the same link. The preflight
  * proves each NIC translated (its group type, ACCESS_PLATFORM); the QEMU
  * plugin's counts are exact per packet: two DMA maps (one per end), and in
  * strict exactly one synchronous invalidation per unmap; the report ranks the
@@ -21,6 +22,7 @@ seed: 2
 repetitions: 2
 workloads:
   - { kind: network, name: tcp, flows: 1, runtime: 3, omit: 1 }
+  - { kind: network, name: ping, test: tcp-rr, runtime: 2 }
 iommu:
   - device: intel
     mode: [strict, lazy, passthrough]
@@ -33,7 +35,7 @@ targets:
       memory_mib: 1024
       kernel: "6.12"
       nics: [{ name: net0, model: virtio-net }]
-metrics: [net_throughput_mbit_s, net_packets_per_s, insn_iommu_per_io, calls_dma_map_per_io, calls_sync_inval_per_io, calls_fq_flush_per_io, calls_dma_map_per_mib]
+metrics: [net_throughput_mbit_s, net_rtt_p50_us, net_rtt_p99_us, net_packets_per_s, insn_iommu_per_io, calls_dma_map_per_io, calls_sync_inval_per_io, calls_fq_flush_per_io, calls_dma_map_per_mib]
 timeouts: { cell_s: 120, boot_s: 180 }
 `;
 
@@ -43,10 +45,10 @@ const cli = (args: string[]) => execa('node', ['bin/iommu-lab.js', ...args], { r
 type Metrics = Record<string, number>;
 
 describe('network I/O on real guests', () => {
-  it('sweeps a TCP stream on four configurations and counts exactly per packet', async () => {
+  it('sweeps a TCP stream and request/response on four configurations and counts exactly per packet', async () => {
     const r = await cli(['sweep', vm.file, '--results', join(vm.dir, 'results')]);
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toContain('8 passed, 0 failed of 8 repetitions');
+    expect(r.stdout).toContain('16 passed, 0 failed of 16 repetitions');
     const runDir = /summary: (.*)\/report\/summary\.md/.exec(r.stdout)![1]!;
 
     // The preflight proved both NICs of the link translated in each mode.
@@ -57,8 +59,8 @@ describe('network I/O on real guests', () => {
       for (const end of pre.facts.links.ends) expect(end.virtioFeatures[33], `${guest} ${end.end}`).toBe('1');
     }
 
-    const reps = async (config: string): Promise<Metrics[]> => {
-      const dir = join(runDir, 'cells', `tcp__${config}__n__net0`);
+    const reps = async (config: string, workload = 'tcp'): Promise<Metrics[]> => {
+      const dir = join(runDir, 'cells', `${workload}__${config}__n__net0`);
       return Promise.all((await readdir(dir)).map(async (rep) => {
         const res = JSON.parse(await readFile(join(dir, rep, 'result.json'), 'utf8'));
         expect(res.outcome.state, `${config} ${rep}`).toBe('passed');
@@ -90,6 +92,17 @@ describe('network I/O on real guests', () => {
     for (const c of Object.keys(all)) expect(Math.max(...insn(c)) / Math.min(...insn(c)) - 1, c).toBeLessThan(0.005);
     expect(Math.max(...insn('intel-passthrough'))).toBeLessThan(Math.min(...insn('intel-lazy')));
     expect(Math.max(...insn('intel-lazy'))).toBeLessThan(Math.min(...insn('intel-strict')));
+
+    // Request/response: round-trip times from sockperf, and the same exact counts per packet.
+    for (const c of Object.keys(all)) {
+      for (const m of await reps(c, 'ping')) {
+        expect(m['net_rtt_p99_us']).toBeGreaterThanOrEqual(m['net_rtt_p50_us']!);
+        expect(m['net_rr_per_s']).toBeGreaterThan(0);
+        expect(m['calls_dma_map_per_io']).toBeGreaterThan(1.98);
+        expect(m['calls_dma_map_per_io']).toBeLessThan(2.02);
+        if (c === 'intel-strict') expect(m['calls_sync_inval_per_io']).toBe(m['calls_dma_unmap_per_io']);
+      }
+    }
 
     // The report ranks them with the exact per-packet counts, and says what a network I/O is.
     const report = JSON.parse(await readFile(join(runDir, 'report', 'report.json'), 'utf8'));
