@@ -154,7 +154,7 @@ export function expand(loaded: LoadedScenario): Plan {
   for (const hostName of s.targets.hosts) {
     const h = hosts.get(hostName);
     if (!h) continue; // reported by the loader
-    push({ kind: 'static', host: h.name, name: h.name }, h.iommu, { disks: h.disks.map((d) => d.name), nics: [] });
+    push({ kind: 'static', host: h.name, name: h.name }, h.iommu, { disks: h.disks.map((d) => d.name), nics: (h.nics ?? []).map((n) => n.name) });
   }
 
   if (cells.length > MAX_CELLS) {

@@ -5,7 +5,7 @@
  * nowhere else), at fixed PCI slots, with fixed MACs the guest finds them by,
  * and one network namespace and address per end. Pure.
  */
-import type { InventoryNic } from '../inventory/types.js';
+import type { InventoryLink } from '../inventory/types.js';
 import type { VmNicSpec } from '../scenario/types.js';
 
 /** Slots 0x0a–0x0f: free of libvirt's own devices (root ports from 0x01) and the lab's others (0x11 up). */
@@ -68,13 +68,14 @@ function nicDevices(nic: VmNicSpec, e: LinkEndLayout): string[] {
 }
 
 /** The links as the inventory records them. */
-export function inventoryNics(nics: readonly VmNicSpec[], behindIommu: boolean): InventoryNic[] {
+export function inventoryNics(nics: readonly VmNicSpec[], behindIommu: boolean): InventoryLink[] {
   return linkLayout(nics).map((l) => ({
+    kind: 'link',
     name: l.nic.name,
     model: l.nic.model,
     iommu_platform: l.nic.iommu_platform,
     ats: l.nic.ats,
     behind_iommu: behindIommu && (l.nic.model !== 'virtio-net' || l.nic.iommu_platform),
-    ends: [l.ends[0], l.ends[1]].map((e) => ({ mac: e.mac, namespace: e.namespace, address: e.address })) as unknown as InventoryNic['ends'],
+    ends: [l.ends[0], l.ends[1]].map((e) => ({ mac: e.mac, namespace: e.namespace, address: e.address })) as unknown as InventoryLink['ends'],
   }));
 }

@@ -5,7 +5,8 @@ import type { LoadedHosts } from '../scenario/load.js';
 import { checkSchema } from '../scenario/schema-check.js';
 import { problemAt, readYamlFile } from '../scenario/yaml-source.js';
 import { inventorySchema } from './schema.js';
-import type { Inventory, InventoryTarget } from './types.js';
+import type { Inventory, InventoryPeerNic, InventorySsh, InventoryTarget } from './types.js';
+import type { StaticHost } from '../scenario/types.js';
 
 /** `~/x` is the user's home; a relative path is relative to the file that names it. */
 export function resolveKeyPath(path: string, besideFile: string): string {
@@ -33,18 +34,19 @@ export async function loadInventoryFile(file: string): Promise<Inventory> {
 
 /** Static hosts need no provisioning: their inventory comes straight from the hosts file. */
 export function inventoryFromHosts(loaded: LoadedHosts, names?: readonly string[]): Inventory {
+  const sshOf = (h: StaticHost): InventorySsh => ({ host: h.ssh.host, port: h.ssh.port, user: h.ssh.user, key_path: resolveKeyPath(h.ssh.key, loaded.file), host_key_sha256: h.ssh.host_key_sha256 });
+  // A NIC's peer may be any host of the file, in the scenario or not: its SSH is how the lab starts the server.
+  const byName = new Map(loaded.hosts.hosts.map((h) => [h.name, h]));
+  const nicsOf = (h: StaticHost): InventoryPeerNic[] => (h.nics ?? []).map((n) => ({
+    kind: 'peer', name: n.name, interface: n.interface, address: n.address, behind_iommu: n.behind_iommu,
+    peer: { name: n.peer, address: n.peer_address, ssh: sshOf(byName.get(n.peer)!) },
+  }));
   const targets: InventoryTarget[] = loaded.hosts.hosts
     .filter((h) => !names || names.includes(h.name))
     .map((h) => ({
       name: h.name,
       kind: 'static',
-      ssh: {
-        host: h.ssh.host,
-        port: h.ssh.port,
-        user: h.ssh.user,
-        key_path: resolveKeyPath(h.ssh.key, loaded.file),
-        host_key_sha256: h.ssh.host_key_sha256,
-      },
+      ssh: sshOf(h),
       iommu: h.iommu,
       disks: h.disks.map((d) => ({
         name: d.name,
@@ -52,6 +54,7 @@ export function inventoryFromHosts(loaded: LoadedHosts, names?: readonly string[
         behind_iommu: d.behind_iommu,
         allow_destructive_writes: d.allow_destructive_writes,
       })),
+      ...(h.nics?.length ? { nics: nicsOf(h) } : {}),
     }));
   return { version: 1, created: new Date().toISOString(), source: 'hosts-file', targets };
 }

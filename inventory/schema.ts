@@ -66,29 +66,51 @@ export const inventorySchema: Record<string, unknown> = {
           },
           nics: {
             type: 'array',
-            description: 'Test links for network workloads (docs/network.md): two NICs joined inside QEMU, one network namespace per end.',
+            description: "Test NICs for network workloads (docs/network.md): a guest's links (two NICs joined inside QEMU, one network namespace per end), or a static host's NICs with their peers.",
             items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['name', 'model', 'iommu_platform', 'ats', 'behind_iommu', 'ends'],
-              properties: {
-                name,
-                model: { enum: [...NIC_MODELS] },
-                iommu_platform: { type: 'boolean' },
-                ats: { type: 'boolean' },
-                behind_iommu: { type: 'boolean' },
-                ends: {
-                  type: 'array',
-                  minItems: 2,
-                  maxItems: 2,
-                  items: {
+              if: { type: 'object', required: ['kind'], properties: { kind: { const: 'peer' } } },
+              then: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind', 'name', 'interface', 'address', 'behind_iommu', 'peer'],
+                properties: {
+                  kind: { const: 'peer' },
+                  name,
+                  interface: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,15}$' },
+                  address: { type: 'string', pattern: '^[0-9.]+$' },
+                  behind_iommu: { type: 'boolean' },
+                  peer: {
                     type: 'object',
                     additionalProperties: false,
-                    required: ['mac', 'namespace', 'address'],
-                    properties: {
-                      mac: { type: 'string', pattern: '^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$' },
-                      namespace: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
-                      address: { type: 'string', pattern: '^[0-9.]+/[0-9]+$' },
+                    required: ['name', 'address', 'ssh'],
+                    properties: { name, address: { type: 'string', pattern: '^[0-9.]+$' }, ssh: sshSchema },
+                  },
+                },
+              },
+              else: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['kind', 'name', 'model', 'iommu_platform', 'ats', 'behind_iommu', 'ends'],
+                properties: {
+                  kind: { const: 'link' },
+                  name,
+                  model: { enum: [...NIC_MODELS] },
+                  iommu_platform: { type: 'boolean' },
+                  ats: { type: 'boolean' },
+                  behind_iommu: { type: 'boolean' },
+                  ends: {
+                    type: 'array',
+                    minItems: 2,
+                    maxItems: 2,
+                    items: {
+                      type: 'object',
+                      additionalProperties: false,
+                      required: ['mac', 'namespace', 'address'],
+                      properties: {
+                        mac: { type: 'string', pattern: '^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$' },
+                        namespace: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
+                        address: { type: 'string', pattern: '^[0-9.]+/[0-9]+$' },
+                      },
                     },
                   },
                 },

@@ -28,9 +28,10 @@ export interface InventoryLinkEnd {
 
 /**
  * A test link of a guest (docs/network.md): two NICs of one model joined
- * inside QEMU; the first end runs the iperf3 client, the second the server.
+ * inside QEMU; the first end runs the client, the second the server.
  */
-export interface InventoryNic {
+export interface InventoryLink {
+  readonly kind: 'link';
   readonly name: string;
   readonly model: NicModel;
   readonly iommu_platform: boolean;
@@ -39,6 +40,19 @@ export interface InventoryNic {
   readonly behind_iommu: boolean;
   readonly ends: readonly [InventoryLinkEnd, InventoryLinkEnd];
 }
+
+/** A real NIC of a static host: this host runs the client, the peer (another host, over its own SSH) the server. */
+export interface InventoryPeerNic {
+  readonly kind: 'peer';
+  readonly name: string;
+  readonly interface: string;
+  readonly address: string;
+  readonly behind_iommu: boolean;
+  readonly peer: { readonly name: string; readonly address: string; readonly ssh: InventorySsh };
+}
+
+/** A target's test NIC for network workloads: a guest's link, or a static host's NIC with its peer. */
+export type InventoryNic = InventoryLink | InventoryPeerNic;
 
 export interface InventorySsh {
   readonly host: string;

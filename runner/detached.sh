@@ -32,7 +32,9 @@ diskstats() {
   echo "$disks" | tr ':' '\n' | while read -r d; do
     case "$d" in net/*/*)
       ns=${d#net/}; ns=${ns%%/*}
-      ip netns exec "$ns" sh -c 'cd "/sys/class/net/$1/statistics" && echo "$2 $(cat tx_packets tx_bytes rx_packets rx_bytes | tr "\n" " ")"' _ "${d##*/}" "$d"
+      # A static host's NIC has no namespace of the lab's (net/-/IF).
+      in=""; [ "$ns" != - ] && in="ip netns exec $ns"
+      $in sh -c 'cd "/sys/class/net/$1/statistics" && echo "$2 $(cat tx_packets tx_bytes rx_packets rx_bytes | tr "\n" " ")"' _ "${d##*/}" "$d"
       continue ;;
     esac
     b=$(basename "$(readlink -f "$d")")

@@ -56,16 +56,19 @@ export function parseLinks(stdout: string): LinkFacts {
   return { ends, iperf3 };
 }
 
+/** The ends the lab measures of a test NIC: both of a guest's link, the host's own of a peer NIC. */
+const endsOf = (nic: InventoryNic): readonly ('a' | 'b')[] => (nic.kind === 'peer' ? ['a'] : ['a', 'b']);
+
 /** Every way the links' NICs differ from what the configuration needs: missing, bypassing, in another mode. */
 export function linkProblems(nics: readonly InventoryNic[], iommu: IommuConfig, facts: LinkFacts): string[] {
   const reasons: string[] = [];
   const active = iommuActive(iommu);
   for (const nic of nics) {
-    for (const end of ['a', 'b'] as const) {
+    for (const end of endsOf(nic)) {
       const f = facts.ends.find((x) => x.link === nic.name && x.end === end);
-      const what = `test link ${nic.name} end ${end}`;
+      const what = nic.kind === 'peer' ? `test NIC ${nic.name}` : `test link ${nic.name} end ${end}`;
       if (!f || f.missing) {
-        reasons.push(`${what} (${nic.model}, MAC ${nic.ends[end === 'a' ? 0 : 1].mac}) is not in the target`);
+        reasons.push(nic.kind === 'peer' ? `${what}: interface ${nic.interface} is not on the host` : `${what} (${nic.model}, MAC ${nic.ends[end === 'a' ? 0 : 1].mac}) is not in the target`);
         continue;
       }
       if (!nic.behind_iommu) continue;
@@ -73,8 +76,9 @@ export function linkProblems(nics: readonly InventoryNic[], iommu: IommuConfig, 
       if (seen !== iommu.mode || (active && !f.group)) {
         reasons.push(`${what} (${f.ifname}, ${f.pci ?? 'no PCI device'}): expected ${expectedGroupType(iommu.mode)} (${iommu.mode}), found ${f.group ? `group ${f.group} of type ${f.groupType ?? '?'}` : 'no IOMMU group'} (${seen})`);
       }
-      if (active && nic.model === 'virtio-net' && f.virtioFeatures?.[ACCESS_PLATFORM_BIT] !== '1') {
-        reasons.push(`${what} (${f.ifname}): virtio feature ACCESS_PLATFORM (bit 33) is off, so its DMA bypasses the IOMMU; the lab boots virtio-net test NICs with iommu_platform=on`);
+      // Any virtio NIC, the lab's or a host's: without ACCESS_PLATFORM its DMA is not translated.
+      if (active && f.virtioFeatures !== undefined && f.virtioFeatures[ACCESS_PLATFORM_BIT] !== '1') {
+        reasons.push(`${what} (${f.ifname}): virtio feature ACCESS_PLATFORM (bit 33) is off, so its DMA bypasses the IOMMU${nic.kind === 'link' ? '; the lab boots virtio-net test NICs with iommu_platform=on' : ': set behind_iommu: false for it in the hosts file, or give the device iommu_platform'}`);
       }
     }
   }
@@ -86,7 +90,7 @@ let scriptText: string | undefined;
 /** Sets the links up (namespaces, addresses) and reads what each end is. */
 export async function prepareLinks(session: SshSession, nics: readonly InventoryNic[]): Promise<{ raw: string; facts: LinkFacts }> {
   scriptText ??= readFileSync(labPath('runner', 'links.sh'), 'utf8');
-  const args = nics.flatMap((n) => n.ends.flatMap((e, i) => [n.name, 'ab'[i]!, e.mac, e.namespace, e.address])).map(shellQuote).join(' ');
+  const args = nics.flatMap((n) => (n.kind === 'peer' ? [n.name, 'host', n.interface, '-', '-'] : n.ends.flatMap((e, i) => [n.name, 'ab'[i]!, e.mac, e.namespace, e.address]))).map(shellQuote).join(' ');
   const { stdout } = await session.exec(`sh -s -- ${args}`, { stdin: scriptText, timeoutMs: 60_000 });
   return { raw: stdout, facts: parseLinks(stdout) };
 }

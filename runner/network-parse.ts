@@ -38,20 +38,23 @@ export interface Traffic {
 
 export const MIB = 1024 * 1024;
 
+type Counters = readonly [txPackets: number, txBytes: number, rxPackets: number, rxBytes: number];
+
 /** `net/NS/IF tx_packets tx_bytes rx_packets rx_bytes` lines → counters per interface. */
-function nicCounters(text: string): Map<string, { txPackets: number; txBytes: number }> {
-  const m = new Map<string, { txPackets: number; txBytes: number }>();
+function nicCounters(text: string): Map<string, Counters> {
+  const m = new Map<string, Counters>();
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     if (!f[0]?.startsWith('net/') || f.length < 5) continue;
-    m.set(f[0], { txPackets: Number(f[1]), txBytes: Number(f[2]) });
+    m.set(f[0], [Number(f[1]), Number(f[2]), Number(f[3]), Number(f[4])]);
   }
   return m;
 }
 
 /**
- * Packets and bytes the test NICs sent between the two readings: each packet on a link is sent by one
- * end and received by the other, so the ends' tx counters together count every packet once.
+ * Packets and bytes on the link between the two readings, each packet once: with both ends of a guest's
+ * link read, every packet is sent by one and received by the other, so their tx counters count it; with
+ * one NIC (a static host's, its peer elsewhere), a packet either leaves or enters it: tx + rx.
  * Undefined when a NIC is missing from either reading.
  */
 export function windowTraffic(before: string, after: string): Traffic | undefined {
@@ -62,9 +65,10 @@ export function windowTraffic(before: string, after: string): Traffic | undefine
   let bytes = 0;
   for (const [nic, x] of a) {
     const y = b.get(nic);
-    if (!y || ![x.txPackets, x.txBytes, y.txPackets, y.txBytes].every(Number.isFinite)) return undefined;
-    packets += y.txPackets - x.txPackets;
-    bytes += y.txBytes - x.txBytes;
+    if (!y || ![...x, ...y].every(Number.isFinite)) return undefined;
+    const both = a.size === 1;
+    packets += y[0] - x[0] + (both ? y[2] - x[2] : 0);
+    bytes += y[1] - x[1] + (both ? y[3] - x[3] : 0);
   }
   return { packets, bytes };
 }
@@ -127,6 +131,7 @@ export function requestResponseMetrics(stdout: string, traffic: Traffic): Record
   const p = percentiles(text);
   if (!(seconds > 0) || !Number.isFinite(received) || !Number.isFinite(mean) || !p.has(50) || !p.has(99)) {
     const error = /ERROR: (.*)/.exec(text)?.[1];
+    if (/No valid observations found/.test(text)) throw new NetworkError('sockperf kept no valid round trip: it leaves out its warm-up and the end of the run, and nothing was left', { detail: text.slice(-2000), fix: 'raise the workload\'s runtime (2 s or more)' });
     throw new NetworkError(error ? `sockperf: ${error}` : 'sockperf printed no round-trip summary ([Valid Duration], avg-rtt, percentiles): the test did not complete', { detail: text.slice(-2000) });
   }
   return {

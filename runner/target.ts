@@ -74,7 +74,7 @@ export async function prepareTarget(target: InventoryTarget, ctx: PrepareContext
       ctx.onState('IOMMU mode mismatch');
       return fail({ kind: 'iommu-mode-mismatch', message: `${target.name}: ${verdict.reasons.join('; ')}` }, extra);
     }
-    if (pre.facts.tools.fio === 'missing') return fail({ kind: 'preflight', message: `${target.name}: fio is not installed on the target (apt-get install fio)` }, extra);
+    if (target.disks.length > 0 && pre.facts.tools.fio === 'missing') return fail({ kind: 'preflight', message: `${target.name}: fio is not installed on the target (apt-get install fio)` }, extra);
     if (target.nics?.length && pre.facts.links?.iperf3 === 'missing') return fail({ kind: 'preflight', message: `${target.name}: iperf3 is not installed on the target (apt-get install iperf3): its test links cannot be measured` }, extra);
     // Under the virtual clock the guest's pacer must run, or SSH to the idle guest fails at random (docs/runner.md).
     if (target.vm && CLOCKS[target.vm.clock].kernelArgs.includes(PACER_ARG)) {

@@ -221,7 +221,7 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
     h.disks.forEach((d) => hostDisks.add(d.name));
   });
 
-  problems.push(...networkProblems(src, s));
+  problems.push(...networkProblems(src, s, s.targets.hosts.flatMap((h) => hostByName.get(h)?.nics?.map((n) => n.name) ?? [])));
   s.workloads.forEach((w, i) => {
     if (w.kind === 'network') return;
     (w.disks ?? []).forEach((d, j) => {
@@ -322,8 +322,17 @@ function checkHosts(src: YamlSource, file: Partial<HostsFile>): Problem[] {
   const hosts = file.hosts ?? [];
   const problems = duplicates(src, ['hosts'], hosts.map((h) => h.name), 'host');
   problems.push(...duplicates(src, ['hypervisors'], (file.hypervisors ?? []).map((h) => h.uri), 'hypervisor'));
+  const names = new Set(hosts.map((h) => h.name));
   hosts.forEach((h, i) => {
     problems.push(...duplicates(src, ['hosts', i, 'disks'], h.disks.map((d) => d.name), 'disk'));
+    problems.push(...duplicates(src, ['hosts', i, 'nics'], (h.nics ?? []).map((n) => n.name), 'test NIC'));
+    const isPeer = hosts.some((x) => x.nics?.some((n) => n.peer === h.name));
+    if (h.disks.length === 0 && !h.nics?.length && !isPeer) problems.push(problemAt(src, ['hosts', i], `host "${h.name}" has no test disk and no test NIC, and is no NIC's peer`, 'give it disks: or nics:, or remove it'));
+    (h.nics ?? []).forEach((n, j) => {
+      if (n.peer === h.name) problems.push(problemAt(src, ['hosts', i, 'nics', j, 'peer'], `test NIC "${n.name}" names its own host as peer`, 'name another host of this file: the peer runs the server end of the link'));
+      else if (!names.has(n.peer)) problems.push(problemAt(src, ['hosts', i, 'nics', j, 'peer'], `peer "${n.peer}" is not a host of this file`, `declare it under hosts: (its ssh: is how the lab starts the server), or name one of ${[...names].join(', ')}`));
+      if (n.address === n.peer_address) problems.push(problemAt(src, ['hosts', i, 'nics', j, 'peer_address'], `peer_address is the NIC's own address ${n.address}`, "give the peer's address on the link"));
+    });
     const why = combinationProblem(h.iommu);
     if (why) problems.push(problemAt(src, ['hosts', i, 'iommu', 'mode'], why, 'declare the mode the host runs in'));
     h.disks.forEach((d, j) => {

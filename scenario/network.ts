@@ -13,6 +13,8 @@ import { problemAt, type YamlSource } from './yaml-source.js';
 export const MAX_UDP_MESSAGE = 65507;
 /** sockperf's smallest message: its own header. */
 export const MIN_RR_MESSAGE = 14;
+/** The shortest tcp-rr that leaves sockperf valid round trips (1 s left none here). */
+export const MIN_RR_SECONDS = 2;
 
 /** A size as fio and iperf3 write it ("128k") in bytes, with binary suffixes. */
 export function sizeBytes(size: string | number): number {
@@ -46,11 +48,10 @@ function workloadProblems(src: YamlSource, s: Scenario, i: number, links: Readon
   const at = (...path: (string | number)[]) => ['workloads', i, ...path];
   const out: Problem[] = [];
   if (links.size === 0) {
-    const why = s.targets.hosts.length ? ' (static hosts run disk workloads only: the lab does not yet run network workloads on them)' : '';
-    out.push(problemAt(src, at('kind'), `network workload "${w.name}" has no test link to run on: no VM profile declares nics:${why}`, 'give a VM profile a test link: nics: [{ name: net0, model: virtio-net }] (docs/network.md)'));
+    out.push(problemAt(src, at('kind'), `network workload "${w.name}" has no test NIC to run on: no VM profile declares nics:, and no host of the scenario has nics: in the hosts file`, 'give a VM profile a test link: nics: [{ name: net0, model: virtio-net }], or a static host a NIC and its peer (docs/network.md)'));
   }
   (w.nics ?? []).forEach((n, j) => {
-    if (!links.has(n)) out.push(problemAt(src, at('nics', j), `test link "${n}" belongs to no VM profile`, `known test links: ${[...links].join(', ') || 'none'}`));
+    if (!links.has(n)) out.push(problemAt(src, at('nics', j), `test NIC "${n}" belongs to no VM profile and no host of the scenario`, `known test NICs: ${[...links].join(', ') || 'none'}`));
   });
   if (w.test === 'udp-stream' && w.udp_rate === undefined) {
     out.push(problemAt(src, at('test'), 'a udp-stream needs udp_rate: UDP has no congestion control, so the lab will not send as fast as it can', 'add udp_rate:, the bits per second each stream sends, e.g. "200M"'));
@@ -64,6 +65,7 @@ function workloadProblems(src: YamlSource, s: Scenario, i: number, links: Readon
     if (w.test === 'tcp-rr' && (sizeBytes(x) < MIN_RR_MESSAGE || sizeBytes(x) > MAX_UDP_MESSAGE)) out.push(problemAt(src, path, `a request of ${x} bytes: sockperf sends ${MIN_RR_MESSAGE} to ${MAX_UDP_MESSAGE} bytes (its header is ${MIN_RR_MESSAGE})`, 'use a message_size from 14 to 65507, e.g. 64'));
   }
   if (w.test === 'tcp-rr') {
+    if (w.runtime < MIN_RR_SECONDS) out.push(problemAt(src, at('runtime'), `a tcp-rr of ${w.runtime} s: sockperf leaves out its warm-up (0.4 s) and the end of the run, and under ${MIN_RR_SECONDS} s keeps no round trip`, `set runtime to ${MIN_RR_SECONDS} or more`));
     for (const { x, path } of listed('flows', w.flows)) {
       if (x !== 1) out.push(problemAt(src, path, `tcp-rr keeps one request in flight on one connection, so ${x} flows cannot be measured as one round-trip time`, 'remove flows (1); for load with many connections use tcp-stream'));
     }
@@ -74,10 +76,10 @@ function workloadProblems(src: YamlSource, s: Scenario, i: number, links: Readon
   return out;
 }
 
-/** Every problem of the scenario's test links and network workloads. */
-export function networkProblems(src: YamlSource, s: Scenario): Problem[] {
+/** Every problem of the scenario's test links and network workloads; `hostNics` are the NICs of the scenario's static hosts. */
+export function networkProblems(src: YamlSource, s: Scenario, hostNics: readonly string[] = []): Problem[] {
   const out: Problem[] = [];
-  const links = new Set<string>();
+  const links = new Set<string>(hostNics);
   s.targets.vms.forEach((vm, i) => {
     const seen = new Map<string, number>();
     (vm.nics ?? []).forEach((n, j) => {

@@ -107,6 +107,12 @@ const dmaMapWorkload: Schema = {
   },
 };
 
+const ipv4: Schema = {
+  type: 'string',
+  pattern: '^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$',
+  'x-hint': 'an IPv4 address such as 192.0.2.10',
+};
+
 const bitRate: Schema = {
   type: 'string',
   pattern: '^[1-9][0-9]*[kKmMgG]?$',
@@ -353,7 +359,7 @@ export const hostsSchema: Schema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['name', 'ssh', 'iommu', 'disks'],
+        required: ['name', 'ssh', 'iommu'],
         properties: {
           name: name('Host name as scenarios refer to it.'),
           ssh: {
@@ -381,9 +387,27 @@ export const hostsSchema: Schema = {
               mode: { enum: [...IOMMU_MODES] },
             },
           },
+          nics: {
+            type: 'array',
+            maxItems: 16,
+            description: 'NICs under test for network workloads (docs/network.md): this host runs the client, the peer (another host of this file, reached over its own SSH) the server.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name', 'interface', 'address', 'peer', 'peer_address', 'behind_iommu'],
+              properties: {
+                name: name('Test NIC name, as workloads name it in nics:.'),
+                interface: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,15}$', 'x-hint': 'the interface name as `ip link` shows it, e.g. enp65s0f0' },
+                address: { ...ipv4, description: "This host's IPv4 address on the link (the client binds it)." },
+                peer: name('A host of this file that runs the server end.'),
+                peer_address: { ...ipv4, description: "The peer's IPv4 address on the link (the server listens there)." },
+                behind_iommu: { type: 'boolean', description: "Whether the NIC's DMA is translated by this host's IOMMU (the preflight checks its IOMMU group)." },
+              },
+            },
+          },
           disks: {
             type: 'array',
-            minItems: 1,
+            default: [],
             items: {
               type: 'object',
               additionalProperties: false,

@@ -216,6 +216,23 @@ export interface HostDisk {
   readonly allow_destructive_writes: boolean;
 }
 
+/**
+ * A real NIC of a static host under test, with the peer it talks to: another
+ * host of the hosts file that runs the server end (reached over its own SSH).
+ */
+export interface HostNic {
+  readonly name: string;
+  /** The interface on this host (`enp65s0f0`). */
+  readonly interface: string;
+  /** Its IPv4 address: the client binds it. */
+  readonly address: string;
+  /** A host of the hosts file that runs the server. */
+  readonly peer: string;
+  /** The peer's IPv4 address on the link: the server listens there. */
+  readonly peer_address: string;
+  readonly behind_iommu: boolean;
+}
+
 export interface StaticHost {
   readonly name: string;
   readonly ssh: {
@@ -227,6 +244,8 @@ export interface StaticHost {
   };
   readonly iommu: { readonly device: HostIommuDevice; readonly mode: IommuMode };
   readonly disks: readonly HostDisk[];
+  /** NICs under test for network workloads (none when absent). */
+  readonly nics?: readonly HostNic[];
 }
 
 /** A remote hypervisor host of the site: how the lab reaches it (user, host and port come from the URI). */

@@ -18,6 +18,7 @@ MIN_QEMU=8.1
 APT_PACKAGES=(
   mmdebstrap e2fsprogs cpio xz-utils zstd         # guest image build
   fio bpftrace                                    # workloads and tracing (also on static hosts)
+  iperf3 sockperf                                 # network workloads on static hosts and their peers (the guest image has its own)
   openssh-server openssh-client                   # the runner's transport; tests start a real sshd
   libxml2-utils                                   # xmllint, used by virt-xml-validate
   gcc libc6-dev                                   # the lab's QEMU plugin and the guest's static window marker (infra/profiler)

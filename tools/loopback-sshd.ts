@@ -27,11 +27,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, ms: number): Promise<void> {
+async function waitForPort(port: number, ms: number, host = '127.0.0.1'): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
+      const s = connect(port, host);
       s.once('connect', () => { s.destroy(); resolve(true); });
       s.once('error', () => resolve(false));
     });
@@ -46,7 +46,16 @@ export async function fingerprint(pubFile: string): Promise<string> {
   return stdout.split(' ')[1]!;
 }
 
-export async function startSshd(): Promise<TestSshd> {
+/**
+ * Where the server listens: 127.0.0.1 at a free port, or (`netns`) port 22 of an address inside a
+ * network namespace the caller made, reached from here through its veth pair.
+ */
+export interface SshdPlace {
+  readonly netns: string;
+  readonly address: string;
+}
+
+export async function startSshd(place?: SshdPlace): Promise<TestSshd> {
   const dir = await mkdtemp(join(tmpdir(), 'iommu-lab-sshd-'));
   await mkdir('/run/sshd', { recursive: true }); // privilege separation directory
   await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_ed25519')]);
@@ -55,10 +64,10 @@ export async function startSshd(): Promise<TestSshd> {
   const user = userInfo().username;
   let lastErr = '';
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = place ? 22 : await freePort();
     await writeFile(join(dir, 'sshd_config'), [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${place?.address ?? '127.0.0.1'}`,
       `HostKey ${join(dir, 'host_ed25519')}`,
       `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
@@ -72,9 +81,11 @@ export async function startSshd(): Promise<TestSshd> {
       'LogLevel ERROR',
       '',
     ].join('\n'));
-    const proc: ResultPromise = execa('/usr/sbin/sshd', ['-D', '-e', '-f', join(dir, 'sshd_config')], { reject: false, stdin: 'ignore' });
+    const sshd = ['/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')];
+    const [cmd, ...args] = place ? ['ip', 'netns', 'exec', place.netns, ...sshd] : sshd;
+    const proc: ResultPromise = execa(cmd!, args, { reject: false, stdin: 'ignore' });
     try {
-      await waitForPort(port, 5000);
+      await waitForPort(port, 5000, place?.address);
     } catch (e) {
       proc.kill('SIGTERM');
       lastErr = String((await proc).stderr ?? e);

@@ -16,7 +16,8 @@ import { interleave } from '../../../runner/order.js';
 import { linkProblems, parseLinks } from '../../../runner/links.js';
 import { iperf3ClientArgs, iperf3OverrunPct, sockperfClientArgs } from '../../../runner/network.js';
 import { networkMetrics, requestResponseMetrics, sockperfOverrunPct, windowTraffic } from '../../../runner/network-parse.js';
-import { loadScenarioFile } from '../../../scenario/load.js';
+import { loadHostsFile, loadScenarioFile } from '../../../scenario/load.js';
+import { inventoryFromHosts } from '../../../inventory/load.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
 const F = join(import.meta.dirname, '../../fixtures/network');
@@ -79,17 +80,48 @@ describe('a network workload in a scenario', () => {
     expect(await problems(SCENARIO({ workload: '{ kind: network, name: u, test: udp-stream }' }))).toMatch(/workloads\[1\]\.test: a udp-stream needs udp_rate.*\n\s+fix: add udp_rate:/);
     expect(await problems(SCENARIO({ workload: '{ kind: network, name: u, test: udp-stream, udp_rate: 100M, message_size: [1448, 64k] }' }))).toMatch(/workloads\[1\]\.message_size\[1\]: a UDP message of 64k does not fit in one datagram \(at most 65507 bytes\)/);
     expect(await problems(SCENARIO({ workload: '{ kind: network, name: t, udp_rate: 100M }' }))).toMatch(/workloads\[1\]\.udp_rate: udp_rate is for test: udp-stream/);
-    expect(await problems(SCENARIO({ workload: '{ kind: network, name: t, nics: [eth9] }' }))).toMatch(/workloads\[1\]\.nics\[0\]: test link "eth9" belongs to no VM profile\n\s+fix: known test links: net0/);
+    expect(await problems(SCENARIO({ workload: '{ kind: network, name: t, nics: [eth9] }' }))).toMatch(/workloads\[1\]\.nics\[0\]: test NIC "eth9" belongs to no VM profile and no host of the scenario\n\s+fix: known test NICs: net0/);
     expect(await problems(SCENARIO({ workload: '{ kind: network, name: t, flows: 512 }' }))).toMatch(/workloads\[1\]\.flows.*\n\s+fix: .*iperf3 runs 1 to 128 parallel streams/);
     const noLink = SCENARIO().replace('      nics: [{ name: net0 }]\n', '');
-    expect(await problems(noLink)).toMatch(/workloads\[1\]\.kind: network workload "tcp" has no test link to run on: no VM profile declares nics:\n\s+fix: give a VM profile a test link/);
+    expect(await problems(noLink)).toMatch(/workloads\[1\]\.kind: network workload "tcp" has no test NIC to run on: no VM profile declares nics:, and no host of the scenario has nics: in the hosts file\n\s+fix: give a VM profile a test link/);
     expect(await problems(SCENARIO({ metrics: 'metrics: [iops, calls_dma_map_per_mib]\n' }).replace(/  - \{ kind: network.*\n/, '').replace('  - { name: rr', '  - { name: rr'))).toMatch(/calls_dma_map_per_mib is per MiB moved on a test link, but no workload is a network one/);
-    const rr = await problems(SCENARIO({ workload: '{ kind: network, name: rr, test: tcp-rr, flows: [1, 4], direction: receive, message_size: [8, 64] }' }));
+    const rr = await problems(SCENARIO({ workload: '{ kind: network, name: rr, test: tcp-rr, flows: [1, 4], direction: receive, message_size: [8, 64], runtime: 1 }' }));
+    expect(rr).toMatch(/workloads\[1\]\.runtime: a tcp-rr of 1 s: sockperf leaves out its warm-up \(0\.4 s\) and the end of the run, and under 2 s keeps no round trip/);
     expect(rr).toMatch(/workloads\[1\]\.flows\[1\]: tcp-rr keeps one request in flight on one connection, so 4 flows cannot be measured as one round-trip time/);
     expect(rr).toMatch(/workloads\[1\]\.direction: a round trip goes both ways: direction receive means nothing for tcp-rr\n\s+fix: remove direction/);
     expect(rr).toMatch(/workloads\[1\]\.message_size\[0\]: a request of 8 bytes: sockperf sends 14 to 65507 bytes/);
     const neither = SCENARIO().replace('      disks: [{ name: nvme0, bus: nvme }]\n', '').replace('      nics: [{ name: net0 }]\n', '');
     expect(await problems(neither)).toMatch(/targets\.vms\[0\]: VM profile "g" has no test disk and no test link/);
+  });
+});
+
+describe('a static host\'s test NICs in the hosts file', () => {
+  const HOSTS = (nic: string, peer = '  - { name: p2, ssh: { host: 192.0.2.2, user: root, key: k, host_key_sha256: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, iommu: { device: none, mode: off } }\n') => `hosts:
+  - name: h1
+    ssh: { host: 192.0.2.1, user: root, key: k, host_key_sha256: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }
+    iommu: { device: intel, mode: strict }
+    nics: [${nic}]
+${peer}`;
+  const hostsProblems = async (text: string) => {
+    const e = await loadHostsFile(await writeIn(await tmp(), 'hosts.yaml', text)).catch((x: unknown) => x);
+    if (!(e instanceof InvalidInputError)) throw new Error('expected the hosts file to be rejected');
+    return e.format();
+  };
+
+  it('accepts a NIC with a peer that has nothing of its own, and gives the peer\'s SSH to the inventory', async () => {
+    const loaded = await loadHostsFile(await writeIn(await tmp(), 'hosts.yaml', HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.1, peer: p2, peer_address: 10.0.0.2, behind_iommu: true }')));
+    const inv = inventoryFromHosts(loaded, ['h1']);
+    expect(inv.targets.map((t) => t.name)).toEqual(['h1']);
+    expect(inv.targets[0]!.nics).toEqual([{ kind: 'peer', name: 'n1', interface: 'enp1s0f0', address: '10.0.0.1', behind_iommu: true, peer: { name: 'p2', address: '10.0.0.2', ssh: expect.objectContaining({ host: '192.0.2.2', port: 22, user: 'root' }) } }]);
+  });
+
+  it('refuses a peer that is not in the file or is the host itself, a peer address that is the NIC\'s, and bad addresses', async () => {
+    expect(await hostsProblems(HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.1, peer: bench9, peer_address: 10.0.0.2, behind_iommu: true }'))).toMatch(/hosts\[0\]\.nics\[0\]\.peer: peer "bench9" is not a host of this file\n\s+fix: declare it under hosts:/);
+    expect(await hostsProblems(HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.1, peer: h1, peer_address: 10.0.0.2, behind_iommu: true }'))).toMatch(/hosts\[0\]\.nics\[0\]\.peer: test NIC "n1" names its own host as peer/);
+    expect(await hostsProblems(HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.1, peer: p2, peer_address: 10.0.0.1, behind_iommu: true }'))).toMatch(/hosts\[0\]\.nics\[0\]\.peer_address: peer_address is the NIC's own address 10\.0\.0\.1/);
+    expect(await hostsProblems(HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.300, peer: p2, peer_address: 10.0.0.2, behind_iommu: true }'))).toMatch(/hosts\[0\]\.nics\[0\]\.address: .*\n\s+fix: an IPv4 address such as 192\.0\.2\.10/);
+    // A host that is nobody's peer and has nothing to measure is a mistake.
+    expect(await hostsProblems(HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.1, peer: p2, peer_address: 10.0.0.2, behind_iommu: true }') + '  - { name: p3, ssh: { host: 192.0.2.3, user: root, key: k, host_key_sha256: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, iommu: { device: none, mode: off } }\n')).toMatch(/hosts\[2\]: host "p3" has no test disk and no test NIC, and is no NIC's peer/);
   });
 });
 
@@ -149,6 +181,7 @@ describe('the network parsers, on outputs saved from real guests', () => {
     expect(m['net_rr_per_s']).toBeCloseTo(2285 / 0.83, 6);
     expect(sockperfOverrunPct(out, 2)).toBeCloseTo(0.05, 6);
     // sockperf exits 0 when it cannot connect: the missing summary says so.
+    expect(() => requestResponseMetrics('sockperf: [Total Run] RunTime=1.000 sec; Warm up time=400 msec; SentMessages=22276; ReceivedMessages=22275\nsockperf: No valid observations found. Try tune parameters: --time/--mps/--reply-every\n', { packets: 1, bytes: 1 })).toThrow(/sockperf kept no valid round trip/);
     expect(() => requestResponseMetrics('sockperf: == version #3.7-no.git ==\nsockperf: ERROR: Can`t connect socket (errno=111 Connection refused)\n', { packets: 1, bytes: 1 })).toThrow(/sockperf: Can`t connect socket \(errno=111 Connection refused\)/);
   });
 
