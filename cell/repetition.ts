@@ -48,20 +48,24 @@ export function tracedRepetitionCount(tracing: Pick<TracingSpec, 'scripts' | 'in
 }
 
 /**
- * Traced repetitions of one cell: fio's. The DMA-map benchmark has none: it
- * times the mapping path inside the kernel, and a probe on that path would be
- * in its own measurement. Network cells have none either: their counts come
+ * Traced repetitions of one cell: fio's, and a static host's network cells
+ * (bpftrace is their only count). The DMA-map benchmark has none: it times
+ * the mapping path inside the kernel, and a probe on that path would be in its
+ * own measurement. A guest's network cells have none either: their counts come
  * from the QEMU plugin in every repetition (docs/network.md).
  */
-export function tracedRepetitionsOf(cell: Pick<Cell, 'job'>, traced: number): number {
-  return isFioJob(cell.job) ? traced : 0;
+export function tracedRepetitionsOf(cell: Pick<Cell, 'job' | 'target'>, traced: number): number {
+  return isFioJob(cell.job) || (isNetworkJob(cell.job) && cell.target.kind === 'static') ? traced : 0;
 }
 
 export function repetitionShape<J extends Job>(cell: Omit<Cell, 'job'> & { readonly job: J }, rep: RepRef, tracing: Tracing): RepetitionShape<J> {
   const j: Job = cell.job;
   if (isDmaMapJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime };
   // iperf3 runs its omitted seconds first; sockperf its own warm-up (under a second).
-  if (isNetworkJob(j)) return { scripts: [], traced: false, job: cell.job, workloadSeconds: j.runtime + (j.test === 'tcp-rr' ? 1 : j.omit) };
+  if (isNetworkJob(j)) {
+    const scripts = tracedRepetitionsOf(cell, 1) > 0 ? tracedScripts(tracing, rep) : [];
+    return { scripts, traced: scripts.length > 0, job: cell.job, workloadSeconds: j.runtime + (j.test === 'tcp-rr' ? 1 : j.omit) };
+  }
   const scripts = tracedScripts(tracing, rep);
   const traced = scripts.length > 0;
   // Traced repetitions count events from attach to detach: without a ramp, fio's I/O count covers the same window.

@@ -262,6 +262,8 @@ export function sourceOf(d: MetricDescription): MetricSource {
 export function workloadToolsOf(d: MetricDescription): readonly WorkloadKind[] {
   if (d.extract.tool === 'profiler') return d.per === 'mib' ? ['network'] : WORKLOAD_KINDS;
   if (d.extract.tool === 'network') return ['network'];
+  // bpftrace counts fio's repetitions and a static host's network ones (a guest's network cells have the plugin).
+  if (d.extract.tool === 'bpftrace') return ['fio', 'network'];
   return d.extract.tool === 'dma-map-benchmark' ? ['dma-map-benchmark'] : ['fio'];
 }
 

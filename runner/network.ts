@@ -13,6 +13,8 @@ import { timebaseOf } from '../core/clock.js';
 import { InterruptedError, NetworkError } from '../core/errors.js';
 import type { InventoryNic } from '../inventory/types.js';
 import { GuestLinkPath, PeerPath, type TestPath } from './test-path.js';
+import { repetitionShape } from '../cell/repetition.js';
+import { traceWorkload, tracedMetrics } from './traced-rep.js';
 import { PROFILE_FILE } from '../result/profile-table.js';
 import { repId, type Check } from '../result/types.js';
 import type { DetachedResult } from './detached.js';
@@ -86,6 +88,31 @@ export function iperf3OverrunPct(stdout: string, runtimeS: number): number | und
   }
 }
 
+/** A traced repetition of a static host's network cell: bpftrace's counts over the host NIC's packets. */
+async function measureTraced(ctx: RepetitionContext, o: { job: NetworkJob; tool: NetworkTool; path: TestPath; scripts: readonly string[]; workload: () => Promise<DetachedResult>; timeoutMs: number; files: Record<string, string> }): Promise<Measured> {
+  const { target, st } = ctx;
+  const checks: Check[] = [];
+  const fail = (e: unknown): Measured => ({ outcome: { state: 'failed', failure: failureOf(e) }, extra: { ...st.extra, files: o.files, checks } });
+  let out;
+  try {
+    out = await traceWorkload(ctx, o.scripts, o.workload, o.timeoutMs, checks);
+  } catch (e) {
+    if (e instanceof NetworkError) return fail(new NetworkError(`${target.name}: ${e.message}`, { ...(e.fix ? { fix: e.fix } : {}), ...(e.detail ? { detail: e.detail } : {}) }));
+    throw e;
+  }
+  const res = out.res;
+  Object.assign(o.files, out.files, { [o.tool.output]: res.stdout }, res.diskStats ? { 'nic-stats.txt': `${res.diskStats.before}--\n${res.diskStats.after}` } : {});
+  if (res.code !== 0) return fail(new NetworkError(`${o.tool.name} exited with ${res.code}${iperf3Error(res.stdout) ? `: ${iperf3Error(res.stdout)}` : ''}`, { detail: res.stderr }));
+  try {
+    const traffic = res.diskStats ? windowTraffic(res.diskStats.before, res.diskStats.after) : undefined;
+    if (!traffic) throw new NetworkError("the test NIC's counters around the workload could not be read", { detail: res.diskStats ? `${res.diskStats.before}\n--\n${res.diskStats.after}` : 'none' });
+    const metrics = { ...o.tool.metrics(res.stdout, o.job, traffic), ...tracedMetrics(out.traces, { ios: traffic.packets, ...(o.path.pci ? { pci: o.path.pci } : {}) }) };
+    return { outcome: { state: 'passed', metrics }, extra: { ...st.extra, files: o.files, tracing: out.tracing, checks } };
+  } catch (e) {
+    return fail(e);
+  }
+}
+
 /** The cell's path (a guest's link, or a host's NIC and its peer) as the preflight found it, or why the cell cannot run on it. */
 function pathOf(st: ReadyTarget, nic: InventoryNic | undefined, cell: Cell): TestPath | string {
   if (!nic) return `the target has no test NIC ${cell.disk}`;
@@ -117,7 +144,8 @@ async function measureOnPath(ctx: RepetitionContext, job: NetworkJob, path: Test
   const files: Record<string, string> = { 'command.txt': `${command.join(' ')}\n` };
   const seconds = job.runtime + (tool === IPERF3 ? job.omit : 1);
   const timeoutMs = (seconds + ctx.scenario.timeouts.cell_s) * 1000;
-  const detached = detachedWorkload(ctx, command, { timeoutMs, expectedMs: seconds * 1000, window: true, devices: path.devices });
+  const shape = repetitionShape(task.cell, task.rep, ctx.scenario.tracing);
+  const detached = detachedWorkload(ctx, command, { timeoutMs, expectedMs: seconds * 1000, window: !shape.traced, devices: path.devices });
   // Each attempt gets its own server: a repetition measured again needs a new one.
   const workload = async (): Promise<DetachedResult> => {
     await path.startServer(tool);
@@ -128,6 +156,7 @@ async function measureOnPath(ctx: RepetitionContext, job: NetworkJob, path: Test
       await path.stopServer(tool);
     }
   };
+  if (shape.traced) return measureTraced(ctx, { job, tool, path, scripts: shape.scripts, workload, timeoutMs, files });
   let timed;
   try {
     timed = await timedWorkload(ctx, workload, timebaseOf(target.vm?.clock) === 'virtual', job.runtime, (res, s) => tool.overrunPct(res.stdout, s));

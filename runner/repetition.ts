@@ -14,7 +14,7 @@
 import { repetitionShape } from '../cell/repetition.js';
 import { isDmaMapJob, isNetworkJob, type Cell } from '../cell/types.js';
 import { timebaseOf } from '../core/clock.js';
-import { BpftraceError, FioError, InterruptedError, TraceMissedError } from '../core/errors.js';
+import { FioError, InterruptedError } from '../core/errors.js';
 import { EXPOSURE_METRIC } from '../core/metrics.js';
 import type { InventoryDisk, InventoryTarget } from '../inventory/types.js';
 import { repId, type Check, type TraceRecord } from '../result/types.js';
@@ -31,33 +31,13 @@ import type { Profiled } from './profile/guest.js';
 import { PROFILE_FILE } from '../result/profile-table.js';
 import { scriptsFor } from './target.js';
 import { detachedWorkload, timedWorkload, type Measured, type RepetitionContext } from './timed.js';
-import { runTraced, type TraceRun } from './traced.js';
-import { traceMetrics } from './tracing.js';
+import { type TraceRun } from './traced.js';
+import { traceWorkload, tracedMetrics } from './traced-rep.js';
 
 export { HOST_LOAD_LIMIT_CPUS, hostLoadCheck, type Measured, type RepetitionContext } from './timed.js';
 
 export function diskOf(target: InventoryTarget, cell: Cell): InventoryDisk {
   return target.disks.find((d) => d.name === cell.disk)!;
-}
-
-/** Attempts of a traced repetition whose programs missed events, before it fails as trace-incomplete. */
-const TRACED_ATTEMPTS = 3;
-
-/**
- * A traced repetition run again while its programs missed events (rare: an interrupt calling the traced
- * function while its own program runs on that CPU): its counts are never recorded short. The misses of
- * the attempts set aside are kept as a check.
- */
-async function tracedUntilComplete<T>(ctx: RepetitionContext, attempt: () => Promise<T>, checks: Check[]): Promise<T> {
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt();
-    } catch (e) {
-      if (!(e instanceof TraceMissedError) || n >= TRACED_ATTEMPTS || ctx.signal?.aborted) throw e;
-      ctx.onState(`${ctx.task.cell.id} ${repId(ctx.task.rep)}: ${e.message}; tracing again (${n + 1}/${TRACED_ATTEMPTS})`);
-      checks.push({ name: 'trace-missed-events', ok: false, detail: `attempt ${n} set aside: ${e.message}` });
-    }
-  }
 }
 
 export async function measureRepetition(ctx: RepetitionContext): Promise<Measured> {
@@ -79,29 +59,15 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
   await st.link.session.upload(jobPath, job);
   let res: DetachedResult;
   let exact: Profiled | undefined;
-  let traces: TraceRun[] = [];
+  let traces: readonly TraceRun[] = [];
   let tracing: Record<string, TraceRecord> | undefined;
   const checks: Check[] = [];
   if (shape.traced) {
-    const scripts = (await scriptsFor(st, ctx.scenario.tracing.scripts)).filter((x) => shape.scripts.includes(x.name));
-    const runnable = scripts.filter((x) => x.prepared.probes.length > 0);
-    const out = await tracedUntilComplete(ctx, () => runTraced(st.link.session, st.remoteDir, runnable, workload, timeoutMs, signal), checks);
-    res = out.fio;
+    const out = await traceWorkload(ctx, shape.scripts, workload, timeoutMs, checks);
+    res = out.res;
     traces = out.traces;
-    tracing = Object.fromEntries(scripts.map((x) => {
-      const t = traces.find((y) => y.name === x.name);
-      return [x.name, {
-        probes: x.prepared.probes, skipped: x.prepared.skipped,
-        ...(t && Number.isFinite(t.attachSeconds) ? { attach_seconds: t.attachSeconds } : {}),
-        ...(t && !t.unproven ? { complete: { probes_announced: t.probesAnnounced, probes_in_kernel: t.probesInKernel, recursion_misses: t.recursionMisses, ...(Object.keys(t.missesAdded).length ? { misses_added: t.missesAdded } : {}), ...(t.sampledMisses ? { sampled_misses: t.sampledMisses } : {}) } } : {}),
-      }];
-    }));
-    for (const t of traces) {
-      // Counts the kernel cannot vouch for stay, flagged: the analysis derives nothing from them (analysis/load.ts).
-      if (t.unproven) checks.push({ name: `trace-complete:${t.name}`, ok: false, detail: t.unproven });
-      files[`bpftrace-${t.name}.json`] = t.stdout;
-      if (t.stderr.trim()) files[`bpftrace-${t.name}.stderr.txt`] = t.stderr;
-    }
+    tracing = out.tracing;
+    Object.assign(files, out.files);
   } else {
     const timed = await timedWorkload(ctx, workload, virtualTime, cellJob.runtime);
     timed.disturbed.forEach((out, i) => (files[`fio-disturbed-${i + 1}.json`] = out));
@@ -129,11 +95,8 @@ export async function measureRepetition(ctx: RepetitionContext): Promise<Measure
     if (exact) Object.assign(metrics, exact.metrics);
     const ios = metrics[EXPOSURE_METRIC] ?? 0;
     const facts = st.extra.facts.disks.find((d) => d.name === task.cell.disk);
-    for (const t of traces) {
-      if (t.output.errors.length) throw new BpftraceError(`bpftrace ${t.name}: ${t.output.errors.join('; ')}`, { detail: t.stderr });
-      Object.assign(metrics, traceMetrics(t.name, t.output, { ios, ...(facts?.pci ? { pci: facts.pci } : {}) }));
-      if (t.name === 'block-io' && facts?.majmin) checks.push(checkIoPattern(t.output, facts.majmin, cellJob));
-    }
+    Object.assign(metrics, tracedMetrics(traces, { ios, ...(facts?.pci ? { pci: facts.pci } : {}) }));
+    for (const t of traces) if (t.name === 'block-io' && facts?.majmin) checks.push(checkIoPattern(t.output, facts.majmin, cellJob));
     return { outcome: { state: 'passed', metrics }, extra: { ...extra, checks } };
   } catch (e) {
     return { outcome: { state: 'failed', failure: failureOf(e) }, extra };

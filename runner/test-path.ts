@@ -28,6 +28,8 @@ export interface TestPath {
   readonly clientAddress?: string;
   /** The NICs whose counters give the window's packets (runner/detached.sh: net/NAMESPACE/INTERFACE, `-`: none). */
   readonly devices: readonly string[];
+  /** The PCI address of the NIC under test, for bpftrace maps kept per device (a host's NIC; a guest's link has two). */
+  readonly pci?: string;
   /** Starts the tool's server and waits until it listens (and, in a guest, a ping crosses the link); a NetworkError says what failed. */
   startServer(tool: ServerTool): Promise<void>;
   stopServer(tool: ServerTool): Promise<void>;
@@ -91,12 +93,14 @@ export class PeerPath implements TestPath {
   readonly serverAddress: string;
   readonly clientAddress: string;
   readonly devices: readonly string[];
+  readonly pci?: string;
   private peer: SshSession | undefined;
 
   constructor(private readonly nic: InventoryPeerNic, end: LinkEndFacts) {
     this.serverAddress = nic.peer.address;
     this.clientAddress = nic.address;
     this.devices = [`net/-/${end.ifname}`];
+    if (end.pci) this.pci = end.pci;
   }
 
   private async peerSession(): Promise<SshSession> {

@@ -272,7 +272,7 @@ export function checkScenario(src: YamlSource, s: Scenario, hosts: LoadedHosts |
       }
       return;
     }
-    const tool = workloadToolsOf(d)[0]!;
+    const tool = workloadToolsOf(d).find((t) => tools.has(t)) ?? workloadToolsOf(d)[0]!;
     if (!tools.has(tool)) {
       const from = tool === 'fio' ? (sourceOf(d) === 'bpftrace' ? 'bpftrace during fio' : 'fio') : tool === 'network' ? 'network workloads' : "the kernel's DMA-map benchmark";
       problems.push(problemAt(src, ['metrics', i], `${name} comes from ${from}, but no workload runs ${tool}, so nothing would produce it`, `add a ${tool} workload, or remove ${name} from metrics`));
