@@ -9,7 +9,7 @@ describe('iommu-lab CLI', () => {
     const r = await runCli('validate', 'scenarios/quick.yaml', 'scenarios/nightly.yaml', 'scenarios/hosts.example.yaml');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('ok  scenarios/quick.yaml: scenario "quick", 4 cells on 4 guest(s)');
-    expect(r.stdout).toContain('ok  scenarios/hosts.example.yaml: hosts file with 1 host(s)');
+    expect(r.stdout).toContain('ok  scenarios/hosts.example.yaml: hosts file with 2 host(s)');
   });
 
   it('exits 2 on invalid input, with located problems and no stack trace', async () => {
