@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expand } from '../../../cell/expand.js';
 import { isDmaMapJob } from '../../../cell/types.js';
-import { InvalidInputError } from '../../../core/errors.js';
 import { labRequirements } from '../../../guest-images/kernel/config.js';
 import { dmaMapArgs, givenBack } from '../../../runner/dma-map.js';
 import { dmaMapMetrics, parseDmaMap } from '../../../runner/dma-map-parse.js';
 import { interleave } from '../../../runner/order.js';
 import { loadScenarioFile } from '../../../scenario/load.js';
+import { rejected } from '../../helpers/rejected.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
 const F = join(import.meta.dirname, '../../fixtures/dma-map');
@@ -48,12 +48,7 @@ ${o.kernels ?? ''}targets:
       disks: [{ name: nvme0, bus: nvme }, { name: nvme1, bus: nvme }]
 ${o.metrics ?? ''}`;
 
-async function problems(text: string): Promise<string> {
-  const file = await writeIn(await tmp(), 's.yaml', text);
-  const e = await loadScenarioFile(file).catch((x: unknown) => x);
-  if (!(e instanceof InvalidInputError)) throw new Error('expected the scenario to be rejected');
-  return e.format();
-}
+const problems = async (text: string): Promise<string> => rejected(loadScenarioFile(await writeIn(await tmp(), 's.yaml', text)), 'the scenario');
 
 describe('a dma-map-benchmark workload in a scenario', () => {
   it('expands threads and granule like fio\'s lists, runs no traced repetition, and gets the benchmark\'s metrics by default', async () => {

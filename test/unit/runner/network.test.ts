@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expand } from '../../../cell/expand.js';
 import { isNetworkJob, type NetworkJob } from '../../../cell/types.js';
-import { InvalidInputError } from '../../../core/errors.js';
 import { linkQemuArgs, inventoryNics } from '../../../infra/test-links.js';
 import { interleave } from '../../../runner/order.js';
 import { linkProblems, parseLinks } from '../../../runner/links.js';
@@ -18,6 +17,7 @@ import { iperf3ClientArgs, iperf3OverrunPct, sockperfClientArgs } from '../../..
 import { networkMetrics, requestResponseMetrics, sockperfOverrunPct, windowTraffic } from '../../../runner/network-parse.js';
 import { loadHostsFile, loadScenarioFile } from '../../../scenario/load.js';
 import { inventoryFromHosts } from '../../../inventory/load.js';
+import { rejected } from '../../helpers/rejected.js';
 import { useTmpDir, writeIn } from '../../helpers/tmp.js';
 
 const F = join(import.meta.dirname, '../../fixtures/network');
@@ -38,12 +38,7 @@ targets:
 tracing: { scripts: [iotlb-invalidations], repetitions: 1 }
 ${o.metrics ?? ''}`;
 
-async function problems(text: string): Promise<string> {
-  const file = await writeIn(await tmp(), 's.yaml', text);
-  const e = await loadScenarioFile(file).catch((x: unknown) => x);
-  if (!(e instanceof InvalidInputError)) throw new Error('expected the scenario to be rejected');
-  return e.format();
-}
+const problems = async (text: string): Promise<string> => rejected(loadScenarioFile(await writeIn(await tmp(), 's.yaml', text)), 'the scenario');
 
 describe('a network workload in a scenario', () => {
   it('expands flows and direction into cells on each test link, with its own default metrics and no traced repetition', async () => {
@@ -102,11 +97,7 @@ describe('a static host\'s test NICs in the hosts file', () => {
     iommu: { device: intel, mode: strict }
     nics: [${nic}]
 ${peer}`;
-  const hostsProblems = async (text: string) => {
-    const e = await loadHostsFile(await writeIn(await tmp(), 'hosts.yaml', text)).catch((x: unknown) => x);
-    if (!(e instanceof InvalidInputError)) throw new Error('expected the hosts file to be rejected');
-    return e.format();
-  };
+  const hostsProblems = async (text: string) => rejected(loadHostsFile(await writeIn(await tmp(), 'hosts.yaml', text)), 'the hosts file');
 
   it('accepts a NIC with a peer that has nothing of its own, and gives the peer\'s SSH to the inventory', async () => {
     const loaded = await loadHostsFile(await writeIn(await tmp(), 'hosts.yaml', HOSTS('{ name: n1, interface: enp1s0f0, address: 10.0.0.1, peer: p2, peer_address: 10.0.0.2, behind_iommu: true }')));
