@@ -167,22 +167,27 @@ const CLIENT = String.raw`
     var host = document.getElementById('cost');
     Object.keys(groups).slice(0, 24).forEach(function (g) {
       var cells = groups[g].slice().sort(byConfig);
-      var tput = cells.filter(function (c) { return c.metrics.iops; });
+      // The group's throughput: IOPS (fio), Mbit/s (network streams) or round trips per second (request/response).
+      var tm = ['iops', 'net_throughput_mbit_s', 'net_rr_per_s'].filter(function (n) { return cells.some(function (c) { return c.metrics[n]; }); })[0] || 'iops';
+      var tput = cells.filter(function (c) { return c.metrics[tm]; });
+      var per = cells.some(function (c) { return c.tool === 'network'; }) ? 'packet' : 'I/O';
       if (tput.length) {
+        var tt = metric(tm);
+        var vt = tput[0].timebase === 'virtual' ? ' (virtual time)' : '';
         chart(mk(host), {
-          title: { text: (tput[0].timebase === 'virtual' ? 'IOPS (virtual time) · ' : 'IOPS · ') + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 40, bottom: tput.length > 4 ? 90 : 50 },
+          title: { text: tt.title + vt + ' · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 40, bottom: tput.length > 4 ? 90 : 50 },
           tooltip: { trigger: 'axis' },
-          xAxis: categories(tput.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: tput[0].timebase === 'virtual' ? 'IO/s (virtual time)' : 'IO/s' },
+          xAxis: categories(tput.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: tt.unit + vt },
           series: [
-            { type: 'bar', name: 'median IOPS', data: tput.map(function (c) { return { value: c.metrics.iops.median, itemStyle: { color: color(c.config) } }; }),
-              label: { show: true, position: 'insideTop', color: '#fff', formatter: function (p) { var s = tput[p.dataIndex].metrics.iops; return 'CV ' + s.cvPct.toFixed(1) + '%'; } } },
+            { type: 'bar', name: 'median ' + tt.title, data: tput.map(function (c) { return { value: c.metrics[tm].median, itemStyle: { color: color(c.config) } }; }),
+              label: { show: true, position: 'insideTop', color: '#fff', formatter: function (p) { var s = tput[p.dataIndex].metrics[tm]; return 'CV ' + s.cvPct.toFixed(1) + '%'; } } },
             { type: 'custom', name: 'min–max', renderItem: function (params, api) {
                 var lo = api.coord([api.value(0), api.value(1)]); var hi = api.coord([api.value(0), api.value(2)]);
                 return { type: 'group', children: [
                   { type: 'line', shape: { x1: lo[0], y1: lo[1], x2: hi[0], y2: hi[1] }, style: { stroke: '#1d2330', lineWidth: 1.5 } },
                   { type: 'line', shape: { x1: lo[0] - 6, y1: lo[1], x2: lo[0] + 6, y2: lo[1] }, style: { stroke: '#1d2330' } },
                   { type: 'line', shape: { x1: hi[0] - 6, y1: hi[1], x2: hi[0] + 6, y2: hi[1] }, style: { stroke: '#1d2330' } }] };
-              }, data: tput.map(function (c, i) { return [i, Math.min.apply(null, c.metrics.iops.values), Math.max.apply(null, c.metrics.iops.values)]; }) }
+              }, data: tput.map(function (c, i) { return [i, Math.min.apply(null, c.metrics[tm].values), Math.max.apply(null, c.metrics[tm].values)]; }) }
           ]
         }, 'iops-' + g);
       }
@@ -192,9 +197,9 @@ const CLIENT = String.raw`
       if (withCounts.length) {
         var exact = countNames.some(function (n) { return n.indexOf('calls_') === 0 && withCounts.some(function (c) { return c.metrics[n]; }); });
         chart(mk(host), {
-          title: { text: 'events per I/O (' + (exact ? 'exact, QEMU plugin' : 'traced') + ') · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 84, bottom: withCounts.length > 4 ? 90 : 50 },
+          title: { text: 'events per ' + per + ' (' + (exact ? 'exact, QEMU plugin' : 'traced') + ') · ' + g, textStyle: { fontSize: 12 } }, grid: { left: 70, right: 20, top: 84, bottom: withCounts.length > 4 ? 90 : 50 },
           tooltip: { trigger: 'axis' }, legend: { top: 28, textStyle: { fontSize: 10 } },
-          xAxis: categories(withCounts.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: 'events per I/O' },
+          xAxis: categories(withCounts.map(function (c) { return c.config; }), 'IOMMU configuration'), yAxis: { type: 'value', name: 'events per ' + per },
           series: countNames.filter(function (n) { return withCounts.some(function (c) { return c.metrics[n]; }); }).map(function (n) {
             return { type: 'bar', name: metric(n).title, data: withCounts.map(function (c) { return c.metrics[n] ? c.metrics[n].median : null; }) };
           })
