@@ -110,7 +110,9 @@ function groupTable(r: Report, group: string, reference: string): string[] {
   out.push(...wrap(`== ${group}: relative to ${reference} ==`));
   // config 19 | change 21 | verdict 12 | two counts of 9: 72 columns.
   const head2 = `${pad('', 19)} ${pad(lead ? `${lead}${virtual ? ' (virtual)' : ''}` : '', 21)} ${pad('', 12)}${counts.length ? lpad('IOMMU path', 9 * counts.length) : ''}`;
-  const head = `${pad('config', 19)} ${pad('change [95% CI]', 21)} ${pad('verdict', 12)}${counts.map(([, h]) => lpad(h, 9)).join('')}`;
+  // A network group's I/Os are packets.
+  const unit = (h: string) => (cells.some((c) => c.tool === 'network') ? h.replace('inval', 'sync').replace('flush', 'flsh').replace('/IO', '/pkt') : h);
+  const head = `${pad('config', 19)} ${pad('change [95% CI]', 21)} ${pad('verdict', 12)}${counts.map(([, h]) => lpad(unit(h), 9)).join('')}`;
   out.push(head2.trimEnd(), head.trimEnd(), '-'.repeat(Math.min(TEXT_WIDTH, head.trimEnd().length)));
   for (const cell of cells) {
     const countCols = counts.map(([m]) => lpad(countCell(cell, m), 9)).join('');
