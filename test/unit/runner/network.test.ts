@@ -13,7 +13,7 @@ import { isNetworkJob, type NetworkJob } from '../../../cell/types.js';
 import { linkQemuArgs, inventoryNics } from '../../../infra/test-links.js';
 import { interleave } from '../../../runner/order.js';
 import { linkProblems, parseLinks } from '../../../runner/links.js';
-import { iperf3ClientArgs, iperf3OverrunPct, sockperfClientArgs } from '../../../runner/network.js';
+import { iperf3ClientArgs, iperf3OverrunPct, sockperfClientArgs } from '../../../runner/network-tools.js';
 import { networkMetrics, requestResponseMetrics, sockperfOverrunPct, windowTraffic } from '../../../runner/network-parse.js';
 import { loadHostsFile, loadScenarioFile } from '../../../scenario/load.js';
 import { inventoryFromHosts } from '../../../inventory/load.js';
