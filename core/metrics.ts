@@ -246,8 +246,12 @@ export const METRICS: readonly MetricDescription[] = [
     'Network workloads: guest instructions in the IOMMU path per MiB moved on the test link (per packet: insn_iommu_per_io). What a configuration costs per byte, whatever the packet size.'),
   perMib('calls_dma_map_per_mib', 'DMA maps per MiB (exact)', { calls: ['dma_map_page_attrs', 'dma_map_sg_attrs'] }, 'calls/MiB',
     'Network workloads: DMA map calls per MiB moved on the test link, counted by the plugin (receive buffers and transmitted packets alike).'),
+  perMib('calls_dma_unmap_per_mib', 'DMA unmaps per MiB (exact)', { calls: ['dma_unmap_page_attrs', 'dma_unmap_sg_attrs'] }, 'calls/MiB',
+    'Network workloads: DMA unmap calls per MiB moved on the test link, counted by the plugin.'),
   perMib('calls_sync_inval_per_mib', 'Synchronous invalidations per MiB (exact)', { calls: ['qi_submit_sync', 'viommu_sync_req'] }, 'calls/MiB',
     'Network workloads: synchronous IOTLB invalidations per MiB moved on the test link, counted by the plugin.'),
+  perMib('calls_fq_flush_per_mib', 'Flush-queue flushes per MiB (exact)', { calls: ['fq_flush_iotlb'] }, 'calls/MiB',
+    "Network workloads: lazy mode's deferred flushes per MiB moved on the test link, counted by the plugin (a timer drives them)."),
 ];
 
 /** Which tool produces the metric. */
