@@ -20,6 +20,19 @@ export interface LabDomain {
   readonly metadata: string;
 }
 
+/**
+ * How long a local libvirtd that runs but does not answer may take: one told to stop waits up to 30 s
+ * for its workers ("Make forcefull daemon shutdown"), and the one started after it then needs a few
+ * seconds (the same bound as scripts/start-libvirtd.sh).
+ */
+const LIBVIRTD_SETTLE_MS = 60_000;
+const CANNOT_CONNECT = /Failed to connect socket|failed to connect to the hypervisor|No such file or directory.*libvirt-sock|Connection refused/;
+
+/** Whether a libvirtd process runs on this machine (starting, answering or stopping). */
+async function libvirtdRuns(): Promise<boolean> {
+  return (await execa('pgrep', ['-x', 'libvirtd'], { reject: false })).exitCode === 0;
+}
+
 export class Virsh {
   /** `ssh`: a remote host's (infra/hypervisor.ts): virsh then talks to its libvirtd through the lab's pinned SSH connection. */
   constructor(readonly uri: string, readonly ssh?: InventorySsh) {}
@@ -31,13 +44,20 @@ export class Virsh {
 
   async run(args: readonly string[], options: { input?: string; allowFailure?: boolean; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const connect = await virshUriFor(this.uri, this.ssh);
-    const res = await execa('virsh', ['-q', '-c', connect, ...args], { reject: false, input: options.input, timeout: options.timeoutMs ?? 120_000 });
-    const out = { stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? ''), exitCode: res.exitCode ?? 1 };
-    if (res.failed && (res as { code?: string }).code === 'ENOENT') {
-      throw new VirshMissingError('virsh is not installed');
+    const once = async () => {
+      const res = await execa('virsh', ['-q', '-c', connect, ...args], { reject: false, input: options.input, timeout: options.timeoutMs ?? 120_000 });
+      if (res.failed && (res as { code?: string }).code === 'ENOENT') throw new VirshMissingError('virsh is not installed');
+      return { stdout: String(res.stdout ?? ''), stderr: String(res.stderr ?? ''), exitCode: res.exitCode ?? 1 };
+    };
+    let out = await once();
+    // A local libvirtd restarting (stopping, or just started) answers again soon: wait for it rather than
+    // fail what needs it — taking the guests down above all. One that does not run fails at once.
+    for (const until = Date.now() + LIBVIRTD_SETTLE_MS; out.exitCode !== 0 && CANNOT_CONNECT.test(out.stderr) && isLocalUri(this.uri) && Date.now() < until && (await libvirtdRuns());) {
+      await new Promise((r) => setTimeout(r, 2000));
+      out = await once();
     }
     if (out.exitCode !== 0 && !options.allowFailure) {
-      if (/Failed to connect socket|failed to connect to the hypervisor|No such file or directory.*libvirt-sock|Connection refused/.test(out.stderr)) {
+      if (CANNOT_CONNECT.test(out.stderr)) {
         throw new LibvirtdDownError(`libvirtd at ${this.uri} does not answer`, { detail: out.stderr, fix: isLocalUri(this.uri) ? 'start it: scripts/start-libvirtd.sh (no systemd) or systemctl start libvirtd' : `start libvirtd on the host of ${this.uri} (SSH to it works; its socket ${this.uri.includes('socket=') ? 'named in the URI' : '/var/run/libvirt/libvirt-sock'} does not answer)` });
       }
       throw new VirshError(`virsh ${args[0]} failed: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`, { detail: out.stderr });

@@ -69,15 +69,18 @@ export async function sweep(file: string, results: string, hook?: { when: RegExp
   // forceKillAfterDelay: false — execa would follow a SIGTERM with SIGKILL after 5 s, and the lab takes longer to stop cleanly.
   const child = execa('node', ['bin/iommu-lab.js', 'sweep', file, '--results', results, ...extra], { reject: false, all: true, forceKillAfterDelay: false });
   let injected = false;
+  let injection: Promise<void> | undefined;
   let seen = '';
   child.all!.on('data', (d: Buffer) => {
     seen += d.toString();
     if (hook && !injected && hook.when.test(seen)) {
       injected = true;
-      void Promise.resolve(hook.inject(child)).catch((e: unknown) => process.stderr.write(`fault injection failed: ${String(e)}\n`));
+      injection = Promise.resolve(hook.inject(child)).catch((e: unknown) => { process.stderr.write(`fault injection failed: ${String(e)}\n`); });
     }
   });
   const r = await child;
+  // The fault is over before anything is checked: a libvirtd restart may outlast a quick sweep.
+  await injection;
   return { code: r.exitCode ?? -1, all: String(r.all ?? ''), stdout: String(r.stdout ?? ''), injected };
 }
 
