@@ -20,11 +20,27 @@ import { repId, type Check } from '../result/types.js';
 import type { DetachedResult } from './detached.js';
 import { profiledWindow } from './exact.js';
 import { failureOf } from './failure.js';
-import { iperf3Error, windowTraffic } from './network-parse.js';
+import { iperf3Error, windowTraffic, type Traffic } from './network-parse.js';
 import { IPERF3, toolOfJob, type NetworkTool } from './network-tools.js';
 import type { RepExtra } from './record.js';
 import type { ReadyTarget } from './target.js';
 import { detachedWorkload, timedWorkload, type Measured, type RepetitionContext } from './timed.js';
+
+/** A NetworkError of the path (its server, its link) named with the target it ran for. */
+const ofTarget = (target: string, e: InstanceType<typeof NetworkError>) => new NetworkError(`${target}: ${e.message}`, { ...(e.fix ? { fix: e.fix } : {}), ...(e.detail ? { detail: e.detail } : {}) });
+
+/** The client's non-zero exit, with iperf3's own error where its JSON has one. */
+const exitedError = (tool: NetworkTool, res: DetachedResult) => new NetworkError(`${tool.name} exited with ${res.code}${iperf3Error(res.stdout) ? `: ${iperf3Error(res.stdout)}` : ''}`, { detail: res.stderr });
+
+/** The NICs' counters as read around the workload (kept beside the result: the packets and MiB come from them). */
+const nicStats = (res: DetachedResult) => (res.diskStats ? `${res.diskStats.before}--\n${res.diskStats.after}` : undefined);
+
+/** The window's packets and bytes on the link; a NetworkError when the counters could not be read. */
+function trafficOf(res: DetachedResult): Traffic {
+  const t = res.diskStats ? windowTraffic(res.diskStats.before, res.diskStats.after) : undefined;
+  if (!t) throw new NetworkError("the test NICs' counters around the workload could not be read", { detail: nicStats(res) ?? 'none' });
+  return t;
+}
 
 /** A traced repetition of a static host's network cell: bpftrace's counts over the host NIC's packets. */
 async function measureTraced(ctx: RepetitionContext, o: { job: NetworkJob; tool: NetworkTool; path: TestPath; scripts: readonly string[]; workload: () => Promise<DetachedResult>; timeoutMs: number; files: Record<string, string> }): Promise<Measured> {
@@ -35,15 +51,15 @@ async function measureTraced(ctx: RepetitionContext, o: { job: NetworkJob; tool:
   try {
     out = await traceWorkload(ctx, o.scripts, o.workload, o.timeoutMs, checks);
   } catch (e) {
-    if (e instanceof NetworkError) return fail(new NetworkError(`${target.name}: ${e.message}`, { ...(e.fix ? { fix: e.fix } : {}), ...(e.detail ? { detail: e.detail } : {}) }));
+    if (e instanceof NetworkError) return fail(ofTarget(target.name, e));
     throw e;
   }
   const res = out.res;
-  Object.assign(o.files, out.files, { [o.tool.output]: res.stdout }, res.diskStats ? { 'nic-stats.txt': `${res.diskStats.before}--\n${res.diskStats.after}` } : {});
-  if (res.code !== 0) return fail(new NetworkError(`${o.tool.name} exited with ${res.code}${iperf3Error(res.stdout) ? `: ${iperf3Error(res.stdout)}` : ''}`, { detail: res.stderr }));
+  const stats = nicStats(res);
+  Object.assign(o.files, out.files, { [o.tool.output]: res.stdout }, stats ? { 'nic-stats.txt': stats } : {});
+  if (res.code !== 0) return fail(exitedError(o.tool, res));
   try {
-    const traffic = res.diskStats ? windowTraffic(res.diskStats.before, res.diskStats.after) : undefined;
-    if (!traffic) throw new NetworkError("the test NIC's counters around the workload could not be read", { detail: res.diskStats ? `${res.diskStats.before}\n--\n${res.diskStats.after}` : 'none' });
+    const traffic = trafficOf(res);
     const metrics = { ...o.tool.metrics(res.stdout, o.job, traffic), ...tracedMetrics(out.traces, { ios: traffic.packets, ...(o.path.pci ? { pci: o.path.pci } : {}) }) };
     return { outcome: { state: 'passed', metrics }, extra: { ...st.extra, files: o.files, tracing: out.tracing, checks } };
   } catch (e) {
@@ -99,7 +115,7 @@ async function measureOnPath(ctx: RepetitionContext, job: NetworkJob, path: Test
   try {
     timed = await timedWorkload(ctx, workload, timebaseOf(target.vm?.clock) === 'virtual', job.runtime, (res, s) => tool.overrunPct(res.stdout, s));
   } catch (e) {
-    if (e instanceof NetworkError) return fail(new NetworkError(`${target.name}: ${e.message}`, { ...(e.fix ? { fix: e.fix } : {}), ...(e.detail ? { detail: e.detail } : {}) }), files);
+    if (e instanceof NetworkError) return fail(ofTarget(target.name, e), files);
     throw e;
   }
   timed.disturbed.forEach((out, i) => (files[`${tool.name}-disturbed-${i + 1}.${tool.output.split('.').pop()}`] = out));
@@ -113,13 +129,12 @@ async function measureOnPath(ctx: RepetitionContext, job: NetworkJob, path: Test
   }
   if (signal?.aborted) throw new InterruptedError(`${target.name}: interrupted during ${task.cell.id} ${repId(task.rep)}`);
   files[tool.output] = res.stdout;
-  // The NICs' counters the packets and MiB come from, kept as read (provenance).
-  if (res.diskStats) files['nic-stats.txt'] = `${res.diskStats.before}--\n${res.diskStats.after}`;
+  const stats = nicStats(res);
+  if (stats) files['nic-stats.txt'] = stats;
   if (res.stderr) files['stderr.txt'] = res.stderr;
-  if (res.code !== 0) return fail(new NetworkError(`${tool.name} exited with ${res.code}${iperf3Error(res.stdout) ? `: ${iperf3Error(res.stdout)}` : ''}`, { detail: res.stderr }), files);
+  if (res.code !== 0) return fail(exitedError(tool, res), files);
   try {
-    const traffic = res.diskStats ? windowTraffic(res.diskStats.before, res.diskStats.after) : undefined;
-    if (!traffic) throw new NetworkError("the test NICs' counters around the workload could not be read", { detail: res.diskStats ? `${res.diskStats.before}\n--\n${res.diskStats.after}` : 'none' });
+    const traffic = trafficOf(res);
     const metrics = { ...tool.metrics(res.stdout, job, traffic), ...exact?.metrics };
     return { outcome: { state: 'passed', metrics }, extra: { ...base, files, ...(exact ? { profile: exact.record } : {}), checks: [...(timed.kind === 'measured' ? timed.checks : []), ...checks] } };
   } catch (e) {
